@@ -1,0 +1,67 @@
+/**
+ * DuplexError is the base of every error Duplex raises. Each has a stable machine `code`
+ * (documented in docs/errors.md), and where it applies the WebSocket close code to send
+ * (`closeCode`) or the HTTP status to answer with (`status`).
+ */
+export class DuplexError extends Error {
+  readonly code: string;
+  readonly closeCode: number | undefined;
+  readonly status: number | undefined;
+
+  constructor(code: string, message: string, opts: { closeCode?: number; status?: number; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.closeCode = opts.closeCode;
+    this.status = opts.status;
+  }
+}
+
+/** ProtocolError is a violation of RFC 6455 by the peer; the connection is failed with `closeCode` (1002 unless a subclass says otherwise). */
+export class ProtocolError extends DuplexError {
+  constructor(code: string, message: string, closeCode = 1002) {
+    super(code, message, { closeCode });
+  }
+}
+
+/** InvalidUtf8Error: a text message or a close reason is not valid UTF-8 (close code 1007). */
+export class InvalidUtf8Error extends ProtocolError {
+  constructor(where: 'text message' | 'close reason') {
+    super('DUPLEX_INVALID_UTF8', `${where} is not valid UTF-8`, 1007);
+  }
+}
+
+/** PayloadTooBigError: a frame or message is larger than the configured limit (close code 1009). */
+export class PayloadTooBigError extends ProtocolError {
+  readonly size: number;
+  readonly limit: number;
+  constructor({ size, limit }: { size: number; limit: number }) {
+    super('DUPLEX_PAYLOAD_TOO_BIG', `message of at least ${size} bytes exceeds the limit of ${limit} bytes`, 1009);
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+/** HandshakeError: the opening handshake was refused (server side: answer with `status`) or failed (client side). */
+export class HandshakeError extends DuplexError {
+  /** Extra response headers to send with the refusal, e.g. `Sec-WebSocket-Version: 13` with 426. */
+  readonly headers: Record<string, string>;
+  constructor(code: string, message: string, status = 400, headers: Record<string, string> = {}) {
+    super(code, message, { status });
+    this.headers = headers;
+  }
+}
+
+/** InvalidStateError: the API was used in a state that does not allow it (sending after close, for example). */
+export class InvalidStateError extends DuplexError {
+  constructor(message: string) {
+    super('DUPLEX_INVALID_STATE', message);
+  }
+}
+
+/** InvalidArgumentError: a caller passed a value the API does not accept (a close code that may not be sent, a reason over 123 bytes). */
+export class InvalidArgumentError extends DuplexError {
+  constructor(code: string, message: string) {
+    super(code, message);
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * Extension is the hook through which a negotiated WebSocket extension (RFC 6455 section 9,
+ * e.g. permessage-deflate of RFC 7692) takes part in a Connection. RSV bits belong to the
+ * negotiated extensions: a frame with an RSV bit that no extension claims fails the
+ * connection with 1002.
+ *
+ * The hook works per message, synchronously, as permessage-deflate does: the Connection
+ * reassembles a message and hands its payload to `decodeMessage` when the first frame had
+ * any of the extension's RSV bits set; on the way out `encodeMessage` may transform a data
+ * message's payload and set RSV bits on its first frame. Control frames never pass through it.
+ */
+export interface Extension {
+  /** The registered extension token, e.g. `permessage-deflate`. */
+  readonly name: string;
+  /** The RSV bits this extension claims, as they sit in the first header byte: 0x40 RSV1, 0x20 RSV2, 0x10 RSV3. */
+  readonly rsvBits: number;
+  /**
+   * decodeMessage turns the reassembled payload of a message whose first frame carried
+   * `rsv` (masked to this extension's bits) into the plain payload. It must not produce
+   * more than `maxPayload` bytes: it throws PayloadTooBigError (1009) past that, and a
+   * ProtocolError with the right close code for corrupt data.
+   */
+  decodeMessage(payload: Buffer, rsv: number, maxPayload: number): Buffer;
+  /**
+   * encodeMessage returns the payload to put on the wire for a data message and the RSV
+   * bits to set on its first frame (0 to send it unchanged).
+   */
+  encodeMessage(payload: Buffer, binary: boolean): { payload: Buffer; rsv: number };
+}
