@@ -8,7 +8,11 @@ export class DuplexError extends Error {
   readonly closeCode: number | undefined;
   readonly status: number | undefined;
 
-  constructor(code: string, message: string, opts: { closeCode?: number; status?: number; cause?: unknown } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    opts: { closeCode?: number; status?: number; cause?: unknown } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.code = code;
@@ -36,7 +40,11 @@ export class PayloadTooBigError extends ProtocolError {
   readonly size: number;
   readonly limit: number;
   constructor({ size, limit }: { size: number; limit: number }) {
-    super('DUPLEX_PAYLOAD_TOO_BIG', `message of at least ${size} bytes exceeds the limit of ${limit} bytes`, 1009);
+    super(
+      'DUPLEX_PAYLOAD_TOO_BIG',
+      `message of at least ${size} bytes exceeds the limit of ${limit} bytes`,
+      1009,
+    );
     this.size = size;
     this.limit = limit;
   }
