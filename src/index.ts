@@ -1,0 +1,36 @@
+/**
+ * duplex: the Node.js WebSocket server and client. The protocol core lives in
+ * `duplex/protocol`; this entry point re-exports its errors so that applications can
+ * handle every error Duplex raises from one import.
+ */
+
+export { UnexpectedResponseError } from './node/errors.js';
+export { CloseEvent, type DataEvent, ErrorEvent } from './node/events.js';
+export type {
+  AuthenticateRefusal,
+  AuthenticateResult,
+  HeartbeatOptions,
+  SocketOptions,
+  TlsOptions,
+  WebSocketOptions,
+  WebSocketServerOptions,
+} from './node/options.js';
+export { WebSocketServer, type WebSocketServerEvents } from './node/server.js';
+export {
+  type BinaryType,
+  type ListenerOptions,
+  type SendData,
+  WebSocket,
+  type WebSocketData,
+  type WebSocketEventMap,
+} from './node/websocket.js';
+export {
+  CloseCode,
+  DuplexError,
+  HandshakeError,
+  InvalidArgumentError,
+  InvalidStateError,
+  InvalidUtf8Error,
+  PayloadTooBigError,
+  ProtocolError,
+} from './protocol/index.js';

@@ -1,0 +1,251 @@
+import type { Socket } from 'node:net';
+import { type Connection, ProtocolError, ReadyState, type Role } from '../protocol/index.js';
+import { Heartbeat } from './heartbeat.js';
+import type { ResolvedSocketOptions } from './options.js';
+
+/** TransportHandler receives what happens on one connection, in wire order. */
+export interface TransportHandler {
+  onMessage(binary: boolean, data: Buffer): void;
+  onPing(data: Buffer): void;
+  onPong(data: Buffer): void;
+  /** A protocol error by the peer or a socket error; always followed by onClose. */
+  onError(error: unknown): void;
+  /** The send buffer emptied after it had passed the socket's high-water mark. */
+  onDrain(): void;
+  /** The TCP connection is gone; called exactly once. */
+  onClose(code: number, reason: string, wasClean: boolean): void;
+}
+
+/** Close code and reason of the send-buffer policy. */
+export const BUFFER_FULL = { code: 1008, reason: 'send buffer full' } as const;
+
+/**
+ * Transport glues one protocol `Connection` to one TCP or TLS socket, for both roles. It
+ * feeds every chunk to `Connection.receive()` (it never parses a frame itself), writes
+ * the frames it gets back corked, applies the send-buffer limit, runs the heartbeat and
+ * the close timeout, and tears TCP down in the order of RFC 6455 section 7.1.1.
+ */
+export class Transport {
+  readonly #socket: Socket;
+  readonly #conn: Connection;
+  readonly #role: Role;
+  readonly #options: ResolvedSocketOptions;
+  readonly #handler: TransportHandler;
+  readonly #heartbeat: Heartbeat | undefined;
+  #closeTimer: NodeJS.Timeout | undefined;
+  #peerClose: { code: number; reason: string } | undefined;
+  #failure: ProtocolError | undefined;
+  #errorReported = false;
+  #terminated = false;
+  #finished = false;
+  #needDrain = false;
+  #paused = false;
+  #lastBuffered = 0;
+
+  constructor(
+    socket: Socket,
+    conn: Connection,
+    options: ResolvedSocketOptions,
+    handler: TransportHandler,
+    head?: Buffer,
+  ) {
+    this.#socket = socket;
+    this.#conn = conn;
+    this.#role = conn.role;
+    this.#options = options;
+    this.#handler = handler;
+    socket.setNoDelay(true);
+    socket.setTimeout(0);
+    if (head && head.length > 0) socket.unshift(head);
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('error', this.#onSocketError);
+    socket.on('close', this.#onSocketClose);
+    socket.on('drain', this.#onDrain);
+    socket.resume();
+    this.#heartbeat = options.heartbeat
+      ? new Heartbeat(options.heartbeat, {
+          ping: () => this.ping(),
+          terminate: () => this.terminate(),
+          isPaused: () => this.#paused,
+        })
+      : undefined;
+  }
+
+  /** bufferedAmount is the number of bytes handed to the socket and not yet flushed to the kernel. */
+  get bufferedAmount(): number {
+    if (!this.#socket.destroyed) this.#lastBuffered = this.#socket.writableLength;
+    return this.#lastBuffered;
+  }
+
+  /** state is the protocol state: OPEN, CLOSING after our close frame, CLOSED when both passed. */
+  get state(): number {
+    return this.#finished ? ReadyState.CLOSED : this.#conn.state;
+  }
+
+  sendText(data: string | Buffer): void {
+    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.sendText(data));
+  }
+
+  sendBinary(data: Buffer | Uint8Array): void {
+    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.sendBinary(data));
+  }
+
+  ping(data?: Buffer | string): void {
+    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.ping(data));
+  }
+
+  pong(data?: Buffer | string): void {
+    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.pong(data));
+  }
+
+  /** close sends our close frame (once) and bounds the wait for the peer's by closeTimeout. */
+  close(code?: number, reason?: string): void {
+    if (this.#finished || this.#conn.closeSent) return;
+    this.#write(this.#conn.close(code, reason));
+    this.#afterStateChange();
+  }
+
+  /** terminate destroys the TCP connection at once, without a close handshake. */
+  terminate(): void {
+    if (this.#finished) return;
+    this.#terminated = true;
+    this.#socket.destroy();
+  }
+
+  /** pause stops reading from the socket, so the peer's sends back up in TCP (real backpressure). */
+  pause(): void {
+    this.#paused = true;
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#socket.resume();
+  }
+
+  /** #writeLimited writes data frames unless the socket already holds more than maxBufferedAmount. */
+  #writeLimited(frames: Buffer[]): void {
+    if (this.#socket.writableLength > this.#options.maxBufferedAmount) {
+      this.close(BUFFER_FULL.code, BUFFER_FULL.reason);
+      return;
+    }
+    this.#write(frames);
+  }
+
+  #write(frames: Buffer[]): void {
+    const socket = this.#socket;
+    if (frames.length === 0 || socket.destroyed || socket.writableEnded) return;
+    let ok = true;
+    socket.cork();
+    for (const frame of frames) ok = socket.write(frame);
+    socket.uncork();
+    if (!ok) this.#needDrain = true;
+  }
+
+  #onData = (chunk: Buffer): void => {
+    this.#heartbeat?.touch();
+    if (this.#terminated || this.#finished) return;
+    let result: ReturnType<Connection['receive']>;
+    try {
+      result = this.#conn.receive(chunk);
+    } catch (error) {
+      // A bug in the core must not take the process down: fail this connection with 1011.
+      this.#failure = new ProtocolError('DUPLEX_INTERNAL_ERROR', 'internal error', 1011);
+      this.#reportError(error);
+      this.#write(this.#conn.close(1011));
+      this.#afterStateChange();
+      return;
+    }
+    const closing = result.events.some((e) => e.type === 'close' || e.type === 'error');
+    if (closing) this.#write(result.output);
+    else if (result.output.length > 0) this.#writeLimited(result.output);
+    for (const event of result.events) {
+      if (this.#terminated) break;
+      switch (event.type) {
+        case 'message':
+          this.#handler.onMessage(event.binary, event.data);
+          break;
+        case 'ping':
+          this.#handler.onPing(event.data);
+          break;
+        case 'pong':
+          this.#handler.onPong(event.data);
+          break;
+        case 'close':
+          this.#peerClose = { code: event.code, reason: event.reason };
+          break;
+        case 'error':
+          this.#failure = event.error;
+          this.#reportError(event.error);
+          break;
+      }
+    }
+    if (closing) this.#afterStateChange();
+  };
+
+  /**
+   * #afterStateChange starts the teardown once a close frame went either way. RFC 6455
+   * 7.1.1: "the server SHOULD close the underlying TCP connection first"; the client waits
+   * for the server's FIN. After a protocol error we end TCP without waiting for the peer.
+   * Every wait is bounded by closeTimeout, after which the socket is destroyed.
+   */
+  #afterStateChange(): void {
+    const done = this.#conn.state === ReadyState.CLOSED;
+    if (done || this.#failure) {
+      if ((this.#role === 'server' || this.#failure) && !this.#socket.writableEnded) this.#socket.end();
+      this.#armCloseTimer(true);
+    } else if (this.#conn.closeSent) {
+      this.#armCloseTimer(false);
+    }
+  }
+
+  #armCloseTimer(restart: boolean): void {
+    if (this.#closeTimer && !restart) return;
+    clearTimeout(this.#closeTimer);
+    this.#closeTimer = setTimeout(() => this.#socket.destroy(), this.#options.closeTimeout);
+    this.#closeTimer.unref();
+  }
+
+  #reportError(error: unknown): void {
+    if (this.#errorReported) return;
+    this.#errorReported = true;
+    this.#handler.onError(error);
+  }
+
+  #onEnd = (): void => {
+    // The peer sent FIN. Server sockets come from node:http with allowHalfOpen, so answer it.
+    if (!this.#socket.writableEnded) this.#socket.end();
+    this.#armCloseTimer(false);
+  };
+
+  #onSocketError = (error: Error): void => {
+    const handshakeDone = this.#conn.closeSent && this.#conn.closeReceived;
+    if (!handshakeDone && !this.#terminated && !this.#failure) this.#reportError(error);
+  };
+
+  #onDrain = (): void => {
+    if (!this.#needDrain) return;
+    this.#needDrain = false;
+    this.#handler.onDrain();
+  };
+
+  #onSocketClose = (): void => {
+    if (this.#finished) return;
+    this.bufferedAmount;
+    this.#finished = true;
+    clearTimeout(this.#closeTimer);
+    this.#heartbeat?.stop();
+    let code: number = 1006;
+    let reason = '';
+    let wasClean = false;
+    if (this.#failure) {
+      code = this.#failure.closeCode ?? 1002;
+    } else if (this.#peerClose) {
+      code = this.#peerClose.code;
+      reason = this.#peerClose.reason;
+      wasClean = this.#conn.closeSent;
+    }
+    this.#handler.onClose(code, reason, wasClean);
+  };
+}

@@ -1,0 +1,417 @@
+import type { Socket } from 'node:net';
+import {
+  Connection,
+  InvalidArgumentError,
+  InvalidStateError,
+  isValidWireCloseCode,
+  type Role,
+} from '../protocol/index.js';
+import { parseWebSocketUrl, startClientHandshake } from './client-handshake.js';
+import { CloseEvent, type DataEvent, ErrorEvent, messageEvent } from './events.js';
+import { MessageQueue } from './message-queue.js';
+import {
+  DEFAULTS,
+  type ResolvedSocketOptions,
+  resolveSocketOptions,
+  type WebSocketOptions,
+} from './options.js';
+import { Transport, type TransportHandler } from './transport.js';
+
+/** BinaryType chooses how binary messages are delivered. */
+export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'blob';
+/** WebSocketData is a received message: a string for text, binary as `binaryType` says. */
+export type WebSocketData = string | Buffer | ArrayBuffer | Blob;
+/** SendData is everything `send` accepts: strings go out as text, the rest as binary. */
+export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob;
+
+/** WebSocketEventMap types the events of a WebSocket. */
+export interface WebSocketEventMap {
+  open: Event;
+  message: DataEvent<WebSocketData>;
+  error: ErrorEvent;
+  close: CloseEvent;
+  /** The send buffer emptied after `bufferedAmount` passed the socket's high-water mark. */
+  drain: Event;
+  /** A ping arrived (it is answered automatically); `data` is its payload Buffer. */
+  ping: DataEvent<Buffer>;
+  pong: DataEvent<Buffer>;
+}
+
+/** ListenerOptions are the options of addEventListener. */
+export interface ListenerOptions {
+  capture?: boolean;
+  once?: boolean;
+  passive?: boolean;
+  signal?: AbortSignal;
+}
+
+type Listener<E> = ((event: E) => void) | { handleEvent(event: E): void };
+
+/** AcceptInit is what the server hands over to build its side of a connection. */
+interface AcceptInit {
+  socket: Socket;
+  head: Buffer;
+  protocol: string;
+  options: ResolvedSocketOptions;
+}
+
+/** The AcceptInit of the server-side construction in progress (see acceptWebSocket). */
+let acceptInit: AcceptInit | undefined;
+
+/**
+ * acceptWebSocket builds the server side of a connection whose 101 response was already
+ * written. It is internal: the public constructor is the WHATWG client constructor.
+ */
+export function acceptWebSocket(init: AcceptInit): WebSocket {
+  acceptInit = init;
+  try {
+    return new WebSocket('ws://server.invalid/');
+  } finally {
+    acceptInit = undefined;
+  }
+}
+
+/** byteSize is the payload size of a message waiting in the send queue. */
+function byteSize(data: SendData): number {
+  if (data instanceof Blob) return data.size;
+  return typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * WebSocket is one end of a WebSocket connection, the same class on both sides. As a
+ * client (`new WebSocket(url, protocols?, options?)`) it follows the WHATWG WebSocket API;
+ * the server builds it from an upgraded socket. Node extras: `ping`, `pong`,
+ * `terminate`, a `drain` event and `for await (const message of socket)`.
+ */
+export class WebSocket extends EventTarget implements AsyncIterable<WebSocketData> {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSING = 2;
+  static readonly CLOSED = 3;
+  readonly CONNECTING = 0;
+  readonly OPEN = 1;
+  readonly CLOSING = 2;
+  readonly CLOSED = 3;
+
+  readonly #role: Role;
+  readonly #url: string;
+  #state: 0 | 1 | 2 | 3 = 0;
+  #protocol = '';
+  #extensions = '';
+  #binaryType: BinaryType = 'nodebuffer';
+  #transport: Transport | undefined;
+  #abortHandshake: ((error: Error) => void) | undefined;
+  #error: unknown;
+  #iterator: MessageQueue<WebSocketData> | undefined;
+  #outbox: SendData[] | undefined;
+  #outboxBytes = 0;
+  readonly #handlers = new Map<string, unknown>();
+
+  constructor(url: string | URL, protocols?: string | string[], options: WebSocketOptions = {}) {
+    super();
+    const init = acceptInit;
+    acceptInit = undefined;
+    if (init) {
+      this.#role = 'server';
+      this.#url = '';
+      this.#protocol = init.protocol;
+      this.#attach(init.socket, init.head, init.options);
+      return;
+    }
+    this.#role = 'client';
+    const parsed = parseWebSocketUrl(url);
+    this.#url = parsed.href;
+    const list = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : [...protocols];
+    for (const p of list) {
+      if (!TOKEN.test(p))
+        throw new InvalidArgumentError('DUPLEX_INVALID_PROTOCOL', `invalid subprotocol ${p}`);
+    }
+    if (new Set(list).size !== list.length) {
+      throw new InvalidArgumentError('DUPLEX_INVALID_PROTOCOL', 'a subprotocol is listed twice');
+    }
+    const resolved = resolveSocketOptions(options, false);
+    const timeout = options.handshakeTimeout ?? DEFAULTS.handshakeTimeout;
+    this.#abortHandshake = startClientHandshake(parsed, list, options, timeout, (error, outcome) => {
+      this.#abortHandshake = undefined;
+      if (error || !outcome) {
+        this.#fail(error);
+        return;
+      }
+      this.#protocol = outcome.protocol;
+      this.#extensions = outcome.extensions;
+      this.#attach(outcome.socket, outcome.head, resolved);
+      this.dispatchEvent(new Event('open'));
+    });
+  }
+
+  /** url is the resolved URL of a client; '' on the server side. */
+  get url(): string {
+    return this.#url;
+  }
+  get readyState(): 0 | 1 | 2 | 3 {
+    if (this.#state === WebSocket.OPEN && this.#transport && this.#transport.state !== WebSocket.OPEN) {
+      return WebSocket.CLOSING;
+    }
+    return this.#state;
+  }
+  /** protocol is the negotiated subprotocol, '' for none. */
+  get protocol(): string {
+    return this.#protocol;
+  }
+  /** extensions is the negotiated Sec-WebSocket-Extensions value, '' for none. */
+  get extensions(): string {
+    return this.#extensions;
+  }
+  /** binaryType: 'nodebuffer' (the default, as in ws), 'arraybuffer' or 'blob'. Other values are ignored. */
+  get binaryType(): BinaryType {
+    return this.#binaryType;
+  }
+  set binaryType(value: BinaryType) {
+    if (value === 'nodebuffer' || value === 'arraybuffer' || value === 'blob') this.#binaryType = value;
+  }
+  /** bufferedAmount is the number of bytes queued by `send` and not yet handed to the kernel (frame headers included). */
+  get bufferedAmount(): number {
+    return (this.#transport?.bufferedAmount ?? 0) + this.#outboxBytes;
+  }
+
+  get onopen(): ((event: Event) => void) | null {
+    return this.#getHandler('open');
+  }
+  set onopen(fn: ((event: Event) => void) | null) {
+    this.#setHandler('open', fn);
+  }
+  get onmessage(): ((event: DataEvent<WebSocketData>) => void) | null {
+    return this.#getHandler('message');
+  }
+  set onmessage(fn: ((event: DataEvent<WebSocketData>) => void) | null) {
+    this.#setHandler('message', fn);
+  }
+  get onerror(): ((event: ErrorEvent) => void) | null {
+    return this.#getHandler('error');
+  }
+  set onerror(fn: ((event: ErrorEvent) => void) | null) {
+    this.#setHandler('error', fn);
+  }
+  get onclose(): ((event: CloseEvent) => void) | null {
+    return this.#getHandler('close');
+  }
+  set onclose(fn: ((event: CloseEvent) => void) | null) {
+    this.#setHandler('close', fn);
+  }
+
+  override addEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: Listener<WebSocketEventMap[K]> | null,
+    options?: ListenerOptions | boolean,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: Listener<Event> | null,
+    options?: ListenerOptions | boolean,
+  ): void;
+  override addEventListener(type: string, listener: Listener<never> | null, options?: unknown): void {
+    // biome-ignore lint/suspicious/noExplicitAny: forwards the overloads above to EventTarget
+    super.addEventListener(type, listener as any, options as any);
+  }
+
+  override removeEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: Listener<WebSocketEventMap[K]> | null,
+    options?: { capture?: boolean } | boolean,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: Listener<Event> | null,
+    options?: { capture?: boolean } | boolean,
+  ): void;
+  override removeEventListener(type: string, listener: Listener<never> | null, options?: unknown): void {
+    // biome-ignore lint/suspicious/noExplicitAny: forwards the overloads above to EventTarget
+    super.removeEventListener(type, listener as any, options as any);
+  }
+
+  /**
+   * send queues a message: a string as text, anything else as binary. It throws while
+   * CONNECTING and, as WHATWG says, silently drops data once closing has begun. A Blob is
+   * read asynchronously; later sends wait for it, so the order is kept.
+   */
+  send(data: SendData): void {
+    if (this.#state === WebSocket.CONNECTING) throw new InvalidStateError('WebSocket is still connecting');
+    if (this.readyState !== WebSocket.OPEN) return;
+    if (this.#outbox || data instanceof Blob) {
+      this.#enqueue(data);
+      return;
+    }
+    this.#sendNow(data);
+  }
+
+  /**
+   * close starts the closing handshake. On a client, `code` must be 1000 or 3000-4999
+   * (WHATWG); on the server, any code that may be sent. `reason` is at most 123 UTF-8
+   * bytes. Both misuses throw InvalidArgumentError. While CONNECTING it aborts the
+   * handshake (error, then close with 1006).
+   */
+  close(code?: number, reason?: string): void {
+    if (code !== undefined) {
+      const allowed =
+        this.#role === 'client'
+          ? code === 1000 || (code >= 3000 && code <= 4999)
+          : isValidWireCloseCode(code);
+      if (!Number.isInteger(code) || !allowed) {
+        throw new InvalidArgumentError('DUPLEX_INVALID_CLOSE_CODE', `close code ${code} may not be sent`);
+      }
+    }
+    if (reason !== undefined && Buffer.byteLength(reason) > 123) {
+      throw new InvalidArgumentError('DUPLEX_CLOSE_REASON_TOO_LONG', 'close reason is over 123 bytes');
+    }
+    if (this.#state === WebSocket.CONNECTING) {
+      this.#abortHandshake?.(
+        new InvalidStateError('WebSocket was closed before the connection was established'),
+      );
+      return;
+    }
+    if (this.#state !== WebSocket.OPEN) return;
+    const effective = code === undefined && reason ? 1000 : code;
+    this.#transport?.close(effective, effective === undefined ? undefined : (reason ?? ''));
+  }
+
+  /** ping sends a ping with up to 125 bytes of payload. Throws while CONNECTING; ignored after close began. */
+  ping(data?: Buffer | string): void {
+    if (this.#state === WebSocket.CONNECTING) throw new InvalidStateError('WebSocket is still connecting');
+    this.#transport?.ping(data);
+  }
+
+  /** pong sends an unsolicited pong (pings are answered automatically). */
+  pong(data?: Buffer | string): void {
+    if (this.#state === WebSocket.CONNECTING) throw new InvalidStateError('WebSocket is still connecting');
+    this.#transport?.pong(data);
+  }
+
+  /** terminate destroys the connection at once, without a closing handshake (close event with 1006). */
+  terminate(): void {
+    if (this.#state === WebSocket.CONNECTING) {
+      this.#abortHandshake?.(
+        new InvalidStateError('WebSocket was terminated before the connection was established'),
+      );
+      return;
+    }
+    this.#transport?.terminate();
+  }
+
+  /**
+   * Async iteration yields each message (as a `message` event's `data`) until the
+   * connection closes; it throws the error of a failed connection. At most 16 messages or
+   * 1 MiB wait in its queue: beyond that reading pauses, so a slow loop slows the peer.
+   * Messages that arrived before the loop started are not replayed. `break` detaches the
+   * loop and leaves the connection open.
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<WebSocketData> {
+    if (this.#iterator) throw new InvalidStateError('WebSocket is already being iterated');
+    const queue = new MessageQueue<WebSocketData>(
+      { pause: () => this.#transport?.pause(), resume: () => this.#transport?.resume() },
+      () => {
+        if (this.#iterator === queue) this.#iterator = undefined;
+      },
+    );
+    if (this.#state === WebSocket.CLOSED) queue.end(this.#error);
+    else this.#iterator = queue;
+    return queue;
+  }
+
+  #attach(socket: Socket, head: Buffer, options: ResolvedSocketOptions): void {
+    const conn = new Connection({ role: this.#role, maxPayload: options.maxPayload });
+    const handler: TransportHandler = {
+      onMessage: (binary, data) => {
+        const value = binary ? this.#binary(data) : data.toString('utf8');
+        this.#iterator?.push(value, data.length);
+        this.dispatchEvent(messageEvent('message', value));
+      },
+      onPing: (data) => this.dispatchEvent(messageEvent('ping', data)),
+      onPong: (data) => this.dispatchEvent(messageEvent('pong', data)),
+      onError: (error) => {
+        this.#error = error;
+        this.dispatchEvent(new ErrorEvent('error', { error }));
+      },
+      onDrain: () => this.dispatchEvent(new Event('drain')),
+      onClose: (code, reason, wasClean) => this.#closed(code, reason, wasClean),
+    };
+    this.#state = WebSocket.OPEN;
+    this.#transport = new Transport(socket, conn, options, handler, head);
+  }
+
+  #binary(data: Buffer): WebSocketData {
+    if (this.#binaryType === 'nodebuffer') return data;
+    if (this.#binaryType === 'blob') return new Blob([data]);
+    return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+  }
+
+  #fail(error: unknown): void {
+    this.#error = error;
+    this.dispatchEvent(new ErrorEvent('error', { error }));
+    this.#closed(1006, '', false);
+  }
+
+  #closed(code: number, reason: string, wasClean: boolean): void {
+    this.#state = WebSocket.CLOSED;
+    this.#outbox = undefined;
+    this.#outboxBytes = 0;
+    this.#iterator?.end(wasClean ? undefined : this.#error);
+    this.dispatchEvent(new CloseEvent('close', { code, reason, wasClean }));
+  }
+
+  #sendNow(data: Exclude<SendData, Blob>): void {
+    const transport = this.#transport;
+    if (!transport) return;
+    if (typeof data === 'string') transport.sendText(data);
+    else if (Buffer.isBuffer(data)) transport.sendBinary(data);
+    else if (ArrayBuffer.isView(data))
+      transport.sendBinary(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    else transport.sendBinary(Buffer.from(data));
+  }
+
+  #enqueue(data: SendData): void {
+    this.#outboxBytes += byteSize(data);
+    if (this.#outbox) {
+      this.#outbox.push(data);
+      return;
+    }
+    this.#outbox = [data];
+    void this.#flushOutbox();
+  }
+
+  async #flushOutbox(): Promise<void> {
+    const outbox = this.#outbox;
+    while (outbox && outbox === this.#outbox && outbox.length > 0) {
+      const item = outbox[0] as SendData;
+      let data: Exclude<SendData, Blob>;
+      try {
+        data = item instanceof Blob ? Buffer.from(await item.arrayBuffer()) : item;
+      } catch (error) {
+        this.#error = error;
+        this.#transport?.close(1011);
+        return;
+      }
+      if (outbox !== this.#outbox) return;
+      outbox.shift();
+      this.#outboxBytes -= byteSize(item);
+      if (this.readyState === WebSocket.OPEN) this.#sendNow(data);
+    }
+    if (outbox === this.#outbox) this.#outbox = undefined;
+  }
+
+  #getHandler<F>(type: string): F | null {
+    return (this.#handlers.get(type) as F | undefined) ?? null;
+  }
+
+  /** #setHandler implements the on<event> attributes: one listener per type, registered on first set. */
+  #setHandler(type: string, fn: unknown): void {
+    if (!this.#handlers.has(type)) {
+      super.addEventListener(type, (event) => {
+        const handler = this.#handlers.get(type);
+        if (typeof handler === 'function') handler.call(this, event);
+      });
+    }
+    this.#handlers.set(type, typeof fn === 'function' ? fn : null);
+  }
+}
