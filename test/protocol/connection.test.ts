@@ -775,6 +775,90 @@ describe('RFC 6455 5.5.1 and 7 closing the connection', () => {
   });
 });
 
+describe('RFC 6455 9 extensions (the Extension hook)', () => {
+  // RFC 6455 5.2: RSV bits "MUST be 0 unless an extension is negotiated that defines meanings
+  // for non-zero values". A test extension on RSV1 that reverses payloads.
+  const reverse = {
+    name: 'x-reverse',
+    rsvBits: 0x40,
+    decodeMessage: (payload: Buffer, rsv: number) => {
+      assert.equal(rsv, 0x40);
+      return Buffer.from(payload).reverse();
+    },
+    encodeMessage: (payload: Buffer) => ({ payload: Buffer.from(payload).reverse(), rsv: 0x40 }),
+  };
+
+  it('a message whose first frame has the RSV bit is decoded by the extension', () => {
+    const conn = client({ extensions: [reverse] });
+    const got = feed(conn, hex('c1 03 636261'));
+    assert.deepEqual(got.events, [{ type: 'message', binary: false, data: Buffer.from('abc') }]);
+  });
+
+  it('a fragmented message is decoded once, after reassembly; the RSV bit sits on the first frame only', () => {
+    const conn = client({ extensions: [reverse] });
+    const got = feed(conn, hex('41 02 6463'), hex('80 02 6261'));
+    assert.deepEqual(got.events, [{ type: 'message', binary: false, data: Buffer.from('abcd') }]);
+  });
+
+  it('the RSV bit on a continuation frame is rejected with 1002', () => {
+    // RFC 7692 6.1: the per-message bit is set on the first frame of a message only.
+    const conn = client({ extensions: [reverse] });
+    expectFailure(conn, feed(conn, hex('41 02 6463  c0 02 6261')), 1002);
+  });
+
+  it('a message without the RSV bit bypasses the extension', () => {
+    const conn = client({ extensions: [reverse] });
+    assert.deepEqual(messages(feed(conn, hex('81 03 616263'))), [{ binary: false, data: '616263' }]);
+  });
+
+  it('decoded text is UTF-8 checked (1007)', () => {
+    const conn = client({ extensions: [reverse] });
+    // reversed: c3 28 is invalid
+    expectFailure(conn, feed(conn, hex('c1 02 28c3')), 1007);
+  });
+
+  it('a decoded message over maxPayload is refused with 1009', () => {
+    const growing = { ...reverse, decodeMessage: (p: Buffer) => Buffer.concat([p, p]) };
+    const conn = client({ extensions: [growing], maxPayload: 5 });
+    expectFailure(conn, feed(conn, hex('c2 03 010203')), 1009);
+  });
+
+  it('an error thrown by the extension fails the connection with its close code', () => {
+    const broken = {
+      ...reverse,
+      decodeMessage: (): Buffer => {
+        throw new ProtocolError('DUPLEX_TEST_CORRUPT', 'corrupt', 1007);
+      },
+    };
+    const conn = client({ extensions: [broken] });
+    expectFailure(conn, feed(conn, hex('c2 01 00')), 1007);
+  });
+
+  it('an unexpected exception in the extension fails the connection with 1011 and no reason', () => {
+    const buggy = {
+      ...reverse,
+      decodeMessage: (): Buffer => {
+        throw new TypeError('secret internal detail');
+      },
+    };
+    const conn = server({ extensions: [buggy] });
+    const got = feed(conn, maskedFrame(0xc2, hex('00')));
+    expectFailure(conn, got, 1011);
+    assertBytes(got.output, '88 02 03f3');
+  });
+
+  it('sending runs encodeMessage and sets its RSV bits on the frame', () => {
+    assertBytes(server({ extensions: [reverse] }).sendText('abc'), 'c1 03 636261');
+    assertBytes(client({ extensions: [reverse] }).sendBinary(hex('0102')), 'c2 82 01020304 0303');
+  });
+
+  it('control frames never pass through the extension', () => {
+    assertBytes(server({ extensions: [reverse] }).ping('ab'), '89 02 6162');
+    const conn = client({ extensions: [reverse] });
+    assert.deepEqual(feed(conn, hex('89 02 6162')).events, [{ type: 'ping', data: Buffer.from('ab') }]);
+  });
+});
+
 describe('Connection API misuse', () => {
   it('sendText, sendBinary and ping after close() throw InvalidStateError', () => {
     const conn = client();
