@@ -459,6 +459,39 @@ describe('RFC 6455 5.4 fragmentation', () => {
     assert.equal(err.limit, maxPayload);
   });
 
+  it('a 1 MB message in 1,000,000 one-byte fragments is accepted with the default maxPayload', () => {
+    // docs/design/protocol-choices.md: "A 1 MB message in 1,000,000 one-byte fragments and a
+    // 4 MiB message in 64-byte fragments both pass under the default"
+    const n = 1_000_000;
+    const wire = Buffer.alloc(3 * n);
+    for (let i = 0; i < n; i++) {
+      wire[3 * i] = (i === n - 1 ? 0x80 : 0) | (i === 0 ? 0x02 : 0x00);
+      wire[3 * i + 1] = 1;
+      wire[3 * i + 2] = i & 0xff;
+    }
+    const conn = client();
+    const got = feed(conn, wire);
+    assert.equal(got.events.length, 1);
+    const ev = got.events[0]!;
+    assert.ok(ev.type === 'message' && ev.binary);
+    assert.equal(ev.data.length, n);
+    assert.equal(ev.data[n - 1], (n - 1) & 0xff);
+  });
+
+  it('a flood of empty fragments is stopped with 1009 under the default maxPayload', () => {
+    const conn = client();
+    const batch = Buffer.alloc(2 * 65536);
+    for (let i = 0; i < batch.length; i += 2) batch[i] = 0x00;
+    let got = feed(conn, hex('02 00'));
+    let fragments = 1;
+    while (got.events.length === 0 && fragments < 64 * 1024 * 1024) {
+      got = feed(conn, batch);
+      fragments += 65536;
+    }
+    expectFailure(conn, got, 1009);
+    assert.ok(fragments <= 16 * 1024 * 1024 + 65536, `stopped after about ${fragments} fragments`);
+  });
+
   it('a 4 MiB message in 64-byte fragments is accepted with the default maxPayload', () => {
     const conn = client();
     const total = 4 * MiB;
@@ -761,11 +794,34 @@ describe('RFC 6455 5.5.1 and 7 closing the connection', () => {
     assertBytes(client().close(1000, 'bye'), '88 85 01020304 02ea617d64');
   });
 
-  it('while CLOSING, messages from the peer are still delivered and pings still reported', () => {
+  it('while CLOSING, messages from the peer are still delivered', () => {
     const conn = client();
     conn.close(1000);
     const got = feed(conn, hex('81 01 61'));
     assert.deepEqual(messages(got), [{ binary: false, data: '61' }]);
+  });
+
+  // RFC 6455 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in
+  // response, unless it already received a Close frame."
+  it('while CLOSING (our close sent, the peer\u2019s not yet received), a ping is still answered', () => {
+    const conn = client();
+    conn.close(1000);
+    const got = feed(conn, hex('89 01 61'));
+    assert.deepEqual(got.events, [{ type: 'ping', data: Buffer.from('a') }]);
+    // 61 XOR 01 = 60
+    assertBytes(got.output, '8a 81 01020304 60');
+  });
+
+  it('a protocol error while CLOSING fails the connection without a second close frame', () => {
+    const conn = server();
+    conn.close(1001);
+    const got = feed(conn, hex('81 01 61'));
+    assert.equal(got.events.length, 1);
+    const ev = got.events[0]!;
+    assert.ok(ev.type === 'error');
+    assert.equal(ev.error.closeCode, 1002);
+    assert.deepEqual(got.output, []);
+    assert.equal(conn.state, 3);
   });
 
   it('a reason of 123 UTF-8 bytes is accepted', () => {
