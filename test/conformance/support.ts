@@ -124,6 +124,17 @@ export async function failsWith(
   });
 }
 
+/**
+ * readSplit reads `n` frames and splits them into pongs and other frames, each list in the
+ * order it came. RFC 6455 sets no order between an automatic pong and the echo an
+ * application sends for a message that came before the ping, so tests compare each list
+ * on its own.
+ */
+export async function readSplit(c: RawClient, n: number): Promise<{ pongs: Frame[]; others: Frame[] }> {
+  const frames = await c.readFrames(n, READ_MS);
+  return { pongs: frames.filter((f) => f.opcode === 0xa), others: frames.filter((f) => f.opcode !== 0xa) };
+}
+
 /** hex turns 'c0 80' into bytes. */
 export function hex(s: string): Buffer {
   return Buffer.from(s.replace(/\s+/g, ''), 'hex');
