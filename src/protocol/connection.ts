@@ -101,7 +101,7 @@ export class Connection {
     this.parser = new FrameParser({
       expectMasked: options.role === 'server',
       allowedRsv: rsv,
-      maxFramePayload: this.maxPayload,
+      maxMessagePayload: this.maxPayload,
     });
   }
 
@@ -123,8 +123,7 @@ export class Connection {
     this.parser.push(chunk);
     try {
       for (;;) {
-        const used = this.message === undefined ? 0 : this.message.length;
-        this.parser.maxFramePayload = this.maxPayload - used;
+        this.parser.messageBytes = this.message === undefined ? 0 : this.message.length;
         const frame = this.parser.next();
         if (frame === undefined) break;
         this.handleFrame(frame, result);
@@ -169,8 +168,9 @@ export class Connection {
       case Opcode.PING:
         result.events.push({ type: 'ping', data: frame.payload });
         // RFC 6455 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in
-        // response, unless it already received a Close frame."
-        if (!this._closeSent) result.output.push(...this.frame(Opcode.PONG, frame.payload));
+        // response, unless it already received a Close frame." That holds while our own close
+        // frame waits for its answer, too (no frame is read after the peer's close).
+        result.output.push(...this.frame(Opcode.PONG, frame.payload));
         return;
       case Opcode.PONG:
         // RFC 6455 5.5.3: "A response to an unsolicited Pong frame is not expected."

@@ -1,3 +1,5 @@
+import { HandshakeError } from './errors.js';
+
 /** ExtensionOffer is one element of a Sec-WebSocket-Extensions header: a name and its parameters in order. */
 export interface ExtensionOffer {
   /** The extension token, lower-cased. */
@@ -17,8 +19,9 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  *     extension-param = token [ "=" (token | quoted-string) ]
  *
  * "When using the quoted-string syntax variant, the value after quoted-string unescaping
- * MUST conform to the 'token' ABNF." Several header lines are one list. Throws a plain
- * Error naming the position on a syntax error; an absent header gives [].
+ * MUST conform to the 'token' ABNF." Several header lines are one list. Throws a
+ * HandshakeError (DUPLEX_HANDSHAKE_BAD_EXTENSIONS, 400) naming the position on a syntax
+ * error; an absent header gives [].
  */
 export function parseExtensionHeader(value: string | string[] | undefined): ExtensionOffer[] {
   const text = Array.isArray(value) ? value.join(',') : (value ?? '');
@@ -26,7 +29,10 @@ export function parseExtensionHeader(value: string | string[] | undefined): Exte
   let i = 0;
   const n = text.length;
   const fail = (what: string): never => {
-    throw new Error(`invalid Sec-WebSocket-Extensions: ${what} at position ${i}`);
+    throw new HandshakeError(
+      'DUPLEX_HANDSHAKE_BAD_EXTENSIONS',
+      `invalid Sec-WebSocket-Extensions: ${what} at position ${i}`,
+    );
   };
   const skipSpace = (): void => {
     while (i < n && (text[i] === ' ' || text[i] === '\t')) i++;

@@ -12,8 +12,8 @@ export interface FrameParserOptions {
   expectMasked: boolean;
   /** RSV bits that negotiated extensions claim (0x40, 0x20, 0x10); any other RSV bit is a protocol error. @default 0 */
   allowedRsv?: number;
-  /** Largest payload a data frame may announce; checked from the header, before any payload is buffered. @default 16 MiB */
-  maxFramePayload?: number;
+  /** Largest message payload; a data frame's announced length is checked against what is left of it, before any payload is buffered. @default 16 MiB */
+  maxMessagePayload?: number;
 }
 
 interface Header {
@@ -31,8 +31,10 @@ interface Header {
  * ProtocolError that carries the close code to fail the connection with.
  */
 export class FrameParser {
-  /** Largest payload the next data frame may announce; the owner may lower it between frames. */
-  maxFramePayload: number;
+  /** Largest message payload; the owner may change it between frames. */
+  maxMessagePayload: number;
+  /** Payload bytes the message in progress already holds; the owner sets it between frames. */
+  messageBytes = 0;
   allowedRsv: number;
   private readonly expectMasked: boolean;
   private chunks: Buffer[] = [];
@@ -42,7 +44,7 @@ export class FrameParser {
   constructor(options: FrameParserOptions) {
     this.expectMasked = options.expectMasked;
     this.allowedRsv = options.allowedRsv ?? 0;
-    this.maxFramePayload = options.maxFramePayload ?? 16 * 1024 * 1024;
+    this.maxMessagePayload = options.maxMessagePayload ?? 16 * 1024 * 1024;
   }
 
   /** push queues bytes for parsing. */
@@ -131,8 +133,8 @@ export class FrameParser {
       if (length < 0x10000)
         throw new ProtocolError('DUPLEX_NON_MINIMAL_LENGTH', 'length not in its shortest form');
     }
-    if (!isControlOpcode(opcode) && length > this.maxFramePayload) {
-      throw new PayloadTooBigError({ size: length, limit: this.maxFramePayload });
+    if (!isControlOpcode(opcode) && this.messageBytes + length > this.maxMessagePayload) {
+      throw new PayloadTooBigError({ size: this.messageBytes + length, limit: this.maxMessagePayload });
     }
     const key = masked ? Buffer.from(head.subarray(2 + lengthBytes, size)) : undefined;
     this.skip(size);

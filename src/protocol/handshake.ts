@@ -119,12 +119,7 @@ export function validateClientRequest(req: {
     throw new HandshakeError('DUPLEX_HANDSHAKE_BAD_KEY', 'Sec-WebSocket-Key is not 16 bytes in base64');
   }
   const protocols = parseProtocolList(h['sec-websocket-protocol']);
-  let extensions: ExtensionOffer[];
-  try {
-    extensions = parseExtensionHeader(h['sec-websocket-extensions']);
-  } catch (e) {
-    throw new HandshakeError('DUPLEX_HANDSHAKE_BAD_EXTENSIONS', (e as Error).message);
-  }
+  const extensions = parseExtensionHeader(h['sec-websocket-extensions']);
   const origin = headerText(h.origin) || undefined;
   return { key, protocols, extensions, origin };
 }
@@ -178,7 +173,10 @@ const REASONS: Record<number, string> = {
   505: 'HTTP Version Not Supported',
 };
 
-/** buildRejectResponse returns a complete HTTP response that refuses a handshake; the connection is closed after it. */
+/**
+ * buildRejectResponse returns a complete HTTP response that refuses a handshake, to be
+ * written as UTF-8 (Content-Length counts the body's UTF-8 bytes); the connection is closed after it.
+ */
 export function buildRejectResponse(
   status: number,
   opts: { body?: string | undefined; headers?: Record<string, string> | undefined } = {},
@@ -187,15 +185,15 @@ export function buildRejectResponse(
     throw new InvalidArgumentError('DUPLEX_INVALID_STATUS', `refusal status ${status} is not 4xx or 5xx`);
   }
   const phrase = REASONS[status] ?? 'Error';
-  const body = Buffer.from(opts.body ?? `${phrase}\n`);
+  const body = opts.body ?? `${phrase}\n`;
   return (
     `HTTP/1.1 ${status} ${phrase}\r\n` +
     'Connection: close\r\n' +
     'Content-Type: text/plain; charset=utf-8\r\n' +
-    `Content-Length: ${body.length}\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     headerLines(opts.headers) +
     '\r\n' +
-    body.toString('latin1')
+    body
   );
 }
 
@@ -279,12 +277,7 @@ export function validateServerResponse(
       101,
     );
   }
-  let extensions: ExtensionOffer[];
-  try {
-    extensions = parseExtensionHeader(h['sec-websocket-extensions']);
-  } catch (e) {
-    throw new HandshakeError('DUPLEX_HANDSHAKE_BAD_EXTENSIONS', (e as Error).message, 101);
-  }
+  const extensions = parseExtensionHeader(h['sec-websocket-extensions']);
   for (const ext of extensions) {
     if (!expect.extensionsOffered.includes(ext.name)) {
       throw new HandshakeError(

@@ -11,10 +11,14 @@ const DOCUMENTED = [
   // Connection and its constants
   'Connection',
   'ReadyState',
+  'DEFAULT_MAX_PAYLOAD',
   // framing
   'FrameParser',
   'serializeFrame',
+  'headerLength',
   'Opcode',
+  'isControlOpcode',
+  'MAX_CONTROL_PAYLOAD',
   'mask',
   'unmask',
   // UTF-8

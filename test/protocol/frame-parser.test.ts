@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { type Frame, FrameParser, PayloadTooBigError, ProtocolError } from 'duplex/protocol';
 import { bytewise, hex, toHex } from './helpers.js';
 
-function parser(expectMasked = false, opts: { allowedRsv?: number; maxFramePayload?: number } = {}) {
+function parser(expectMasked = false, opts: { allowedRsv?: number; maxMessagePayload?: number } = {}) {
   return new FrameParser({ expectMasked, ...opts });
 }
 
@@ -187,19 +187,19 @@ describe('RFC 6455 5.2 base framing', () => {
     fails(hex('82 7f ffffffffffffffff'), 1002, 'DUPLEX_LENGTH_MSB');
   });
 
-  it('a length over maxFramePayload is refused with 1009 from the header, before the payload', () => {
+  it('a length over maxMessagePayload is refused with 1009 from the header, before the payload', () => {
     const err = fails(hex('82 7f 001fffffffffffff'), 1009, 'DUPLEX_PAYLOAD_TOO_BIG');
     assert.ok(err instanceof PayloadTooBigError);
     assert.equal(err.size, 2 ** 53 - 1);
     assert.equal(err.limit, 16 * 1024 * 1024);
-    const err2 = fails(hex('82 0b'), 1009, 'DUPLEX_PAYLOAD_TOO_BIG', parser(false, { maxFramePayload: 10 }));
+    const err2 = fails(hex('82 0b'), 1009, 'DUPLEX_PAYLOAD_TOO_BIG', parser(false, { maxMessagePayload: 10 }));
     assert.ok(err2 instanceof PayloadTooBigError);
     assert.equal(err2.size, 11);
     assert.equal(err2.limit, 10);
   });
 
-  it('a frame of exactly maxFramePayload is accepted', () => {
-    const p = parser(false, { maxFramePayload: 10 });
+  it('a frame of exactly maxMessagePayload is accepted', () => {
+    const p = parser(false, { maxMessagePayload: 10 });
     p.push(hex('82 0a 00010203040506070809'));
     assert.equal(drain(p).length, 1);
   });
