@@ -17,10 +17,18 @@ const SECRET = 'internal detail 7f3a';
 /** Only requests with `X-Bad: 1` trip the hook under test; the good client after them passes. */
 const isBad = (req: IncomingMessage) => req.headers['x-bad'] !== undefined;
 
+/** reportedOnce: the server's `error` event got the hook's exception (docs: hook exceptions are emitted as `error`). */
+function reportedOnce(errors: unknown[]): void {
+  assert.equal(errors.length, 1, `server error events: ${errors.map(String).join('; ')}`);
+  const e = errors[0];
+  assert.ok((e instanceof Error ? e.message : String(e)).includes(SECRET), `reported ${String(e)}`);
+}
+
 async function refusedWith(
   options: WebSocketServerOptions,
   statusLine: string,
   extra: Record<string, string> = {},
+  reported: (errors: unknown[]) => void = () => {},
 ): Promise<Answer> {
   const target = await startServerTarget(options);
   try {
@@ -32,6 +40,7 @@ async function refusedWith(
     assert.ok(answer.closed, `the server kept TCP open after ${statusLine}`);
     assert.ok(!answer.raw.toString().includes(SECRET), 'the hook error text was sent to the client');
     await goodRoundTrip(target.port);
+    reported(target.errors);
     return answer;
   } finally {
     await target.stop();
@@ -48,6 +57,8 @@ describe('authenticate hook failures', { timeout: 60_000 }, () => {
         },
       },
       'HTTP/1.1 500 Internal Server Error',
+      {},
+      reportedOnce,
     );
   });
 
@@ -61,6 +72,8 @@ describe('authenticate hook failures', { timeout: 60_000 }, () => {
         },
       },
       'HTTP/1.1 500 Internal Server Error',
+      {},
+      reportedOnce,
     );
   });
 

@@ -21,6 +21,21 @@ export function acceptFor(key: string): string {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** within resolves to the promise's value, or to undefined after `ms`; it leaves no timer behind. */
+export async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** ResponseHead is a parsed HTTP response head. */
 export interface ResponseHead {
   statusLine: string;
@@ -48,7 +63,7 @@ export class Peer {
   /** The last socket error, e.g. ECONNRESET or EPIPE. */
   error: NodeJS.ErrnoException | undefined;
   #buffer: Buffer = Buffer.alloc(0);
-  #wake: (() => void) | undefined;
+  readonly #waiters = new Set<() => void>();
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
@@ -99,9 +114,7 @@ export class Peer {
   }
 
   #notify(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+    for (const wake of [...this.#waiters]) wake();
   }
 
   /** waitFor resolves true when `ready()` holds, false when TCP ended first; rejects at the deadline. */
@@ -117,11 +130,13 @@ export class Peer {
         );
       }
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#wake = () => {
+        const wake = () => {
           clearTimeout(timer);
+          this.#waiters.delete(wake);
           resolve();
         };
+        const timer = setTimeout(wake, left);
+        this.#waiters.add(wake);
       });
     }
   }

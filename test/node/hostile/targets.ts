@@ -63,7 +63,15 @@ export async function startServerTarget(options: WebSocketServerOptions = {}): P
     errors,
     onNextConnection: (handler) => next.push(handler),
     async stop() {
-      await Promise.race([server.close(), new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<void>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('WebSocketServer.close() took over 10 s')), 10_000);
+      });
+      try {
+        await Promise.race([server.close(), limit]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }
