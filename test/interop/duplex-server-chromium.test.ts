@@ -1,0 +1,59 @@
+// Duplex server with Chromium's own WebSocket (Debian's chromium driven by playwright-core), over
+// ws:// and wss://. The agent page comes from another loopback origin, which the Duplex server
+// lists in allowedOrigins.
+
+import { after, before, describe } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { hasSystem, requireSystem } from '../helpers/system.js';
+import { makeSelfSignedCert } from '../helpers/tls.js';
+import { AgentPageServer, launchChromium, openChromiumClient } from './chromium-peer.js';
+import { DuplexServerFixture } from './duplex-peer.js';
+import { OFFERED_PROTOCOLS } from './payloads.js';
+import { interopScenarios } from './scenarios.js';
+
+describe('Duplex server with Chromium', { timeout: 900_000 }, () => {
+  let browser: Browser | undefined;
+  const pages = new AgentPageServer();
+  let pageUrl = '';
+
+  before(
+    async () => {
+      pageUrl = await pages.listen();
+      if (hasSystem('chromium')) browser = await launchChromium();
+    },
+    { timeout: 60_000 },
+  );
+  after(async () => {
+    await browser?.close();
+    await pages.close();
+  });
+
+  for (const secure of [false, true]) {
+    describe(`over ${secure ? 'wss' : 'ws'}://`, () => {
+      let server: DuplexServerFixture | undefined;
+
+      before(async () => {
+        const cert = secure ? await makeSelfSignedCert() : undefined;
+        server = await DuplexServerFixture.start({ tls: cert, allowedOrigins: [new URL(pageUrl).origin] });
+      });
+      after(() => server?.close());
+
+      interopScenarios({
+        peerCanPing: false,
+        connect: async (t) => {
+          if (!requireSystem(t, 'chromium')) return undefined;
+          const peer = await openChromiumClient(browser!, pageUrl, server!.url, OFFERED_PROTOCOLS, {
+            ignoreHTTPSErrors: secure,
+          });
+          try {
+            const { endpoint, offered } = await server!.nextConnection();
+            return { duplex: endpoint, peer, offeredSeenByServer: offered };
+          } catch (err) {
+            await peer.dispose();
+            throw err;
+          }
+        },
+      });
+    });
+  }
+});
