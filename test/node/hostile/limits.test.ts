@@ -194,6 +194,29 @@ describe('duplex echo (child process, default maxPayload 16 MiB)', { timeout: 60
   });
 });
 
+describe('duplex echo --max-payload 1024 (child process)', { timeout: 60_000 }, () => {
+  let target: Target;
+  before(async () => {
+    target = await startEchoTarget(['--max-payload', '1024']);
+  });
+  after(async () => {
+    await target?.stop();
+  });
+
+  test('1024 bytes are echoed, 1025 bytes: close 1009', async () => {
+    const peer = await openRaw(target.port);
+    try {
+      await peer.write(clientFrame(0x2, Buffer.alloc(1024, 0x64)));
+      const echo = await peer.readFrame();
+      assert.equal(echo.payload.length, 1024);
+    } finally {
+      peer.destroy();
+    }
+    await closesWith(target.port, [clientFrame(0x2, Buffer.alloc(1025))], 1009);
+    await goodRoundTrip(target.port);
+  });
+});
+
 describe('a peer that never reads: the send-buffer policy (maxBufferedAmount)', { timeout: 90_000 }, () => {
   const limit = 256 * 1024;
   const messageSize = 64 * 1024;
