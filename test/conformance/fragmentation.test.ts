@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { closePayload, encodeFrames, Op } from '../helpers/raw-client.js';
+import { closePayload, encodeFrame, encodeFrames, Op } from '../helpers/raw-client.js';
 import {
   echoServer,
   expectEcho,
@@ -97,6 +97,36 @@ describe('RFC 6455 5.4 fragmented messages are reassembled', () => {
       const payload = randomBytes(4 * 1024 * 1024);
       await c.send(fragmented(Op.BINARY, payload, 64));
       await expectEcho(c, Op.BINARY, payload);
+    }),
+  );
+
+  test(
+    'a 16 MiB binary message (exactly maxPayload) in 16 fragments of 1 MiB passes',
+    { timeout: 60_000 },
+    () =>
+      withClient(server.get(), async (c) => {
+        const payload = randomBytes(16 * 1024 * 1024);
+        const parts: Buffer[] = [];
+        for (let i = 0; i < 16; i++) {
+          parts.push(
+            encodeFrame({
+              opcode: i === 0 ? Op.BINARY : Op.CONTINUATION,
+              payload: payload.subarray(i * 1024 * 1024, (i + 1) * 1024 * 1024),
+              fin: i === 15,
+            }),
+          );
+        }
+        await c.send(Buffer.concat(parts));
+        await expectEcho(c, Op.BINARY, payload);
+      }),
+  );
+
+  test('a 16 MiB text message (exactly maxPayload) in 125-byte fragments passes', { timeout: 60_000 }, () =>
+    withClient(server.get(), async (c) => {
+      // 134,218 fragments: the per-fragment bookkeeping must not count against the payload limit.
+      const payload = ascii(16 * 1024 * 1024);
+      await c.send(fragmented(Op.TEXT, payload, 125));
+      await expectEcho(c, Op.TEXT, payload);
     }),
   );
 

@@ -10,8 +10,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-/** CLI_PATH is dist/cli/main.js of this repository (tests run from build/test/helpers/). */
-export const CLI_PATH = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));
+/**
+ * CLI_PATH is dist/cli/main.js of this repository (tests run from build/test/helpers/), or
+ * the script named by the environment variable DUPLEX_ECHO_CLI, so the same suites can be
+ * pointed at another build or another implementation of the `echo` contract.
+ */
+export const CLI_PATH =
+  process.env['DUPLEX_ECHO_CLI'] ?? fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));
 
 /** EchoProcess is a running `duplex echo`. */
 export interface EchoProcess {
