@@ -95,6 +95,25 @@ export function interopScenarios(spec: PairSpec): void {
     await expectMessage(duplex, 'binary', binary);
   });
 
+  scenario('messages at the frame-length boundaries keep content and order, both ways', async (pair) => {
+    // RFC 6455 5.2: 7-bit lengths up to 125, 16-bit up to 65535, 64-bit above.
+    const sizes = [1, 125, 126, 127, 65535, 65536, 65537];
+    const messages = sizes.flatMap((n, i) => [
+      { type: 'binary' as const, data: bigBinary(n + i).subarray(i) },
+      { type: 'text' as const, data: bigText(n) },
+    ]);
+    for (const [from, to] of [
+      [pair.duplex, pair.peer],
+      [pair.peer, pair.duplex],
+    ] as const) {
+      for (const m of messages) {
+        if (m.type === 'text') await from.sendText(m.data);
+        else await from.sendBinary(m.data);
+      }
+      for (const m of messages) await expectMessage(to, m.type, m.data);
+    }
+  });
+
   scenario('a ping from Duplex gets a pong with the same payload', async ({ duplex }) => {
     assert.ok(duplex.ping, `${duplex.name} has ping()`);
     const payload = Buffer.from('ping from Duplex ✓');
