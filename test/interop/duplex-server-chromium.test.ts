@@ -9,7 +9,7 @@ import { makeSelfSignedCert } from '../helpers/tls.js';
 import { AgentPageServer, launchChromium, openChromiumClient } from './chromium-peer.js';
 import { DuplexServerFixture } from './duplex-peer.js';
 import { OFFERED_PROTOCOLS } from './payloads.js';
-import { interopScenarios } from './scenarios.js';
+import { interopScenarios, serverShutdownScenario } from './scenarios.js';
 
 describe('Duplex server with Chromium', { timeout: 900_000 }, () => {
   let browser: Browser | undefined;
@@ -31,10 +31,13 @@ describe('Duplex server with Chromium', { timeout: 900_000 }, () => {
   for (const secure of [false, true]) {
     describe(`over ${secure ? 'wss' : 'ws'}://`, () => {
       let server: DuplexServerFixture | undefined;
+      const fixtureOptions = async () => ({
+        tls: secure ? await makeSelfSignedCert() : undefined,
+        allowedOrigins: [new URL(pageUrl).origin],
+      });
 
       before(async () => {
-        const cert = secure ? await makeSelfSignedCert() : undefined;
-        server = await DuplexServerFixture.start({ tls: cert, allowedOrigins: [new URL(pageUrl).origin] });
+        server = await DuplexServerFixture.start(await fixtureOptions());
       });
       after(() => server?.close());
 
@@ -53,6 +56,11 @@ describe('Duplex server with Chromium', { timeout: 900_000 }, () => {
             throw err;
           }
         },
+      });
+
+      serverShutdownScenario(fixtureOptions, async (t, url) => {
+        if (!requireSystem(t, 'chromium')) return undefined;
+        return openChromiumClient(browser!, pageUrl, url, OFFERED_PROTOCOLS, { ignoreHTTPSErrors: secure });
       });
     });
   }

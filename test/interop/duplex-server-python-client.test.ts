@@ -2,11 +2,11 @@
 
 import { after, before, describe } from 'node:test';
 import { hasSystem, requireSystem } from '../helpers/system.js';
-import { makeSelfSignedCert } from '../helpers/tls.js';
+import { makeSelfSignedCert, type SelfSignedCert } from '../helpers/tls.js';
 import { DuplexServerFixture } from './duplex-peer.js';
 import { OFFERED_PROTOCOLS } from './payloads.js';
 import { type PemFiles, startPythonClient, writePemFiles } from './python-peer.js';
-import { interopScenarios } from './scenarios.js';
+import { interopScenarios, serverShutdownScenario } from './scenarios.js';
 
 for (const secure of [false, true]) {
   describe(`Duplex server with the python-websockets client over ${secure ? 'wss' : 'ws'}://`, {
@@ -14,9 +14,10 @@ for (const secure of [false, true]) {
   }, () => {
     let server: DuplexServerFixture | undefined;
     let ca: PemFiles | undefined;
+    let cert: SelfSignedCert | undefined;
 
     before(async () => {
-      const cert = secure ? await makeSelfSignedCert() : undefined;
+      cert = secure ? await makeSelfSignedCert() : undefined;
       if (cert && hasSystem('python3-websockets')) ca = await writePemFiles({ ca: cert.cert });
       server = await DuplexServerFixture.start({ tls: cert });
     });
@@ -39,5 +40,13 @@ for (const secure of [false, true]) {
         }
       },
     });
+
+    serverShutdownScenario(
+      async () => ({ tls: cert }),
+      async (t, url) => {
+        if (!requireSystem(t, 'python3-websockets')) return undefined;
+        return (await startPythonClient(url, OFFERED_PROTOCOLS, ca?.paths['ca'])).endpoint;
+      },
+    );
   });
 }

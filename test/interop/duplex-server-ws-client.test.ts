@@ -5,7 +5,7 @@ import { after, before, describe } from 'node:test';
 import { makeSelfSignedCert, type SelfSignedCert } from '../helpers/tls.js';
 import { DuplexServerFixture } from './duplex-peer.js';
 import { OFFERED_PROTOCOLS } from './payloads.js';
-import { interopScenarios } from './scenarios.js';
+import { interopScenarios, serverShutdownScenario } from './scenarios.js';
 import { openWsClient } from './ws-peer.js';
 
 const variants = [
@@ -34,5 +34,10 @@ for (const { secure, standalone } of variants) {
         return { duplex: endpoint, peer, offeredSeenByServer: offered };
       },
     });
+
+    serverShutdownScenario(
+      async () => ({ tls: cert, standalone }),
+      (_t, url) => openWsClient(url, OFFERED_PROTOCOLS, cert?.cert),
+    );
   });
 }

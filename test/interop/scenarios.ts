@@ -4,7 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { it, type TestContext } from 'node:test';
-import { type Endpoint, type Observed, sha256 } from './endpoint.js';
+import { DuplexServerFixture, type DuplexServerFixtureOptions } from './duplex-peer.js';
+import { type Endpoint, type Observed, sha256, withTimeout } from './endpoint.js';
 import {
   ALL_BYTES,
   bigBinary,
@@ -160,6 +161,40 @@ export function interopScenarios(spec: PairSpec): void {
     const own = await takeClose(peer);
     assert.equal(own.code, 4002, `${peer.name} close code (Duplex's echo)`);
     if (own.wasClean !== undefined) assert.equal(own.wasClean, true, `${peer.name} wasClean`);
+  });
+}
+
+/**
+ * serverShutdownScenario registers a test of a graceful `WebSocketServer.close()` with a foreign
+ * client: the client gets a clean close with 1001 (going away) and close() resolves.
+ */
+export function serverShutdownScenario(
+  options: () => Promise<DuplexServerFixtureOptions>,
+  openPeer: (t: TestContext, url: string) => Promise<Endpoint | undefined>,
+): void {
+  it('WebSocketServer.close() closes the peer with 1001 and resolves', {
+    timeout: TEST_TIMEOUT,
+  }, async (t) => {
+    const server = await DuplexServerFixture.start(await options());
+    let peer: Endpoint | undefined;
+    try {
+      peer = await openPeer(t, server.url);
+      if (!peer) return;
+      const { endpoint: duplex } = await server.nextConnection();
+      await duplex.sendText(UTF8_TEXT);
+      await expectMessage(peer, 'text', UTF8_TEXT);
+      await withTimeout(server.wss.close(), 20_000, 'WebSocketServer.close()');
+      const seen = await takeClose(peer);
+      assert.equal(seen.code, 1001, `${peer.name} close code`);
+      if (seen.wasClean !== undefined) assert.equal(seen.wasClean, true, `${peer.name} wasClean`);
+      const own = await takeClose(duplex);
+      assert.equal(own.code, 1001, `${duplex.name} close code (the peer's echo)`);
+      assertNoErrors(peer);
+      assertNoErrors(duplex);
+    } finally {
+      await peer?.dispose();
+      await server.close();
+    }
   });
 }
 
