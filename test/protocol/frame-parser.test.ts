@@ -192,7 +192,12 @@ describe('RFC 6455 5.2 base framing', () => {
     assert.ok(err instanceof PayloadTooBigError);
     assert.equal(err.size, 2 ** 53 - 1);
     assert.equal(err.limit, 16 * 1024 * 1024);
-    const err2 = fails(hex('82 0b'), 1009, 'DUPLEX_PAYLOAD_TOO_BIG', parser(false, { maxMessagePayload: 10 }));
+    const err2 = fails(
+      hex('82 0b'),
+      1009,
+      'DUPLEX_PAYLOAD_TOO_BIG',
+      parser(false, { maxMessagePayload: 10 }),
+    );
     assert.ok(err2 instanceof PayloadTooBigError);
     assert.equal(err2.size, 11);
     assert.equal(err2.limit, 10);
