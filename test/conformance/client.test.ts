@@ -450,6 +450,92 @@ describe('RFC 6455 5.1-5.2 the client fails the connection on bad frames', () =>
     await conn.send(serverFrame(Op.CONTINUATION, 'orphan'));
     await expectClientFailure(client, conn, 1002, 'orphan continuation');
   });
+
+  const noMask = { mask: false } as const;
+  const bad: Array<[name: string, bytes: Buffer, code: number]> = [
+    // RFC 6455 5.2: "the minimal number of bytes MUST be used to encode the length" (Duplex: 1002).
+    [
+      'a length not in its shortest form',
+      encodeFrame({ opcode: Op.TEXT, payload: 'abc', lengthBits: 16, ...noMask }),
+      1002,
+    ],
+    // RFC 6455 5.2: "the most significant bit MUST be 0".
+    [
+      'a 64-bit length with the most significant bit set',
+      encodeFrame({ opcode: Op.BINARY, lengthBits: 64, declaredLength: 2n ** 63n + 1n, ...noMask }),
+      1002,
+    ],
+    // RFC 6455 5.5: "All control frames MUST have a payload length of 125 bytes or less and MUST NOT be fragmented."
+    ['a 126-byte ping', encodeFrame({ opcode: Op.PING, payload: Buffer.alloc(126), ...noMask }), 1002],
+    ['a ping with FIN clear', encodeFrame({ opcode: Op.PING, payload: 'p', fin: false, ...noMask }), 1002],
+    // RFC 6455 5.4: fragments of one message "MUST NOT be interleaved" with another.
+    [
+      'a new message inside a fragmented one',
+      encodeFrames([
+        { opcode: Op.TEXT, payload: 'a', fin: false, ...noMask },
+        { opcode: Op.TEXT, payload: 'b', ...noMask },
+      ]),
+      1002,
+    ],
+    // RFC 6455 7.4: codes outside the defined ranges; 5.5.1: a body starts with a 2-byte code.
+    [
+      'a close with code 1005',
+      encodeFrame({ opcode: Op.CLOSE, payload: closePayload(1005), ...noMask }),
+      1002,
+    ],
+    ['a close with code 999', encodeFrame({ opcode: Op.CLOSE, payload: closePayload(999), ...noMask }), 1002],
+    ['a 1-byte close payload', encodeFrame({ opcode: Op.CLOSE, payload: hex('03'), ...noMask }), 1002],
+    // RFC 6455 8.1 applies to the close reason too.
+    [
+      'a close reason that is not UTF-8',
+      encodeFrame({ opcode: Op.CLOSE, payload: closePayload(1000, hex('c0 80')), ...noMask }),
+      1007,
+    ],
+    // RFC 6455 7.4.1: "1009 indicates that an endpoint is terminating the connection because it
+    // has received a message that is too big for it to process." The client's default maxPayload is 16 MiB.
+    [
+      'a frame header declaring 16 MiB + 1 bytes',
+      encodeFrame({
+        opcode: Op.BINARY,
+        payload: Buffer.alloc(16),
+        declaredLength: 16 * 1024 * 1024 + 1,
+        ...noMask,
+      }),
+      1009,
+    ],
+  ];
+  for (const [name, bytes, code] of bad) {
+    test(`${name}: close ${code}`, TEST, async () => {
+      const { client, conn } = await connected();
+      await conn.send(bytes);
+      await expectClientFailure(client, conn, code, name);
+    });
+  }
+
+  test('a message before a bad frame in the same write is delivered, then close 1002', TEST, async () => {
+    const { client, conn } = await connected();
+    await conn.send(
+      Buffer.concat([serverFrame(Op.TEXT, 'first'), encodeFrame({ opcode: 0xb, mask: false })]),
+    );
+    const res = await conn.readClose(READ_MS);
+    assert.equal(res.code, 1002);
+    conn.end();
+    await client.closed();
+    const got = await Promise.all(client.messages.map(dataBytes));
+    assert.deepEqual(
+      got.map((m) => m.data.toString()),
+      ['first'],
+    );
+  });
+
+  test('an unsolicited pong is ignored', TEST, async () => {
+    const { client, conn } = await connected();
+    // RFC 6455 5.5.3: "A response to an unsolicited Pong frame is not expected."
+    await conn.send(Buffer.concat([serverFrame(Op.PONG, 'beat'), serverFrame(Op.TEXT, 'after')]));
+    const m = await client.nextMessage();
+    assert.equal(m.data.toString(), 'after');
+    assert.equal(await conn.staysOpen(100), true, 'the client answered an unsolicited pong');
+  });
 });
 
 describe('RFC 6455 5.5.1 and 7.1 the client closing handshake', () => {
