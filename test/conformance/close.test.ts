@@ -5,7 +5,14 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { closePayload, encodeFrame, encodeFrames, Op, serverFrame } from '../helpers/raw-client.js';
+import {
+  closePayload,
+  connectRaw,
+  encodeFrame,
+  encodeFrames,
+  Op,
+  serverFrame,
+} from '../helpers/raw-client.js';
 import { echoServer, expectFrame, failsWith, hex, READ_MS, TEST, withClient } from './support.js';
 
 const server = echoServer();
@@ -231,4 +238,30 @@ describe('RFC 6455 7.1 the closing handshake and what follows it', () => {
       await c.waitForTcpClose(READ_MS);
     }),
   );
+});
+
+describe('duplex echo contract: SIGTERM closes every connection with 1001 (runs last: it stops the server)', () => {
+  test('two open connections get close 1001 and the process exits 0', TEST, async () => {
+    // RFC 6455 7.4.1: "1001 indicates that an endpoint is "going away", such as a server going
+    // down". shared/DESIGN.md: "SIGINT and SIGTERM close every connection with 1001 and exit 0."
+    const echo = server.get();
+    const a = await connectRaw(echo.port);
+    const b = await connectRaw(echo.port);
+    try {
+      const exited = echo.stop();
+      for (const c of [a, b]) {
+        const res = await c.readClose(READ_MS);
+        assert.deepEqual(res.before, []);
+        assert.equal(res.code, 1001);
+        assert.equal(res.frame.masked, false);
+        // Answer like a well-behaved client, then the server closes TCP.
+        await c.send(encodeFrame({ opcode: Op.CLOSE, payload: closePayload(1001) }));
+        await c.waitForTcpClose(READ_MS);
+      }
+      assert.equal(await exited, 0, `exit code; output:\n${echo.output()}`);
+    } finally {
+      a.destroy();
+      b.destroy();
+    }
+  });
 });
