@@ -102,7 +102,9 @@ describe('closing handshake and teardown (RFC 6455 7.1.1)', () => {
     await fake.close();
   });
 
-  it('the client destroys TCP when the server never sends FIN (closeTimeout)', { timeout: 10_000 }, async () => {
+  it('the client destroys TCP when the server never sends FIN (closeTimeout)', {
+    timeout: 10_000,
+  }, async () => {
     const fake = await startFakeServer();
     const ws = new WebSocket(fake.url, [], { closeTimeout: 200 });
     const conn = await fake.accept();
@@ -181,7 +183,9 @@ describe('server.close()', () => {
 });
 
 describe('client handshake failures', () => {
-  it('a non-101 answer gives an error carrying the status, then close 1006', { timeout: 10_000 }, async () => {
+  it('a non-101 answer gives an error carrying the status, then close 1006', {
+    timeout: 10_000,
+  }, async () => {
     const fake = await startFakeServer({
       respond: () => 'HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope',
     });

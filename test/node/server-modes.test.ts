@@ -2,11 +2,19 @@ import assert from 'node:assert/strict';
 import { createServer, get, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { type CloseEvent, type ErrorEvent, UnexpectedResponseError, WebSocket, WebSocketServer } from 'duplex';
+import {
+  type CloseEvent,
+  type ErrorEvent,
+  UnexpectedResponseError,
+  WebSocket,
+  WebSocketServer,
+} from 'duplex';
 import { nextConnection, nextEmit, nextEvent, startServer, stop, withTimeout } from './util.js';
 
 /** httpGet resolves with the status and body of a plain GET. */
-function httpGet(url: string): Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> {
+function httpGet(
+  url: string,
+): Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> {
   return withTimeout(
     new Promise((resolve, reject) => {
       get(url, (res) => {

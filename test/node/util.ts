@@ -20,7 +20,11 @@ export function withTimeout<T>(promise: Promise<T>, what: string, ms = TIMEOUT):
 }
 
 /** nextEvent resolves with the next event of `type` on an EventTarget. */
-export function nextEvent<E extends Event = Event>(target: EventTarget, type: string, ms = TIMEOUT): Promise<E> {
+export function nextEvent<E extends Event = Event>(
+  target: EventTarget,
+  type: string,
+  ms = TIMEOUT,
+): Promise<E> {
   return withTimeout(
     new Promise<E>((resolve) => target.addEventListener(type, (e) => resolve(e as E), { once: true })),
     `event ${type}`,

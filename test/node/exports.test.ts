@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import * as duplex from 'duplex';
+
+describe('package root exports', () => {
+  it('is the deliberate list', () => {
+    assert.deepEqual(Object.keys(duplex).sort(), [
+      'CloseCode',
+      'CloseEvent',
+      'DuplexError',
+      'ErrorEvent',
+      'HandshakeError',
+      'InvalidArgumentError',
+      'InvalidStateError',
+      'InvalidUtf8Error',
+      'PayloadTooBigError',
+      'ProtocolError',
+      'UnexpectedResponseError',
+      'WebSocket',
+      'WebSocketServer',
+    ]);
+  });
+
+  it('has WHATWG readyState constants on the class and on instances', () => {
+    assert.deepEqual(
+      [duplex.WebSocket.CONNECTING, duplex.WebSocket.OPEN, duplex.WebSocket.CLOSING, duplex.WebSocket.CLOSED],
+      [0, 1, 2, 3],
+    );
+    assert.ok(duplex.UnexpectedResponseError.prototype instanceof duplex.HandshakeError);
+  });
+});
