@@ -34,6 +34,14 @@ export interface ConnectionOptions {
   maskKey?: () => Uint8Array;
   /** Negotiated extensions, in the order of the handshake response. @default [] */
   extensions?: Extension[];
+  /**
+   * Stop after each message event, leaving later frames buffered, so that the application
+   * can answer a message before a close frame that arrived in the same chunk ends the
+   * connection (RFC 6455 5.5.1: no data may be sent after our close frame). The caller
+   * continues with `receive()` (no argument) while the last event was a message.
+   * @default false
+   */
+  yieldAfterMessage?: boolean;
 }
 
 export type ConnectionEvent =
@@ -88,6 +96,7 @@ export class Connection {
   private messageRsv = 0;
   private fragments = 0;
   private readonly utf8 = new Utf8Validator();
+  private readonly yieldAfterMessage: boolean;
 
   constructor(options: ConnectionOptions) {
     this.role = options.role;
@@ -96,6 +105,7 @@ export class Connection {
       throw new InvalidArgumentError('DUPLEX_INVALID_OPTION', 'maxPayload must be >= 0');
     this.maskKey = options.role === 'client' ? (options.maskKey ?? randomMaskKey) : undefined;
     this.extensions = options.extensions ?? [];
+    this.yieldAfterMessage = options.yieldAfterMessage ?? false;
     let rsv = 0;
     for (const ext of this.extensions) rsv |= ext.rsvBits;
     this.parser = new FrameParser({
@@ -115,8 +125,11 @@ export class Connection {
     return this._closeReceived;
   }
 
-  /** receive consumes bytes from the peer (taking ownership of `chunk`: it may be unmasked in place). */
-  receive(chunk: Buffer): ReceiveResult {
+  /**
+   * receive consumes bytes from the peer (taking ownership of `chunk`: it may be unmasked in
+   * place). Without an argument it continues with bytes already buffered (see `yieldAfterMessage`).
+   */
+  receive(chunk: Buffer = EMPTY): ReceiveResult {
     const result: ReceiveResult = { events: [], output: [] };
     // RFC 6455 5.5.1: after the peer's Close frame, "the endpoint ... MUST NOT" expect more data; it is ignored.
     if (this.failed || this._closeReceived) return result;
@@ -128,6 +141,7 @@ export class Connection {
         if (frame === undefined) break;
         this.handleFrame(frame, result);
         if (this._closeReceived) break;
+        if (this.yieldAfterMessage && result.events[result.events.length - 1]?.type === 'message') break;
       }
     } catch (e) {
       this.fail(e, result);
