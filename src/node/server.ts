@@ -1,9 +1,19 @@
 import { EventEmitter } from 'node:events';
-import { createServer, type Server as HttpServer, type IncomingMessage } from 'node:http';
+import {
+  createServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { buildRejectResponse, buildServerResponse } from '../protocol/index.js';
+import {
+  buildRejectResponse,
+  buildServerResponse,
+  HandshakeError,
+  validateClientRequest,
+} from '../protocol/index.js';
 import { type ResolvedServerOptions, resolveServerOptions, type WebSocketServerOptions } from './options.js';
 import { decideUpgrade } from './upgrade-decision.js';
 import { acceptWebSocket, type WebSocket } from './websocket.js';
@@ -51,16 +61,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
           requestTimeout: opts.handshakeTimeout,
           connectionsCheckingInterval: checkEvery,
         },
-        (_req, res) => {
-          const body = 'Upgrade Required\n';
-          res.writeHead(426, {
-            'Content-Type': 'text/plain; charset=utf-8',
-            'Content-Length': Buffer.byteLength(body),
-            Upgrade: 'websocket',
-            Connection: 'close',
-          });
-          res.end(body);
-        },
+        (req, res) => answerPlainRequest(req, res),
       );
       http.on('error', (error) => this.emit('error', error));
       http.listen(opts.port, opts.host, opts.backlog);
@@ -221,3 +222,33 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 }
 
 function ignoreError(): void {}
+
+/**
+ * answerPlainRequest answers a standalone server's non-upgrade requests. node:http emits
+ * `upgrade` only when both the Upgrade and the Connection tokens are present; a request
+ * that is a botched WebSocket handshake (an Upgrade or Sec-WebSocket-Key header without
+ * the rest) gets the refusal the protocol core decides, usually 400; anything else 426.
+ */
+function answerPlainRequest(req: IncomingMessage, res: ServerResponse): void {
+  let status = 426;
+  let body = 'Upgrade Required\n';
+  let headers: Record<string, string> = { Upgrade: 'websocket' };
+  if (req.headers.upgrade !== undefined || req.headers['sec-websocket-key'] !== undefined) {
+    try {
+      validateClientRequest({ method: req.method ?? '', httpVersion: req.httpVersion, headers: req.headers });
+    } catch (error) {
+      if (error instanceof HandshakeError) {
+        status = error.status ?? 400;
+        body = `${error.message}\n`;
+        headers = error.headers;
+      }
+    }
+  }
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    Connection: 'close',
+  });
+  res.end(body);
+}
