@@ -40,6 +40,7 @@ export class Transport {
   #finished = false;
   #needDrain = false;
   #paused = false;
+  #pendingInput = false;
   #lastBuffered = 0;
 
   constructor(
@@ -121,6 +122,15 @@ export class Transport {
 
   resume(): void {
     this.#paused = false;
+    if (this.#pendingInput) {
+      // Frames already buffered in the Connection go first, on a fresh stack.
+      this.#pendingInput = false;
+      process.nextTick(() => {
+        if (!this.#paused) this.#process();
+        if (!this.#paused) this.#socket.resume();
+      });
+      return;
+    }
     this.#socket.resume();
   }
 
@@ -146,17 +156,40 @@ export class Transport {
   #onData = (chunk: Buffer): void => {
     this.#heartbeat?.touch();
     if (this.#terminated || this.#finished) return;
-    let result: ReturnType<Connection['receive']>;
-    try {
-      result = this.#conn.receive(chunk);
-    } catch (error) {
-      // A bug in the core must not take the process down: fail this connection with 1011.
-      this.#failure = new ProtocolError('DUPLEX_INTERNAL_ERROR', 'internal error', 1011);
-      this.#reportError(error);
-      this.#write(this.#conn.close(1011));
-      this.#afterStateChange();
-      return;
+    this.#process(chunk);
+  };
+
+  /**
+   * #process feeds bytes to the Connection and handles what comes out. The Connection
+   * stops after each message (yieldAfterMessage), so the application can answer a message
+   * before a close or a protocol error later in the same chunk ends the connection; then
+   * `receive()` continues with the buffered bytes, unless reading was paused meanwhile.
+   */
+  #process(chunk?: Buffer): void {
+    let more = true;
+    while (more && !this.#terminated && !this.#finished) {
+      let result: ReturnType<Connection['receive']>;
+      try {
+        result = this.#conn.receive(chunk);
+      } catch (error) {
+        // A bug in the core must not take the process down: fail this connection with 1011.
+        this.#failure = new ProtocolError('DUPLEX_INTERNAL_ERROR', 'internal error', 1011);
+        this.#reportError(error);
+        this.#write(this.#conn.close(1011));
+        this.#afterStateChange();
+        return;
+      }
+      chunk = undefined;
+      this.#handle(result);
+      more = result.events[result.events.length - 1]?.type === 'message';
+      if (more && this.#paused) {
+        this.#pendingInput = true;
+        return;
+      }
     }
+  }
+
+  #handle(result: ReturnType<Connection['receive']>): void {
     const closing = result.events.some((e) => e.type === 'close' || e.type === 'error');
     if (closing) this.#write(result.output);
     else if (result.output.length > 0) this.#writeLimited(result.output);
@@ -182,7 +215,7 @@ export class Transport {
       }
     }
     if (closing) this.#afterStateChange();
-  };
+  }
 
   /**
    * #afterStateChange starts the teardown once a close frame went either way. RFC 6455

@@ -320,7 +320,11 @@ export class WebSocket extends EventTarget implements AsyncIterable<WebSocketDat
   }
 
   #attach(socket: Socket, head: Buffer, options: ResolvedSocketOptions): void {
-    const conn = new Connection({ role: this.#role, maxPayload: options.maxPayload });
+    const conn = new Connection({
+      role: this.#role,
+      maxPayload: options.maxPayload,
+      yieldAfterMessage: true,
+    });
     const handler: TransportHandler = {
       onMessage: (binary, data) => {
         const value = binary ? this.#binary(data) : data.toString('utf8');
