@@ -5,6 +5,7 @@
  */
 
 export { UnexpectedResponseError } from './node/errors.js';
+export type { ListenerOptions, WebSocketData, WebSocketEventMap } from './node/event-target.js';
 export { CloseEvent, type DataEvent, ErrorEvent } from './node/events.js';
 export type {
   AuthenticateRefusal,
@@ -16,14 +17,7 @@ export type {
   WebSocketServerOptions,
 } from './node/options.js';
 export { WebSocketServer, type WebSocketServerEvents } from './node/server.js';
-export {
-  type BinaryType,
-  type ListenerOptions,
-  type SendData,
-  WebSocket,
-  type WebSocketData,
-  type WebSocketEventMap,
-} from './node/websocket.js';
+export { type BinaryType, type SendData, WebSocket } from './node/websocket.js';
 export {
   CloseCode,
   DuplexError,

@@ -7,7 +7,8 @@ import {
   type Role,
 } from '../protocol/index.js';
 import { parseWebSocketUrl, startClientHandshake } from './client-handshake.js';
-import { CloseEvent, type DataEvent, ErrorEvent, messageEvent } from './events.js';
+import { type WebSocketData, WebSocketEventTarget } from './event-target.js';
+import { CloseEvent, ErrorEvent, messageEvent } from './events.js';
 import { MessageQueue } from './message-queue.js';
 import {
   DEFAULTS,
@@ -19,33 +20,8 @@ import { Transport, type TransportHandler } from './transport.js';
 
 /** BinaryType chooses how binary messages are delivered. */
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'blob';
-/** WebSocketData is a received message: a string for text, binary as `binaryType` says. */
-export type WebSocketData = string | Buffer | ArrayBuffer | Blob;
 /** SendData is everything `send` accepts: strings go out as text, the rest as binary. */
 export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob;
-
-/** WebSocketEventMap types the events of a WebSocket. */
-export interface WebSocketEventMap {
-  open: Event;
-  message: DataEvent<WebSocketData>;
-  error: ErrorEvent;
-  close: CloseEvent;
-  /** The send buffer emptied after `bufferedAmount` passed the socket's high-water mark. */
-  drain: Event;
-  /** A ping arrived (it is answered automatically); `data` is its payload Buffer. */
-  ping: DataEvent<Buffer>;
-  pong: DataEvent<Buffer>;
-}
-
-/** ListenerOptions are the options of addEventListener. */
-export interface ListenerOptions {
-  capture?: boolean;
-  once?: boolean;
-  passive?: boolean;
-  signal?: AbortSignal;
-}
-
-type Listener<E> = ((event: E) => void) | { handleEvent(event: E): void };
 
 /** AcceptInit is what the server hands over to build its side of a connection. */
 interface AcceptInit {
@@ -85,7 +61,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * the server builds it from an upgraded socket. Node extras: `ping`, `pong`,
  * `terminate`, a `drain` event and `for await (const message of socket)`.
  */
-export class WebSocket extends EventTarget implements AsyncIterable<WebSocketData> {
+export class WebSocket extends WebSocketEventTarget implements AsyncIterable<WebSocketData> {
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
@@ -107,7 +83,6 @@ export class WebSocket extends EventTarget implements AsyncIterable<WebSocketDat
   #iterator: MessageQueue<WebSocketData> | undefined;
   #outbox: SendData[] | undefined;
   #outboxBytes = 0;
-  readonly #handlers = new Map<string, unknown>();
 
   constructor(url: string | URL, protocols?: string | string[], options: WebSocketOptions = {}) {
     super();
@@ -174,61 +149,6 @@ export class WebSocket extends EventTarget implements AsyncIterable<WebSocketDat
   /** bufferedAmount is the number of bytes queued by `send` and not yet handed to the kernel (frame headers included). */
   get bufferedAmount(): number {
     return (this.#transport?.bufferedAmount ?? 0) + this.#outboxBytes;
-  }
-
-  get onopen(): ((event: Event) => void) | null {
-    return this.#getHandler('open');
-  }
-  set onopen(fn: ((event: Event) => void) | null) {
-    this.#setHandler('open', fn);
-  }
-  get onmessage(): ((event: DataEvent<WebSocketData>) => void) | null {
-    return this.#getHandler('message');
-  }
-  set onmessage(fn: ((event: DataEvent<WebSocketData>) => void) | null) {
-    this.#setHandler('message', fn);
-  }
-  get onerror(): ((event: ErrorEvent) => void) | null {
-    return this.#getHandler('error');
-  }
-  set onerror(fn: ((event: ErrorEvent) => void) | null) {
-    this.#setHandler('error', fn);
-  }
-  get onclose(): ((event: CloseEvent) => void) | null {
-    return this.#getHandler('close');
-  }
-  set onclose(fn: ((event: CloseEvent) => void) | null) {
-    this.#setHandler('close', fn);
-  }
-
-  override addEventListener<K extends keyof WebSocketEventMap>(
-    type: K,
-    listener: Listener<WebSocketEventMap[K]> | null,
-    options?: ListenerOptions | boolean,
-  ): void;
-  override addEventListener(
-    type: string,
-    listener: Listener<Event> | null,
-    options?: ListenerOptions | boolean,
-  ): void;
-  override addEventListener(type: string, listener: Listener<never> | null, options?: unknown): void {
-    // biome-ignore lint/suspicious/noExplicitAny: forwards the overloads above to EventTarget
-    super.addEventListener(type, listener as any, options as any);
-  }
-
-  override removeEventListener<K extends keyof WebSocketEventMap>(
-    type: K,
-    listener: Listener<WebSocketEventMap[K]> | null,
-    options?: { capture?: boolean } | boolean,
-  ): void;
-  override removeEventListener(
-    type: string,
-    listener: Listener<Event> | null,
-    options?: { capture?: boolean } | boolean,
-  ): void;
-  override removeEventListener(type: string, listener: Listener<never> | null, options?: unknown): void {
-    // biome-ignore lint/suspicious/noExplicitAny: forwards the overloads above to EventTarget
-    super.removeEventListener(type, listener as any, options as any);
   }
 
   /**
@@ -402,20 +322,5 @@ export class WebSocket extends EventTarget implements AsyncIterable<WebSocketDat
       if (this.readyState === WebSocket.OPEN) this.#sendNow(data);
     }
     if (outbox === this.#outbox) this.#outbox = undefined;
-  }
-
-  #getHandler<F>(type: string): F | null {
-    return (this.#handlers.get(type) as F | undefined) ?? null;
-  }
-
-  /** #setHandler implements the on<event> attributes: one listener per type, registered on first set. */
-  #setHandler(type: string, fn: unknown): void {
-    if (!this.#handlers.has(type)) {
-      super.addEventListener(type, (event) => {
-        const handler = this.#handlers.get(type);
-        if (typeof handler === 'function') handler.call(this, event);
-      });
-    }
-    this.#handlers.set(type, typeof fn === 'function' ? fn : null);
   }
 }
