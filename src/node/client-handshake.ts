@@ -101,7 +101,7 @@ export function startClientHandshake(
         new HandshakeError(
           'DUPLEX_HANDSHAKE_TIMEOUT',
           `opening handshake took over ${handshakeTimeout} ms`,
-          0,
+          undefined,
         ),
       ),
     handshakeTimeout,

@@ -50,12 +50,21 @@ export class PayloadTooBigError extends ProtocolError {
   }
 }
 
-/** HandshakeError: the opening handshake was refused (server side: answer with `status`) or failed (client side). */
+/**
+ * HandshakeError: the opening handshake was refused (server side: answer with `status`) or
+ * failed (client side: `status` is the server's HTTP status when it answered something other
+ * than 101, and undefined otherwise).
+ */
 export class HandshakeError extends DuplexError {
   /** Extra response headers to send with the refusal, e.g. `Sec-WebSocket-Version: 13` with 426. */
   readonly headers: Record<string, string>;
-  constructor(code: string, message: string, status = 400, headers: Record<string, string> = {}) {
-    super(code, message, { status });
+  constructor(
+    code: string,
+    message: string,
+    status: number | undefined = 400,
+    headers: Record<string, string> = {},
+  ) {
+    super(code, message, status === undefined ? {} : { status });
     this.headers = headers;
   }
 }

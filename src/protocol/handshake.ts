@@ -259,14 +259,14 @@ export function validateServerResponse(
     throw new HandshakeError(
       'DUPLEX_HANDSHAKE_NO_CONNECTION_UPGRADE',
       'response lacks "Connection: Upgrade"',
-      101,
+      undefined,
     );
   }
   if (headerText(h['sec-websocket-accept']).trim() !== computeAccept(expect.key)) {
     throw new HandshakeError(
       'DUPLEX_HANDSHAKE_BAD_ACCEPT',
       'Sec-WebSocket-Accept does not match the key',
-      101,
+      undefined,
     );
   }
   const protocol = headerText(h['sec-websocket-protocol']).trim();
@@ -274,7 +274,7 @@ export function validateServerResponse(
     throw new HandshakeError(
       'DUPLEX_HANDSHAKE_BAD_PROTOCOL',
       `server chose subprotocol ${JSON.stringify(protocol)}, which was not offered`,
-      101,
+      undefined,
     );
   }
   const extensions = parseExtensionHeader(h['sec-websocket-extensions']);
@@ -283,7 +283,7 @@ export function validateServerResponse(
       throw new HandshakeError(
         'DUPLEX_HANDSHAKE_BAD_EXTENSIONS',
         `server accepted extension ${ext.name}, which was not offered`,
-        101,
+        undefined,
       );
     }
   }
