@@ -4,6 +4,13 @@
  * handle every error Duplex raises from one import.
  */
 
+export {
+  type BroadcastOptions,
+  type PreparableData,
+  PreparedMessage,
+  type PrepareOptions,
+  prepareMessage,
+} from './node/broadcast.js';
 export { UnexpectedResponseError } from './node/errors.js';
 export type { ListenerOptions, WebSocketData, WebSocketEventMap } from './node/event-target.js';
 export { CloseEvent, type DataEvent, ErrorEvent } from './node/events.js';

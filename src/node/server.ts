@@ -14,6 +14,13 @@ import {
   HandshakeError,
   validateClientRequest,
 } from '../protocol/index.js';
+import {
+  type BroadcastOptions,
+  broadcastPrepared,
+  type PreparableData,
+  PreparedMessage,
+  prepareMessage,
+} from './broadcast.js';
 import { type ResolvedServerOptions, resolveServerOptions, type WebSocketServerOptions } from './options.js';
 import { decideUpgrade } from './upgrade-decision.js';
 import { acceptWebSocket, type WebSocket } from './websocket.js';
@@ -150,6 +157,18 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         ws.close(1011);
       }
     });
+  }
+
+  /**
+   * broadcast sends one message to every open client but `options.except`, serialized once
+   * (a string as text, anything else as binary unless `options.binary` says otherwise, or a
+   * `PreparedMessage`). Each recipient's send-buffer limit applies: a client that does not
+   * keep up is closed with 1008 instead of buffering without bound, and the caller never
+   * waits. Returns the number of clients the message was handed to.
+   */
+  broadcast(data: PreparableData | PreparedMessage, options: BroadcastOptions = {}): number {
+    const message = data instanceof PreparedMessage ? data : prepareMessage(data, options);
+    return broadcastPrepared(this.clients, message, options.except);
   }
 
   /**

@@ -92,6 +92,11 @@ export class Transport {
     if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.sendBinary(data));
   }
 
+  /** sendFrames writes data frames serialized elsewhere (a prepared broadcast), through the send-buffer limit. */
+  sendFrames(frames: readonly Buffer[]): void {
+    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(frames);
+  }
+
   ping(data?: Buffer | string): void {
     if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.ping(data));
   }
@@ -135,7 +140,7 @@ export class Transport {
   }
 
   /** #writeLimited writes data frames unless the socket already holds more than maxBufferedAmount. */
-  #writeLimited(frames: Buffer[]): void {
+  #writeLimited(frames: readonly Buffer[]): void {
     if (this.#socket.writableLength > this.#options.maxBufferedAmount) {
       this.close(BUFFER_FULL.code, BUFFER_FULL.reason);
       return;
@@ -143,7 +148,7 @@ export class Transport {
     this.#write(frames);
   }
 
-  #write(frames: Buffer[]): void {
+  #write(frames: readonly Buffer[]): void {
     const socket = this.#socket;
     if (frames.length === 0 || socket.destroyed || socket.writableEnded) return;
     let ok = true;

@@ -6,6 +6,7 @@ import {
   isValidWireCloseCode,
   type Role,
 } from '../protocol/index.js';
+import type { PreparedMessage } from './broadcast.js';
 import { parseWebSocketUrl, startClientHandshake } from './client-handshake.js';
 import { type WebSocketData, WebSocketEventTarget } from './event-target.js';
 import { CloseEvent, ErrorEvent, messageEvent } from './events.js';
@@ -164,6 +165,27 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       return;
     }
     this.#sendNow(data);
+  }
+
+  /**
+   * sendPrepared sends a message prepared once with `prepareMessage`, writing its frame as
+   * is (no re-framing per recipient). It behaves as `send` otherwise: throws while
+   * CONNECTING, drops once closing began, keeps the order behind a pending Blob, and goes
+   * through the send-buffer limit. A client socket (which must mask) or one with a
+   * negotiated extension sends the message's payload the usual way instead.
+   */
+  sendPrepared(message: PreparedMessage): void {
+    if (this.#state === WebSocket.CONNECTING) throw new InvalidStateError('WebSocket is still connecting');
+    if (this.readyState !== WebSocket.OPEN) return;
+    if (this.#outbox) {
+      this.#enqueue(message.binary ? message.data : message.data.toString('utf8'));
+      return;
+    }
+    const transport = this.#transport;
+    if (!transport) return;
+    if (this.#role === 'server' && this.#extensions === '') transport.sendFrames(message.frames);
+    else if (message.binary) transport.sendBinary(message.data);
+    else transport.sendText(message.data);
   }
 
   /**

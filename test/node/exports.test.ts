@@ -14,10 +14,12 @@ describe('package root exports', () => {
       'InvalidStateError',
       'InvalidUtf8Error',
       'PayloadTooBigError',
+      'PreparedMessage',
       'ProtocolError',
       'UnexpectedResponseError',
       'WebSocket',
       'WebSocketServer',
+      'prepareMessage',
     ]);
   });
 
