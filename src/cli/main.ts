@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { runBroadcast } from './broadcast.js';
 import { runEcho } from './echo.js';
 
 /** USAGE lists the subcommands this version implements. */
@@ -8,6 +9,8 @@ const USAGE = `usage: duplex <command> [options]
 commands:
   echo [--host H] [--port P] [--no-deflate] [--max-payload BYTES]
       RFC 6455 echo server on every path (default ws://127.0.0.1:9001/)
+  broadcast [--host H] [--port P] [--no-deflate]
+      relay: each message a client sends goes to every other client (default ws://127.0.0.1:9001/)
 `;
 
 /** usageError prints a message and the usage on stderr and exits with status 2. */
@@ -30,7 +33,7 @@ function main(argv: string[]): void {
     process.stdout.write(USAGE);
     return;
   }
-  if (command !== 'echo')
+  if (command !== 'echo' && command !== 'broadcast')
     usageError(command === undefined ? 'missing command' : `unknown command ${command}`);
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -40,7 +43,7 @@ function main(argv: string[]): void {
         host: { type: 'string' },
         port: { type: 'string' },
         'no-deflate': { type: 'boolean' },
-        'max-payload': { type: 'string' },
+        ...(command === 'echo' ? { 'max-payload': { type: 'string' as const } } : {}),
       },
       strict: true,
       allowPositionals: false,
@@ -48,11 +51,18 @@ function main(argv: string[]): void {
   } catch (error) {
     usageError((error as Error).message);
   }
+  const host = typeof values.host === 'string' ? values.host : '127.0.0.1';
+  const port = typeof values.port === 'string' ? integer('--port', values.port, 0, 65535) : 9001;
+  const deflate = values['no-deflate'] !== true;
+  if (command === 'broadcast') {
+    runBroadcast({ host, port, deflate });
+    return;
+  }
   const maxPayload = values['max-payload'];
   runEcho({
-    host: typeof values.host === 'string' ? values.host : '127.0.0.1',
-    port: typeof values.port === 'string' ? integer('--port', values.port, 0, 65535) : 9001,
-    deflate: values['no-deflate'] !== true,
+    host,
+    port,
+    deflate,
     maxPayload: typeof maxPayload === 'string' ? integer('--max-payload', maxPayload, 1, 2 ** 32) : undefined,
   });
 }
