@@ -13,6 +13,13 @@ export {
   type Role,
 } from './connection.js';
 export {
+  acceptDeflateResponse,
+  type DeflateParams,
+  negotiateDeflate,
+  offerDeflate,
+  type PerMessageDeflateOptions,
+} from './deflate-negotiation.js';
+export {
   DuplexError,
   HandshakeError,
   InvalidArgumentError,
@@ -39,4 +46,5 @@ export {
   validateServerResponse,
 } from './handshake.js';
 export { mask, unmask } from './mask.js';
+export { PerMessageDeflate } from './permessage-deflate.js';
 export { isValidUtf8, Utf8Validator } from './utf8.js';

@@ -46,6 +46,11 @@ const DOCUMENTED = [
   'HandshakeError',
   'InvalidStateError',
   'InvalidArgumentError',
+  // permessage-deflate (RFC 7692)
+  'offerDeflate',
+  'negotiateDeflate',
+  'acceptDeflateResponse',
+  'PerMessageDeflate',
 ].sort();
 
 describe('duplex/protocol exports', () => {

@@ -1,0 +1,144 @@
+import { constants as bufferConstants } from 'node:buffer';
+import { deflateRawSync, inflateRawSync, constants as zlibConstants } from 'node:zlib';
+import type { Role } from './connection.js';
+import {
+  type DeflateParams,
+  PERMESSAGE_DEFLATE,
+  type PerMessageDeflateOptions,
+  type ResolvedDeflateOptions,
+  resolveDeflateOptions,
+} from './deflate-negotiation.js';
+import { PayloadTooBigError, ProtocolError } from './errors.js';
+import type { Extension } from './extension.js';
+import { SlidingWindow } from './sliding-window.js';
+
+/** RFC 7692 7.2.1 / 7.2.2: the tail of an empty stored block left by a sync flush. */
+const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+const EMPTY = Buffer.alloc(0);
+const RSV1 = 0x40;
+/**
+ * Most history our compressor uses as its preset dictionary, whatever the negotiated
+ * window. Every message with context takeover pays for hashing the dictionary, so a
+ * smaller one is faster; on JSON-like traffic 8 KiB compresses as well as 32 KiB
+ * (docs/design/permessage-deflate.md has the figures). The peer's decompressor keeps its
+ * whole window, so it reads our back-references all the same.
+ */
+const COMPRESS_HISTORY = 8 * 1024;
+/** Inflating always uses the largest window: it exists only during the call, and it reads any peer's data. */
+const INFLATE_WINDOW_BITS = 15;
+
+/**
+ * PerMessageDeflate is the Extension a Connection uses once permessage-deflate (RFC 7692)
+ * was negotiated. All zlib work is synchronous, one message at a time, on the caller's
+ * thread: zlib's one-shot calls do each message, and context takeover is kept as a plain
+ * copy of the last window of plaintext (a SlidingWindow per direction) handed to zlib as a
+ * preset dictionary. So a connection holds no zlib stream between messages, only its
+ * history buffers (docs/design/permessage-deflate.md).
+ */
+export class PerMessageDeflate implements Extension {
+  readonly name = PERMESSAGE_DEFLATE;
+  readonly rsvBits = RSV1;
+  /**
+   * sharedEncodingKey is equal for every PerMessageDeflate whose encodeMessage gives the
+   * same bytes for the same message whatever was sent before (no context takeover on our
+   * side, same window, level, memLevel and threshold), and undefined with context
+   * takeover: broadcast encodes once per key and writes that frame to every recipient.
+   */
+  readonly sharedEncodingKey: string | undefined;
+  readonly params: DeflateParams;
+  private readonly options: ResolvedDeflateOptions;
+  /** The window of what we compress; 8 means we never compress (see encodeMessage). */
+  private readonly outBits: number;
+  /** History of what we compressed, for context takeover; undefined without it. */
+  private readonly outHistory: SlidingWindow | undefined;
+  /** History of what the peer compressed, for its context takeover; undefined without it. */
+  private readonly inHistory: SlidingWindow | undefined;
+
+  constructor(role: Role, params: DeflateParams, options?: PerMessageDeflateOptions) {
+    this.params = { ...params };
+    this.options = resolveDeflateOptions(options);
+    const server = role === 'server';
+    this.outBits = server ? params.serverMaxWindowBits : params.clientMaxWindowBits;
+    const inBits = server ? params.clientMaxWindowBits : params.serverMaxWindowBits;
+    const outTakeover = !(server ? params.serverNoContextTakeover : params.clientNoContextTakeover);
+    const inTakeover = !(server ? params.clientNoContextTakeover : params.serverNoContextTakeover);
+    this.outHistory =
+      outTakeover && this.outBits > 8
+        ? new SlidingWindow(Math.min(1 << this.outBits, COMPRESS_HISTORY))
+        : undefined;
+    this.inHistory = inTakeover ? new SlidingWindow(1 << inBits) : undefined;
+    const { level, memLevel, threshold } = this.options;
+    this.sharedEncodingKey = outTakeover
+      ? undefined
+      : this.outBits === 8
+        ? `${PERMESSAGE_DEFLATE};plain`
+        : `${PERMESSAGE_DEFLATE};w=${this.outBits};l=${level};m=${memLevel};t=${threshold}`;
+  }
+
+  /**
+   * decodeMessage inflates a message whose first frame had RSV1 set. RFC 7692 7.2.2: "1.
+   * Append 4 octets of 0x00 0x00 0xff 0xff to the tail end of the payload of the message.
+   * 2. Decompress the resulting data using DEFLATE." zlib stops producing output past
+   * `maxPayload` bytes (PayloadTooBigError, 1009); data that is not DEFLATE fails with
+   * DUPLEX_DEFLATE_INVALID_DATA (1007).
+   */
+  decodeMessage(payload: Buffer, _rsv: number, maxPayload: number): Buffer {
+    // An empty payload is no DEFLATE data at all; RFC 7692 7.2.3.6 writes an empty message
+    // as 0x00, but some peers send nothing, and the result is the same empty message.
+    if (payload.length === 0) return EMPTY;
+    const limit = Math.min(Math.max(maxPayload, 1), bufferConstants.MAX_LENGTH);
+    let out: Buffer;
+    try {
+      out = inflateRawSync(Buffer.concat([payload, TAIL]), {
+        windowBits: INFLATE_WINDOW_BITS,
+        finishFlush: zlibConstants.Z_SYNC_FLUSH,
+        maxOutputLength: limit,
+        ...(this.inHistory?.bytes ? { dictionary: this.inHistory.bytes } : {}),
+      });
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      // zlib stops once its output passes maxOutputLength, so a bomb costs at most
+      // maxPayload bytes plus one output chunk.
+      if (code === 'ERR_BUFFER_TOO_LARGE')
+        throw new PayloadTooBigError({ size: maxPayload + 1, limit: maxPayload });
+      if (typeof code === 'string' && code.startsWith('Z_')) {
+        // RFC 7692 does not name a close code for data that does not inflate; 1007 is RFC
+        // 6455's "data within a message that was not consistent with the type of the message".
+        throw new ProtocolError('DUPLEX_DEFLATE_INVALID_DATA', 'invalid compressed data', 1007);
+      }
+      throw e;
+    }
+    if (out.length > maxPayload) throw new PayloadTooBigError({ size: out.length, limit: maxPayload });
+    this.inHistory?.push(out);
+    return out;
+  }
+
+  /**
+   * encodeMessage compresses a data message and marks it with RSV1, or returns it as is
+   * (RSV1 clear, always allowed by RFC 7692 6) when it is under `threshold`, when our
+   * window is 8, or when compressing does not make it smaller. RFC 7692 7.2.1: "1. Compress
+   * all the octets of the payload of the message using DEFLATE. 2. If the resulting data
+   * does not end with an empty DEFLATE block with no compression (the "BTYPE" bits are set
+   * to 00), append an empty DEFLATE block with no compression to the tail end. 3. Remove 4
+   * octets (that are 0x00 0x00 0xff 0xff) from the tail end."
+   */
+  encodeMessage(payload: Buffer, _binary: boolean): { payload: Buffer; rsv: number } {
+    // zlib cannot deflate with a 256-byte window: it would use 512 bytes, and a peer that
+    // asked for 8 may keep only 256. Uncompressed messages are always allowed.
+    if (payload.length < this.options.threshold || this.outBits === 8) return { payload, rsv: 0 };
+    const dictionary = this.outHistory?.bytes;
+    // A sync flush ends the output with the empty stored block 00 00 ff ff (step 2).
+    const out = deflateRawSync(payload, {
+      windowBits: this.outBits,
+      level: this.options.level,
+      memLevel: this.options.memLevel,
+      finishFlush: zlibConstants.Z_SYNC_FLUSH,
+      ...(dictionary ? { dictionary } : {}),
+    });
+    const body = out.subarray(0, out.length - TAIL.length);
+    // Not smaller: send it plain; the peer's window then never sees it, and neither does ours.
+    if (body.length >= payload.length) return { payload, rsv: 0 };
+    this.outHistory?.push(payload);
+    return { payload: body, rsv: RSV1 };
+  }
+}
