@@ -115,8 +115,8 @@ export class PerMessageDeflate implements Extension {
 
   /**
    * encodeMessage compresses a data message and marks it with RSV1, or returns it as is
-   * (RSV1 clear, always allowed by RFC 7692 6) when it is under `threshold`, when our
-   * window is 8, or when compressing does not make it smaller. RFC 7692 7.2.1: "1. Compress
+   * (RSV1 clear, always allowed by RFC 7692 6) when it is under `threshold` or when our
+   * window is 8. RFC 7692 7.2.1: "1. Compress
    * all the octets of the payload of the message using DEFLATE. 2. If the resulting data
    * does not end with an empty DEFLATE block with no compression (the "BTYPE" bits are set
    * to 00), append an empty DEFLATE block with no compression to the tail end. 3. Remove 4
@@ -135,10 +135,7 @@ export class PerMessageDeflate implements Extension {
       finishFlush: zlibConstants.Z_SYNC_FLUSH,
       ...(dictionary ? { dictionary } : {}),
     });
-    const body = out.subarray(0, out.length - TAIL.length);
-    // Not smaller: send it plain; the peer's window then never sees it, and neither does ours.
-    if (body.length >= payload.length) return { payload, rsv: 0 };
     this.outHistory?.push(payload);
-    return { payload: body, rsv: RSV1 };
+    return { payload: out.subarray(0, out.length - TAIL.length), rsv: RSV1 };
   }
 }
