@@ -1,0 +1,721 @@
+/**
+ * load is the repository's own WebSocket load generator: raw node:net sockets, pre-built
+ * masked frames, a byte-counting frame reader, no WebSocket library, so that it stays much
+ * cheaper per message than the servers it drives. Echo connections are spread over worker
+ * threads; broadcast and idle runs use one thread (subscribers and publisher share state).
+ * The same modes and JSON output as shared/tools/wsload.c, so the harness drives either.
+ *
+ *   node build/bench/load.js --port P [-c N] [-k K] [-s BYTES] [--binary] [-d S] [-w S]
+ *        [--idle --hold S] [--broadcast --window W] [--raw] [--pid PID] [--threads T]
+ *
+ * It prints one JSON line on stdout (`msgs_per_s`, `p50_us`, `p99_us`, `errors`,
+ * `client_cpu_pct`, `server_cpu_pct`, ...). Every run is bounded: a hard timer ends the
+ * process whatever happens.
+ */
+import { randomFillSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+
+export interface LoadOptions {
+  host: string;
+  port: number;
+  connections: number;
+  inflight: number;
+  size: number;
+  binary: boolean;
+  duration: number;
+  warmup: number;
+  mode: 'echo' | 'idle' | 'broadcast';
+  raw: boolean;
+  hold: number;
+  window: number;
+  pid: number;
+  threads: number;
+  parallel: number;
+}
+
+const DEFAULTS: LoadOptions = {
+  host: '127.0.0.1',
+  port: 0,
+  connections: 1,
+  inflight: 1,
+  size: 32,
+  binary: false,
+  duration: 10,
+  warmup: 2,
+  mode: 'echo',
+  raw: false,
+  hold: 10,
+  window: 16,
+  pid: 0,
+  threads: 2,
+  parallel: 200,
+};
+
+/** HIST_US is the range of the latency histogram (1 µs buckets); slower samples count as its top. */
+const HIST_US = 1_000_000;
+const POOL = 8;
+const RING = 1 << 16;
+const ERROR_KINDS = ['connect', 'handshake', 'protocol', 'mismatch', 'closed'] as const;
+type ErrorKind = (typeof ERROR_KINDS)[number];
+
+function parseArgs(argv: string[]): LoadOptions {
+  const o = { ...DEFAULTS };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--port' || a === '-p') o.port = Number(next());
+    else if (a === '--host') o.host = next();
+    else if (a === '-c' || a === '--connections') o.connections = Number(next());
+    else if (a === '-k' || a === '--inflight') o.inflight = Number(next());
+    else if (a === '-s' || a === '--size') o.size = Number(next());
+    else if (a === '--binary') o.binary = true;
+    else if (a === '--text') o.binary = false;
+    else if (a === '-d' || a === '--duration') o.duration = Number(next());
+    else if (a === '-w' || a === '--warmup') o.warmup = Number(next());
+    else if (a === '--idle') o.mode = 'idle';
+    else if (a === '--broadcast') o.mode = 'broadcast';
+    else if (a === '--hold') o.hold = Number(next());
+    else if (a === '--window') o.window = Number(next());
+    else if (a === '--raw') o.raw = true;
+    else if (a === '--pid') o.pid = Number(next());
+    else if (a === '--threads') o.threads = Number(next());
+    else if (a === '--parallel') o.parallel = Number(next());
+    else throw new Error(`unknown option ${a}`);
+  }
+  if (!(o.port > 0) || !(o.connections >= 1) || !(o.inflight >= 1) || !(o.size >= 0)) {
+    throw new Error(
+      'usage: load --port P [-c N] [-k K] [-s BYTES] [--binary] [-d S] [-w S] [--idle] [--broadcast]',
+    );
+  }
+  if (!o.host.startsWith('127.')) throw new Error('load: only loopback 127.x.y.z targets are allowed');
+  if (o.mode === 'broadcast' && o.size < 24) throw new Error('load: --broadcast needs --size >= 24');
+  if (o.mode !== 'echo') o.threads = 1;
+  o.threads = Math.max(1, Math.min(o.threads, o.connections));
+  return o;
+}
+
+// ------------------------------------------------------------------ frames
+
+function frameHeader(opcode: number, length: number, key: Buffer | undefined): Buffer {
+  const size = (length < 126 ? 2 : length < 0x10000 ? 4 : 10) + (key ? 4 : 0);
+  const h = Buffer.alloc(size);
+  h[0] = 0x80 | opcode;
+  const m = key ? 0x80 : 0;
+  let off = 2;
+  if (length < 126) h[1] = m | length;
+  else if (length < 0x10000) {
+    h[1] = m | 126;
+    h.writeUInt16BE(length, 2);
+    off = 4;
+  } else {
+    h[1] = m | 127;
+    h.writeBigUInt64BE(BigInt(length), 2);
+    off = 10;
+  }
+  if (key) key.copy(h, off);
+  return h;
+}
+
+function maskInPlace(data: Buffer, key: Buffer): void {
+  for (let i = 0; i < data.length; i++) data[i] = data[i]! ^ key[i & 3]!;
+}
+
+/** frame builds one complete client frame (masked unless raw) with a fresh random key. */
+function frame(opcode: number, payload: Buffer, raw: boolean): Buffer {
+  const key = raw ? undefined : randomFillSync(Buffer.alloc(4));
+  const body = Buffer.from(payload);
+  if (key) maskInPlace(body, key);
+  return Buffer.concat([frameHeader(opcode, payload.length, key), body]);
+}
+
+function fillPayload(size: number, binary: boolean): Buffer {
+  const p = Buffer.alloc(size);
+  let s = 0x12345678;
+  for (let i = 0; i < size; i++) {
+    if (binary) {
+      s = (s * 1103515245 + 12345) >>> 0;
+      p[i] = s >>> 24;
+    } else p[i] = 0x61 + (i % 26);
+  }
+  return p;
+}
+
+// ------------------------------------------------------------------ one thread's run
+
+interface WorkerInit {
+  options: LoadOptions;
+  index: number;
+  connections: number;
+}
+
+interface WorkerReport {
+  opened: number;
+  messages: number;
+  bytes: number;
+  hist: Uint32Array;
+  errors: Record<ErrorKind, number>;
+  offered: number;
+  dropped: number;
+}
+
+/** Conn is one client connection and its incremental reader of server frames. */
+class Conn {
+  socket: net.Socket | undefined;
+  open = false;
+  dead = false;
+  role: 'echo' | 'sub' | 'pub' | 'idle';
+  // handshake
+  private head: Buffer | undefined;
+  // frame reader
+  private readonly hdr = Buffer.alloc(14);
+  private hdrLen = 0;
+  private inPayload = false;
+  private need = 0;
+  private fin = false;
+  private control = false;
+  private opcode = 0;
+  msgOp = 0;
+  msgLen = 0;
+  readonly prefix = Buffer.alloc(24);
+  prefixLen = 0;
+  // echo
+  readonly sentAt: number[] = [];
+  pool = 0;
+  lastSeq = -1;
+
+  constructor(
+    role: Conn['role'],
+    private readonly run: Run,
+  ) {
+    this.role = role;
+  }
+
+  connect(): void {
+    const o = this.run.options;
+    const socket = net.connect({ host: o.host, port: o.port, noDelay: true });
+    this.socket = socket;
+    socket.on('connect', () => {
+      if (o.raw) this.becomeOpen();
+      else
+        socket.write(
+          `GET / HTTP/1.1\r\nHost: ${o.host}:${o.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+            `Sec-WebSocket-Key: ${randomFillSync(Buffer.alloc(16)).toString('base64')}\r\n` +
+            'Sec-WebSocket-Version: 13\r\n\r\n',
+        );
+    });
+    socket.on('data', (chunk: Buffer) => (this.open ? this.read(chunk) : this.handshake(chunk)));
+    socket.on('error', (e) => this.fail(this.open ? 'closed' : 'connect', e.message));
+    socket.on('close', () => this.fail(this.open ? 'closed' : 'connect', 'connection closed'));
+  }
+
+  private handshake(chunk: Buffer): void {
+    this.head = this.head ? Buffer.concat([this.head, chunk]) : chunk;
+    const end = this.head.indexOf('\r\n\r\n');
+    if (end < 0) {
+      if (this.head.length > 16384) this.fail('handshake', 'response head too large');
+      return;
+    }
+    const text = this.head.toString('latin1', 0, end);
+    if (!text.startsWith('HTTP/1.1 101')) {
+      this.fail('handshake', text.split('\r\n')[0] ?? '');
+      return;
+    }
+    if (/\r\nsec-websocket-extensions:/i.test(text)) {
+      this.fail('handshake', 'unexpected extension');
+      return;
+    }
+    const rest = this.head.subarray(end + 4);
+    this.head = undefined;
+    this.becomeOpen();
+    if (rest.length > 0) this.read(rest);
+  }
+
+  private becomeOpen(): void {
+    this.open = true;
+    this.run.opened(this);
+  }
+
+  fail(kind: ErrorKind, why: string): void {
+    if (this.dead) return;
+    this.dead = true;
+    const wasOpen = this.open;
+    this.open = false;
+    this.socket?.destroy();
+    this.run.lost(this, wasOpen, kind, why);
+  }
+
+  /** read walks the server's frames, counting payload bytes without copying them. */
+  private read(chunk: Buffer): void {
+    const n = chunk.length;
+    let pos = 0;
+    while (pos < n && !this.dead) {
+      if (this.inPayload) {
+        const take = Math.min(this.need, n - pos);
+        if (this.prefixLen < 24 && take > 0) {
+          const k = Math.min(24 - this.prefixLen, take);
+          chunk.copy(this.prefix, this.prefixLen, pos, pos + k);
+          this.prefixLen += k;
+        }
+        pos += take;
+        this.need -= take;
+        if (!this.control) this.msgLen += take;
+        if (this.need === 0) this.endFrame();
+        continue;
+      }
+      while (this.hdrLen < 2 && pos < n) this.hdr[this.hdrLen++] = chunk[pos++]!;
+      if (this.hdrLen < 2) return;
+      const b1 = this.hdr[1]!;
+      const len7 = b1 & 0x7f;
+      const size = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0);
+      while (this.hdrLen < size && pos < n) this.hdr[this.hdrLen++] = chunk[pos++]!;
+      if (this.hdrLen < size) return;
+      const b0 = this.hdr[0]!;
+      if ((b0 & 0x70) !== 0 || (b1 & 0x80) !== 0) {
+        this.fail('protocol', 'RSV bit or mask on a server frame');
+        return;
+      }
+      const length =
+        len7 === 126 ? this.hdr.readUInt16BE(2) : len7 === 127 ? Number(this.hdr.readBigUInt64BE(2)) : len7;
+      this.hdrLen = 0;
+      this.opcode = b0 & 0x0f;
+      this.fin = (b0 & 0x80) !== 0;
+      this.control = this.opcode >= 8;
+      if (this.opcode === 8) {
+        this.fail('closed', 'close frame from the server');
+        return;
+      }
+      if (!this.control && this.opcode !== 0) {
+        this.msgOp = this.opcode;
+        this.msgLen = 0;
+        this.prefixLen = 0;
+      }
+      this.inPayload = true;
+      this.need = length;
+      if (length === 0) this.endFrame();
+    }
+  }
+
+  private endFrame(): void {
+    this.inPayload = false;
+    if (this.control) {
+      // A ping (heartbeat) gets no pong here: runs are far shorter than any heartbeat.
+      return;
+    }
+    if (this.fin) this.run.message(this);
+  }
+
+  write(data: Buffer): void {
+    if (this.open && this.socket && !this.socket.destroyed) this.socket.write(data);
+  }
+}
+
+/** Run is one thread's share of the connections and its counters. */
+class Run {
+  readonly conns: Conn[] = [];
+  readonly hist = new Uint32Array(HIST_US);
+  readonly errors: Record<ErrorKind, number> = {
+    connect: 0,
+    handshake: 0,
+    protocol: 0,
+    mismatch: 0,
+    closed: 0,
+  };
+  private readonly pool: Buffer[] = [];
+  private readonly expectOp: number;
+  private started = 0;
+  private pending = 0;
+  private resolved = 0;
+  openCount = 0;
+  subsOpen = 0;
+  measuring = false;
+  stopping = false;
+  messages = 0;
+  bytes = 0;
+  private verbose = 5;
+  // broadcast
+  private pub: Conn | undefined;
+  private seq = 0;
+  private completed = 0;
+  private oldest = 0;
+  private readonly done = new Uint32Array(RING);
+  offered = 0;
+  dropped = 0;
+  private readonly filler: Buffer;
+  onAllResolved: (() => void) | undefined;
+
+  constructor(
+    readonly options: LoadOptions,
+    count: number,
+  ) {
+    this.expectOp = options.binary ? 2 : 1;
+    if (options.mode === 'echo') {
+      const payload = fillPayload(options.size, options.binary);
+      for (let i = 0; i < POOL; i++) this.pool.push(frame(this.expectOp, payload, options.raw));
+    }
+    this.filler = fillPayload(Math.max(0, options.size - 24), false);
+    const role = options.mode === 'echo' ? 'echo' : options.mode === 'idle' ? 'idle' : 'sub';
+    for (let i = 0; i < count; i++) this.conns.push(new Conn(role, this));
+    if (options.mode === 'broadcast') {
+      this.pub = new Conn('pub', this);
+      this.conns.push(this.pub);
+    }
+  }
+
+  /** connectAll opens the connections, at most `parallel` at a time, subscribers before the publisher. */
+  connectAll(onDone: () => void): void {
+    this.onAllResolved = onDone;
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.started < this.conns.length && this.pending < this.options.parallel) {
+      this.pending++;
+      this.conns[this.started++]!.connect();
+    }
+  }
+
+  private resolveOne(): void {
+    this.pending--;
+    this.resolved++;
+    this.pump();
+    if (this.resolved === this.conns.length) this.onAllResolved?.();
+  }
+
+  opened(c: Conn): void {
+    this.openCount++;
+    if (c.role === 'sub') this.subsOpen++;
+    this.resolveOne();
+  }
+
+  lost(c: Conn, wasOpen: boolean, kind: ErrorKind, why: string): void {
+    if (wasOpen) {
+      this.openCount--;
+      if (c.role === 'sub') this.subsOpen--;
+    } else this.resolveOne();
+    if (this.stopping) return;
+    this.errors[kind]++;
+    if (this.verbose-- > 0) process.stderr.write(`load: ${kind} error: ${why}\n`);
+  }
+
+  /** start begins sending: K messages in flight per echo connection, or the publisher's window. */
+  start(): void {
+    if (this.options.mode === 'echo') {
+      for (const c of this.conns) {
+        if (!c.open) continue;
+        for (let k = 0; k < this.options.inflight; k++) this.sendEcho(c);
+      }
+    } else if (this.options.mode === 'broadcast') {
+      this.oldest = performance.now();
+      this.publish();
+    }
+  }
+
+  private sendEcho(c: Conn): void {
+    c.sentAt.push(performance.now());
+    c.write(this.pool[c.pool++ % POOL]!);
+  }
+
+  private record(latencyMs: number): void {
+    const us = Math.floor(latencyMs * 1000);
+    this.hist[us < HIST_US ? us : HIST_US - 1]!++;
+  }
+
+  message(c: Conn): void {
+    const now = performance.now();
+    if (c.role === 'echo') {
+      if (c.msgOp !== this.expectOp || c.msgLen !== this.options.size) {
+        c.fail('mismatch', `echo of ${c.msgLen} bytes, opcode ${c.msgOp}`);
+        return;
+      }
+      const t = c.sentAt.shift();
+      if (t === undefined) {
+        c.fail('protocol', 'unsolicited message');
+        return;
+      }
+      if (this.measuring) {
+        this.messages++;
+        this.bytes += c.msgLen;
+        this.record(now - t);
+      }
+      if (!this.stopping) this.sendEcho(c);
+    } else if (c.role === 'sub') {
+      if (c.msgLen !== this.options.size || c.prefixLen < 24) {
+        c.fail('mismatch', 'broadcast length differs');
+        return;
+      }
+      const ts = Number.parseInt(c.prefix.toString('latin1', 0, 16), 16) / 1000;
+      const seq = Number.parseInt(c.prefix.toString('latin1', 16, 24), 16);
+      if (this.measuring) {
+        this.messages++;
+        this.bytes += c.msgLen;
+        this.record(now - ts);
+      }
+      if (c.lastSeq >= 0 && seq > c.lastSeq + 1) this.dropped += seq - c.lastSeq - 1;
+      c.lastSeq = seq;
+      if (seq >= this.completed && seq < this.seq) this.done[seq & (RING - 1)]!++;
+      this.publish();
+    }
+  }
+
+  /** publish keeps `window` messages not yet delivered to every subscriber (closed loop). */
+  private publish(): void {
+    const pub = this.pub;
+    if (!pub?.open || this.stopping) return;
+    const now = performance.now();
+    while (this.completed < this.seq && this.done[this.completed & (RING - 1)]! >= this.subsOpen) {
+      this.completed++;
+      this.oldest = now;
+    }
+    // A message some subscriber will never get (it was closed) must not stall the window.
+    if (this.completed < this.seq && now - this.oldest > 2000) {
+      this.completed++;
+      this.oldest = now;
+    }
+    const out: Buffer[] = [];
+    while (this.seq - this.completed < this.options.window) {
+      const ts = Math.round(now * 1000)
+        .toString(16)
+        .padStart(16, '0');
+      const head = Buffer.from(ts + (this.seq % 0x1_0000_0000).toString(16).padStart(8, '0'), 'latin1');
+      this.done[this.seq & (RING - 1)] = 0;
+      if (this.seq === this.completed) this.oldest = now;
+      this.seq++;
+      if (this.measuring) this.offered++;
+      out.push(frame(1, Buffer.concat([head, this.filler]), this.options.raw));
+    }
+    if (out.length > 0) pub.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+  }
+
+  /** tick retries a publisher whose window stalled on a lost subscriber. */
+  tick(): void {
+    if (this.options.mode === 'broadcast') this.publish();
+  }
+
+  close(): void {
+    this.stopping = true;
+    for (const c of this.conns) c.socket?.destroy();
+  }
+}
+
+/** runThread runs one thread's connections through the phases the main thread announces. */
+function runThread(
+  init: WorkerInit,
+  port: { postMessage(m: unknown): void; on(e: 'message', f: (m: unknown) => void): void },
+): void {
+  const run = new Run(init.options, init.connections);
+  let ticker: NodeJS.Timeout | undefined;
+  run.connectAll(() => port.postMessage({ type: 'ready', opened: run.openCount }));
+  port.on('message', (m) => {
+    const msg = m as { type: string };
+    if (msg.type === 'go') {
+      run.start();
+      ticker = setInterval(() => run.tick(), 50);
+    } else if (msg.type === 'measure') {
+      run.measuring = true;
+    } else if (msg.type === 'stop') {
+      run.measuring = false;
+      run.stopping = true;
+      clearInterval(ticker);
+      const report: WorkerReport = {
+        opened: run.openCount,
+        messages: run.messages,
+        bytes: run.bytes,
+        hist: run.hist,
+        errors: run.errors,
+        offered: run.offered,
+        dropped: run.dropped,
+      };
+      port.postMessage({ type: 'report', report });
+      run.close();
+    }
+  });
+}
+
+// ------------------------------------------------------------------ main thread
+
+function cpuTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function rssKb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    return m ? Number(m[1]) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function percentile(hist: Uint32Array, total: number, p: number): number {
+  if (total === 0) return 0;
+  const want = Math.max(1, Math.ceil(p * total));
+  let acc = 0;
+  for (let i = 0; i < hist.length; i++) {
+    acc += hist[i]!;
+    if (acc >= want) return i;
+  }
+  return hist.length;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+interface Channel {
+  post(m: unknown): void;
+  next(type: string): Promise<Record<string, unknown>>;
+  end(): Promise<void>;
+}
+
+/** spawnThread starts one worker thread and gives typed waits on its messages. */
+function spawnThread(init: WorkerInit): Channel {
+  const worker = new Worker(new URL(import.meta.url), { workerData: init });
+  const waiting = new Map<string, (m: Record<string, unknown>) => void>();
+  const inbox: Record<string, unknown>[] = [];
+  worker.on('message', (m: Record<string, unknown>) => {
+    const w = waiting.get(m['type'] as string);
+    if (w) {
+      waiting.delete(m['type'] as string);
+      w(m);
+    } else inbox.push(m);
+  });
+  worker.on('error', (e) => {
+    process.stderr.write(`load: worker failed: ${e.message}\n`);
+    process.exit(1);
+  });
+  return {
+    post: (m) => worker.postMessage(m),
+    next: (type) => {
+      const i = inbox.findIndex((m) => m['type'] === type);
+      if (i >= 0) return Promise.resolve(inbox.splice(i, 1)[0]!);
+      return new Promise((resolve) => waiting.set(type, resolve));
+    },
+    end: async () => {
+      await worker.terminate();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  // Hard bound: whatever happens, the process ends.
+  const bound = 60 + o.warmup + o.duration + (o.mode === 'idle' ? o.hold : 0) + 15;
+  setTimeout(() => {
+    process.stderr.write('load: hard time limit reached\n');
+    process.exit(3);
+  }, bound * 1000).unref();
+  const threads: Channel[] = [];
+  for (let t = 0; t < o.threads; t++) {
+    const share = Math.floor(o.connections / o.threads) + (t < o.connections % o.threads ? 1 : 0);
+    threads.push(spawnThread({ options: o, index: t, connections: share }));
+  }
+  const t0 = performance.now();
+  const ready = await Promise.all(threads.map((t) => t.next('ready')));
+  const opened = ready.reduce((n, r) => n + (r['opened'] as number), 0);
+  const total = o.connections + (o.mode === 'broadcast' ? 1 : 0);
+  const connectS = (performance.now() - t0) / 1000;
+  process.stderr.write(`load: ${opened}/${total} connections open in ${connectS.toFixed(2)}s\n`);
+  if (opened === 0) {
+    process.stdout.write(
+      `${JSON.stringify({ mode: o.mode, error: 'no connection could be opened', errors: total })}\n`,
+    );
+    process.exit(1);
+  }
+  if (o.mode === 'idle') {
+    const before = o.pid ? rssKb(o.pid) : Number.NaN;
+    await sleep(o.hold * 1000);
+    for (const t of threads) t.post({ type: 'stop' });
+    const reports = await Promise.all(threads.map((t) => t.next('report')));
+    const errors = reports.reduce((n, r) => n + sumErrors((r['report'] as WorkerReport).errors), 0);
+    process.stdout.write(
+      `${JSON.stringify({ mode: 'idle', connections: opened, requested: o.connections, connect_s: connectS, server_rss_kb: before, errors })}\n`,
+    );
+    process.exit(0);
+  }
+  if (o.mode === 'broadcast') await sleep(200); // let the server finish its connection callbacks
+  for (const t of threads) t.post({ type: 'go' });
+  await sleep(o.warmup * 1000);
+  for (const t of threads) t.post({ type: 'measure' });
+  const m0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const srv0 = o.pid ? cpuTicks(o.pid) : Number.NaN;
+  await sleep(o.duration * 1000);
+  for (const t of threads) t.post({ type: 'stop' });
+  const secs = (performance.now() - m0) / 1000;
+  const cpu1 = process.cpuUsage(cpu0);
+  const srv1 = o.pid ? cpuTicks(o.pid) : Number.NaN;
+  const reports = (await Promise.all(threads.map((t) => t.next('report')))).map(
+    (r) => r['report'] as WorkerReport,
+  );
+  const hist = new Uint32Array(HIST_US);
+  let messages = 0;
+  let bytes = 0;
+  let offered = 0;
+  let dropped = 0;
+  const errors: Record<ErrorKind, number> = { connect: 0, handshake: 0, protocol: 0, mismatch: 0, closed: 0 };
+  for (const r of reports) {
+    messages += r.messages;
+    bytes += r.bytes;
+    offered += r.offered;
+    dropped += r.dropped;
+    for (let i = 0; i < HIST_US; i++) hist[i]! += r.hist[i]!;
+    for (const k of ERROR_KINDS) errors[k] += r.errors[k];
+  }
+  const result: Record<string, unknown> = {
+    mode: o.mode,
+    generator: 'node',
+    threads: o.threads,
+    connections: reports.reduce((n, r) => n + r.opened, 0) - (o.mode === 'broadcast' ? 1 : 0),
+    size: o.size,
+    type: o.binary ? 'binary' : 'text',
+    inflight: o.inflight,
+    raw: o.raw,
+    duration_s: Number(secs.toFixed(2)),
+    msgs_per_s: Math.round(messages / secs),
+    mbytes_per_s: Number((bytes / secs / 1e6).toFixed(1)),
+    p50_us: percentile(hist, messages, 0.5),
+    p90_us: percentile(hist, messages, 0.9),
+    p99_us: percentile(hist, messages, 0.99),
+    p999_us: percentile(hist, messages, 0.999),
+  };
+  if (o.mode === 'broadcast')
+    Object.assign(result, { offered_msgs_per_s: Math.round(offered / secs), dropped });
+  Object.assign(result, {
+    client_cpu_pct: Math.round(((cpu1.user + cpu1.system) / 1e6 / secs) * 100),
+    server_cpu_pct: o.pid ? Math.round(((srv1 - srv0) / 100 / secs) * 100) : -1,
+    server_rss_kb: o.pid ? rssKb(o.pid) : -1,
+    errors: sumErrors(errors),
+    error_detail: errors,
+  });
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  await Promise.all(threads.map((t) => t.end()));
+  process.exit(0);
+}
+
+function sumErrors(e: Record<ErrorKind, number>): number {
+  let n = 0;
+  for (const k of ERROR_KINDS) n += e[k];
+  return n;
+}
+
+if (isMainThread) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  });
+} else {
+  const init = workerData as WorkerInit;
+  const port = parentPort!;
+  runThread(init, { postMessage: (m) => port.postMessage(m), on: (e, f) => port.on(e, f) });
+}

@@ -1,0 +1,535 @@
+/**
+ * run is `npm run bench`: it starts Duplex, `ws` and a raw node:net floor side by side,
+ * each pinned to CPU 0, drives them with a load generator pinned to CPU 1, alternates them
+ * round by round (A/B/A/B, the order flipped every other round), and prints a Markdown
+ * table of medians of per-pair ratios (Duplex / ws in the same round), then the
+ * micro-benchmarks of the protocol core.
+ *
+ *   npm run bench -- [--quick] [--scenarios echo-32,echo-16k,echo-1m,idle,broadcast,micro]
+ *                    [--duration S] [--warmup S] [--rounds N] [--generator auto|node|wsload]
+ *                    [--servers duplex,ws,raw] [--idle-connections N] [--subscribers N]
+ *                    [--cpu-prof DIR] [--json FILE]
+ *
+ * The generator: shared/tools/wsload.c (compiled to a temp dir) when a C compiler and
+ * ../shared/tools/wsload.c exist (or WSLOAD_SRC names it), else bench/load.ts; the table
+ * says which one ran. Every child is bounded in time and killed when it overstays.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url)); // build/bench
+const root = path.resolve(here, '..', '..');
+const CLI = path.join(root, 'dist', 'cli', 'main.js');
+
+type ServerName = 'duplex' | 'ws' | 'raw' | 'raw-batched';
+type ScenarioName = 'echo-32' | 'echo-16k' | 'echo-1m' | 'idle' | 'broadcast' | 'micro';
+const ALL_SCENARIOS: ScenarioName[] = ['echo-32', 'echo-16k', 'echo-1m', 'idle', 'broadcast', 'micro'];
+
+interface Options {
+  quick: boolean;
+  scenarios: ScenarioName[];
+  duration: number;
+  warmup: number;
+  rounds: number;
+  generator: 'auto' | 'node' | 'wsload';
+  servers: ServerName[];
+  idleConnections: number;
+  subscribers: number;
+  cpuProf: string | undefined;
+  json: string | undefined;
+}
+
+function parseOptions(argv: string[]): Options {
+  const quick = argv.includes('--quick');
+  const o: Options = {
+    quick,
+    scenarios: ALL_SCENARIOS,
+    duration: quick ? 1 : 5,
+    warmup: quick ? 0.5 : 1,
+    rounds: quick ? 1 : 3,
+    generator: 'auto',
+    servers: ['duplex', 'ws', 'raw', 'raw-batched'],
+    idleConnections: quick ? 1000 : 10_000,
+    subscribers: quick ? 200 : 1000,
+    cpuProf: undefined,
+    json: undefined,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = (): string => {
+      const v = argv[++i];
+      if (v === undefined) usage(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') continue;
+    else if (a === '--scenarios') {
+      const list = next().split(',') as ScenarioName[];
+      for (const s of list) if (!ALL_SCENARIOS.includes(s)) usage(`unknown scenario ${s}`);
+      o.scenarios = list;
+    } else if (a === '--duration') o.duration = Number(next());
+    else if (a === '--warmup') o.warmup = Number(next());
+    else if (a === '--rounds') o.rounds = Number(next());
+    else if (a === '--generator') o.generator = next() as Options['generator'];
+    else if (a === '--servers') o.servers = next().split(',') as ServerName[];
+    else if (a === '--idle-connections') o.idleConnections = Number(next());
+    else if (a === '--subscribers') o.subscribers = Number(next());
+    else if (a === '--cpu-prof') o.cpuProf = path.resolve(next());
+    else if (a === '--json') o.json = path.resolve(next());
+    else usage(`unknown option ${a}`);
+  }
+  if (!(o.duration > 0 && o.duration <= 600) || !(o.rounds >= 1 && o.rounds <= 50))
+    usage('bad duration or rounds');
+  if (!['auto', 'node', 'wsload'].includes(o.generator)) usage('--generator is auto, node or wsload');
+  if (!o.servers.includes('duplex')) o.servers.unshift('duplex');
+  if (!o.servers.includes('ws')) o.servers.splice(1, 0, 'ws');
+  return o;
+}
+
+function usage(message: string): never {
+  process.stderr.write(`bench: ${message}\nsee the comment at the top of bench/run.ts for the options\n`);
+  process.exit(2);
+}
+
+// ------------------------------------------------------------------ machine
+
+/** pinning tells how to pin: taskset when present and there are two CPUs, else nothing. */
+function pinning(): { server: string[]; generator: string[]; note: string } {
+  const n = cpus().length;
+  const taskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+  if (taskset && n >= 2)
+    return {
+      server: ['taskset', '-c', '0'],
+      generator: ['taskset', '-c', '1'],
+      note: 'server on CPU 0, generator on CPU 1 (taskset)',
+    };
+  return {
+    server: [],
+    generator: [],
+    note: taskset ? 'not pinned (one CPU)' : 'not pinned (taskset not found)',
+  };
+}
+
+function fdLimits(): { soft: number; hard: number } {
+  const read = (flag: string): number => {
+    const r = spawnSync('sh', ['-c', `ulimit ${flag}`], { encoding: 'utf8' });
+    const v = r.stdout.trim();
+    return v === 'unlimited' ? Number.POSITIVE_INFINITY : Number(v) || 1024;
+  };
+  return { soft: read('-n'), hard: read('-Hn') };
+}
+
+/** withFdLimit wraps a command in `sh -c 'ulimit -n N; exec ...'` when the soft limit is too low. */
+function withFdLimit(argv: string[], need: number, limits: { soft: number; hard: number }): string[] {
+  if (limits.soft >= need) return argv;
+  const n = Math.min(need, limits.hard);
+  return ['sh', '-c', `ulimit -n ${n} && exec "$@"`, 'sh', ...argv];
+}
+
+function wsloadBinary(choice: Options['generator']): string | undefined {
+  if (choice === 'node') return undefined;
+  const src = process.env['WSLOAD_SRC'] ?? path.resolve(root, '..', 'shared', 'tools', 'wsload.c');
+  const cc = ['cc', 'gcc', 'clang'].find((c) => spawnSync(c, ['--version']).status === 0);
+  if (!existsSync(src) || !cc) {
+    if (choice === 'wsload') usage(`--generator wsload needs a C compiler and ${src}`);
+    return undefined;
+  }
+  const out = path.join(mkdtempSync(path.join(tmpdir(), 'duplex-bench-')), 'wsload');
+  const r = spawnSync(cc, ['-O2', '-Wall', '-o', out, src], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    process.stderr.write(`bench: compiling ${src} failed, using bench/load.ts\n${r.stderr}`);
+    if (choice === 'wsload') process.exit(1);
+    return undefined;
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ processes
+
+interface Server {
+  child: ChildProcess;
+  pid: number;
+  port: number;
+}
+
+const GC_PRELOAD = pathToFileURL(path.join(here, 'gc-on-signal.js')).href;
+
+function serverArgs(name: ServerName, scenario: ScenarioName, cpuProf: string | undefined): string[] {
+  const relay = scenario === 'broadcast';
+  const node = [process.execPath, '--expose-gc', '--import', GC_PRELOAD];
+  if (name === 'duplex') {
+    if (cpuProf) node.push('--cpu-prof', '--cpu-prof-dir', cpuProf);
+    return [...node, CLI, relay ? 'broadcast' : 'echo', '--no-deflate', '--port', '0'];
+  }
+  if (name === 'ws')
+    return [...node, path.join(here, 'servers', 'ws.js'), relay ? 'relay' : 'echo', '--port', '0'];
+  const mode = relay ? (name === 'raw-batched' ? 'relay-batched' : 'relay') : 'echo';
+  return [...node, path.join(here, 'servers', 'raw.js'), mode, '--port', '0'];
+}
+
+/** startServer spawns a server and resolves with its pid and port once it printed its ready line. */
+function startServer(argv: string[]): Promise<Server> {
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no ready line from ${argv.join(' ')}`));
+    }, 15_000);
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const m = /listening on ws:\/\/[^:]+:(\d+)\//.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, pid: child.pid!, port: Number(m[1]) });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${argv.join(' ')} exited with ${code}: ${out}`));
+    });
+  });
+}
+
+function stopServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (server.child.exitCode !== null || server.child.signalCode !== null) return resolve();
+    const killer = setTimeout(() => server.child.kill('SIGKILL'), 8_000);
+    server.child.once('exit', () => {
+      clearTimeout(killer);
+      resolve();
+    });
+    server.child.kill('SIGTERM');
+  });
+}
+
+/** runGenerator runs the load generator to completion (bounded) and parses its JSON line. */
+function runGenerator(
+  argv: string[],
+  limitS: number,
+  onStderrLine?: (line: string) => void,
+): Promise<Record<string, unknown>> {
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+    let nl = err.indexOf('\n');
+    while (nl >= 0) {
+      onStderrLine?.(err.slice(0, nl));
+      err = err.slice(nl + 1);
+      nl = err.indexOf('\n');
+    }
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), limitS * 1000);
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      const line = out.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        reject(new Error(`generator exited with ${code} without a result: ${out}${err}`));
+      }
+    });
+  });
+}
+
+function rssKb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    return m ? Number(m[1]) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** collect asks the server to run a full GC (gc-on-signal.ts) and gives it time to finish. */
+async function collect(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGUSR2');
+  } catch {}
+  await sleep(500);
+}
+
+// ------------------------------------------------------------------ scenarios
+
+interface Measure {
+  value: number; // msgs/s, or bytes per idle connection
+  p99: number;
+  clientCpu: number;
+  serverCpu: number;
+  errors: number;
+  connections: number;
+}
+
+interface ScenarioSpec {
+  title: string;
+  unit: 'msg/s' | 'B/conn';
+  servers: ServerName[];
+  generatorArgs: (o: Options) => string[];
+}
+
+const SCENARIOS: Record<Exclude<ScenarioName, 'micro'>, ScenarioSpec> = {
+  'echo-32': {
+    title: 'echo, 100 connections, 32 B text',
+    unit: 'msg/s',
+    servers: ['duplex', 'ws', 'raw'],
+    generatorArgs: () => ['-c', '100', '-k', '1', '-s', '32', '--text'],
+  },
+  'echo-16k': {
+    title: 'echo, 100 connections, 16 KiB binary',
+    unit: 'msg/s',
+    servers: ['duplex', 'ws', 'raw'],
+    generatorArgs: () => ['-c', '100', '-k', '1', '-s', '16384', '--binary'],
+  },
+  'echo-1m': {
+    title: 'echo, 10 connections, 1 MiB binary',
+    unit: 'msg/s',
+    servers: ['duplex', 'ws', 'raw'],
+    generatorArgs: () => ['-c', '10', '-k', '1', '-s', '1048576', '--binary'],
+  },
+  idle: {
+    title: 'memory per idle connection',
+    unit: 'B/conn',
+    servers: ['duplex', 'ws', 'raw'],
+    generatorArgs: (o) => ['-c', String(o.idleConnections), '--idle'],
+  },
+  broadcast: {
+    title: 'broadcast 64 B to subscribers, max rate',
+    unit: 'msg/s',
+    servers: ['duplex', 'ws', 'raw', 'raw-batched'],
+    generatorArgs: (o) => ['-c', String(o.subscribers), '--broadcast', '-s', '64', '--window', '16'],
+  },
+};
+
+interface Context {
+  o: Options;
+  pin: ReturnType<typeof pinning>;
+  wsload: string | undefined;
+  limits: { soft: number; hard: number };
+}
+
+async function runOnce(
+  ctx: Context,
+  scenario: Exclude<ScenarioName, 'micro'>,
+  name: ServerName,
+): Promise<Measure> {
+  const spec = SCENARIOS[scenario];
+  const { o, pin } = ctx;
+  const idle = scenario === 'idle';
+  const need = (idle ? o.idleConnections : scenario === 'broadcast' ? o.subscribers : 100) + 200;
+  const server = await startServer(
+    withFdLimit(
+      [...pin.server, ...serverArgs(name, scenario, name === 'duplex' ? o.cpuProf : undefined)],
+      need,
+      ctx.limits,
+    ),
+  );
+  try {
+    const raw = name === 'raw' || name === 'raw-batched';
+    const settle = o.quick ? 1 : 2;
+    const gen = ctx.wsload ? [ctx.wsload] : [process.execPath, path.join(here, 'load.js')];
+    const args = [...spec.generatorArgs(o), '--port', String(server.port), '--pid', String(server.pid)];
+    if (raw) args.push('--raw');
+    if (idle)
+      args.push('--hold', String(settle + 3), ...(ctx.wsload ? ['--settle', String(settle + 2)] : []));
+    else args.push('-d', String(o.duration), '-w', String(o.warmup));
+    const argv = withFdLimit([...pin.generator, ...gen, ...args], need, ctx.limits);
+    if (!idle) {
+      const r = await runGenerator(argv, o.duration + o.warmup + 120);
+      return {
+        value: Number(r['msgs_per_s']),
+        p99: Number(r['p99_us']),
+        clientCpu: Number(r['client_cpu_pct']),
+        serverCpu: Number(r['server_cpu_pct']),
+        errors: Number(r['errors']),
+        connections: Number(r['connections']),
+      };
+    }
+    await collect(server.pid);
+    const before = rssKb(server.pid);
+    let after = Number.NaN;
+    let sampled: Promise<void> | undefined;
+    const r = await runGenerator(argv, settle + 3 + 120, (line) => {
+      if (/connections open/.test(line) && !sampled) {
+        sampled = (async () => {
+          await sleep(settle * 1000);
+          await collect(server.pid);
+          after = rssKb(server.pid);
+        })();
+      }
+    });
+    await sampled;
+    const open = Number(r['connections']);
+    return {
+      value: ((after - before) * 1024) / open,
+      p99: Number.NaN,
+      clientCpu: Number.NaN,
+      serverCpu: Number.NaN,
+      errors: Number(r['errors']),
+      connections: open,
+    };
+  } finally {
+    await stopServer(server);
+  }
+}
+
+function median(values: number[]): number {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+interface ScenarioResult {
+  scenario: ScenarioName;
+  title: string;
+  unit: string;
+  runs: Record<string, Measure[]>;
+}
+
+async function runScenario(ctx: Context, scenario: Exclude<ScenarioName, 'micro'>): Promise<ScenarioResult> {
+  const spec = SCENARIOS[scenario];
+  const servers = spec.servers.filter((s) => ctx.o.servers.includes(s));
+  const runs: Record<string, Measure[]> = {};
+  for (const s of servers) runs[s] = [];
+  for (let round = 0; round < ctx.o.rounds; round++) {
+    const order = round % 2 === 0 ? servers : [...servers].reverse();
+    for (const s of order) {
+      const m = await runOnce(ctx, scenario, s);
+      runs[s]!.push(m);
+      const shown =
+        spec.unit === 'msg/s'
+          ? `${Math.round(m.value)} msg/s p99 ${m.p99} us`
+          : `${Math.round(m.value)} B/conn`;
+      process.stderr.write(
+        `bench: ${scenario} round ${round + 1} ${s}: ${shown} (conns ${m.connections}, errors ${m.errors}, gen CPU ${m.clientCpu}%, server CPU ${m.serverCpu}%)\n`,
+      );
+    }
+  }
+  return { scenario, title: spec.title, unit: spec.unit, runs };
+}
+
+/** ratio is the median over rounds of a[i] / b[i] (per-pair ratios, measured in alternation). */
+function ratio(a: Measure[] | undefined, b: Measure[] | undefined, key: 'value' | 'p99' = 'value'): number {
+  if (!a || !b) return Number.NaN;
+  const r: number[] = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) r.push(a[i]![key] / b[i]![key]);
+  return median(r);
+}
+
+const fmt = (n: number, digits = 2): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
+
+function markdown(results: ScenarioResult[], ctx: Context): string {
+  const lines: string[] = [];
+  lines.push('| scenario | raw node:net, no WebSocket | ws 8 (pure JS) | Duplex | Duplex p99 / ws p99 |');
+  lines.push('|---|---|---|---|---|');
+  for (const r of results) {
+    const d = r.runs['duplex'];
+    const w = r.runs['ws'];
+    const raw = r.runs['raw'];
+    const title =
+      r.scenario === 'idle'
+        ? `${r.title}, ${int(ctx.o.idleConnections)} open`
+        : r.scenario === 'broadcast'
+          ? `broadcast 64 B to ${int(ctx.o.subscribers)} subscribers, max rate`
+          : r.title;
+    if (r.unit === 'B/conn') {
+      const kb = (m: Measure[] | undefined) =>
+        m ? `${fmt(median(m.map((x) => x.value)) / 1000, 1)} KB` : 'n/a';
+      lines.push(`| ${title} | ${kb(raw)} | ${kb(w)} | ${kb(d)} (${fmt(ratio(d, w))}x ws) | |`);
+      continue;
+    }
+    const abs = (m: Measure[] | undefined) => (m ? `${int(median(m.map((x) => x.value)))} msg/s` : 'n/a');
+    lines.push(
+      `| ${title} | ${fmt(ratio(raw, w))}x | 1 (${abs(w)}) | **${fmt(ratio(d, w))}x** (${abs(d)}) | ${r.scenario === 'broadcast' ? '' : `${fmt(ratio(d, w, 'p99'))} (${int(median((d ?? []).map((x) => x.p99)))} us vs ${int(median((w ?? []).map((x) => x.p99)))} us)`} |`,
+    );
+    if (r.runs['raw-batched']) {
+      lines.push(
+        `| same, raw node:net with per-turn write batching | ${fmt(ratio(r.runs['raw-batched'], w))}x | | | |`,
+      );
+    }
+  }
+  lines.push('');
+  lines.push('Medians of per-pair ratios over rounds run in alternation; absolute figures are medians too.');
+  lines.push('');
+  lines.push('| scenario | server | runs | median | generator CPU % | server CPU % | errors |');
+  lines.push('|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    for (const [name, ms] of Object.entries(r.runs)) {
+      lines.push(
+        `| ${r.scenario} | ${name} | ${ms.map((m) => int(m.value)).join(', ')} | ${int(median(ms.map((m) => m.value)))} ${r.unit} | ${int(median(ms.map((m) => m.clientCpu)))} | ${int(median(ms.map((m) => m.serverCpu)))} | ${ms.reduce((n, m) => n + m.errors, 0)} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  const started = Date.now();
+  // Hard bound for the whole run.
+  setTimeout(() => {
+    process.stderr.write('bench: time limit reached\n');
+    process.exit(3);
+  }, 30 * 60_000).unref();
+  const pin = pinning();
+  const limits = fdLimits();
+  const needFds = o.idleConnections + 200;
+  if (
+    o.scenarios.includes('idle') &&
+    Math.min(limits.hard, limits.soft >= needFds ? limits.soft : limits.hard) < needFds
+  ) {
+    const cap = Math.max(100, Math.min(limits.soft, limits.hard) - 200);
+    process.stderr.write(
+      `bench: ulimit -n allows ${limits.hard} descriptors; idle connections capped at ${cap}\n`,
+    );
+    o.idleConnections = cap;
+  }
+  const wsload = o.scenarios.some((s) => s !== 'micro') ? wsloadBinary(o.generator) : undefined;
+  const ctx: Context = { o, pin, wsload, limits };
+  const cpuModel = /model name\s*:\s*(.*)/.exec(
+    existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '',
+  )?.[1];
+  const header = [
+    `Duplex benchmarks, ${new Date().toISOString().slice(0, 10)}: node ${process.version}, ${cpus().length} CPUs (${cpuModel ?? cpus()[0]?.model ?? 'unknown'})`,
+    `generator: ${wsload ? 'wsload (shared/tools/wsload.c, C, epoll)' : 'bench/load.ts (node:net, worker threads)'}; ${pin.note}`,
+    `rounds ${o.rounds}, ${o.duration} s measured after ${o.warmup} s warm-up per run; idle ${o.idleConnections} connections; broadcast ${o.subscribers} subscribers`,
+  ];
+  process.stderr.write(`${header.join('\n')}\n`);
+  const results: ScenarioResult[] = [];
+  for (const s of o.scenarios) if (s !== 'micro') results.push(await runScenario(ctx, s));
+  let out = `${header.map((h) => `> ${h}`).join('\n')}\n\n`;
+  if (results.length > 0) out += `${markdown(results, ctx)}\n`;
+  if (o.scenarios.includes('micro')) {
+    const micro = spawnSync(
+      pin.server[0] ?? process.execPath,
+      [
+        ...pin.server.slice(1),
+        ...(pin.server.length ? [process.execPath] : []),
+        path.join(here, 'micro.js'),
+        ...(o.quick ? ['--quick'] : []),
+      ],
+      { encoding: 'utf8', timeout: 10 * 60_000, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    if (micro.status !== 0) throw new Error(`micro-benchmarks failed (${micro.status ?? micro.signal})`);
+    out += `\n${micro.stdout}`;
+  }
+  out += `\n(${((Date.now() - started) / 1000).toFixed(0)} s)\n`;
+  process.stdout.write(out);
+  if (o.json) writeFileSync(o.json, `${JSON.stringify({ header, results }, null, 2)}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,45 @@
+/**
+ * The benchmark harness works end to end: its quick path (one short echo run of Duplex and
+ * ws with the Node load generator) prints the results table. No timing is asserted.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+describe('bench harness', () => {
+  it('runs a short echo comparison and prints the Markdown table', { timeout: 120_000 }, () => {
+    const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const build = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'bench', 'tsconfig.json')], {
+      encoding: 'utf8',
+      timeout: 90_000,
+    });
+    assert.equal(build.status, 0, build.stdout + build.stderr);
+    const run = spawnSync(
+      process.execPath,
+      [
+        path.join(root, 'build', 'bench', 'run.js'),
+        '--quick',
+        '--scenarios',
+        'echo-32',
+        '--servers',
+        'duplex,ws',
+        '--generator',
+        'node',
+        '--duration',
+        '0.5',
+        '--warmup',
+        '0.2',
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /\| scenario \| raw node:net, no WebSocket \| ws 8 \(pure JS\) \| Duplex \|/);
+    assert.match(run.stdout, /\| echo, 100 connections, 32 B text \|/);
+    assert.match(run.stdout, /generator: bench\/load\.ts/);
+    assert.match(run.stdout, /\| echo-32 \| duplex \| .* \| 0 \|/, 'no errors');
+  });
+});
