@@ -110,7 +110,7 @@ export class PerMessageDeflate implements Extension {
     }
     if (out.length > maxPayload) throw new PayloadTooBigError({ size: out.length, limit: maxPayload });
     this.inHistory?.push(out);
-    return out;
+    return compact(out);
   }
 
   /**
@@ -136,6 +136,14 @@ export class PerMessageDeflate implements Extension {
       ...(dictionary ? { dictionary } : {}),
     });
     this.outHistory?.push(payload);
-    return { payload: out.subarray(0, out.length - TAIL.length), rsv: RSV1 };
+    return { payload: compact(out.subarray(0, out.length - TAIL.length)), rsv: RSV1 };
   }
+}
+
+/**
+ * compact copies a small result out of the larger block zlib wrote it into (16 KiB per
+ * output chunk), so that a queued 1 KiB frame or a 1 KiB message does not hold 16 KiB.
+ */
+function compact(data: Buffer): Buffer {
+  return data.buffer.byteLength > 2 * data.length ? Buffer.from(data) : data;
 }
