@@ -58,12 +58,7 @@ export class PayloadTooBigError extends ProtocolError {
 export class HandshakeError extends DuplexError {
   /** Extra response headers to send with the refusal, e.g. `Sec-WebSocket-Version: 13` with 426. */
   readonly headers: Record<string, string>;
-  constructor(
-    code: string,
-    message: string,
-    status: number | undefined = 400,
-    headers: Record<string, string> = {},
-  ) {
+  constructor(code: string, message: string, status?: number, headers: Record<string, string> = {}) {
     super(code, message, status === undefined ? {} : { status });
     this.headers = headers;
   }

@@ -48,11 +48,12 @@ function parseProtocolList(value: string | string[] | undefined): string[] {
       throw new HandshakeError(
         'DUPLEX_HANDSHAKE_BAD_PROTOCOL',
         `invalid subprotocol name ${JSON.stringify(name)}`,
+        400,
       );
     }
   }
   if (new Set(names).size !== names.length) {
-    throw new HandshakeError('DUPLEX_HANDSHAKE_BAD_PROTOCOL', 'a subprotocol is offered twice');
+    throw new HandshakeError('DUPLEX_HANDSHAKE_BAD_PROTOCOL', 'a subprotocol is offered twice', 400);
   }
   return names;
 }
@@ -92,16 +93,17 @@ export function validateClientRequest(req: {
     );
   }
   // "A |Host| header field containing the server's authority."
-  if (!h.host) throw new HandshakeError('DUPLEX_HANDSHAKE_NO_HOST', 'missing Host header');
+  if (!h.host) throw new HandshakeError('DUPLEX_HANDSHAKE_NO_HOST', 'missing Host header', 400);
   // "An |Upgrade| header field containing the value "websocket", treated as an ASCII case-insensitive value."
   if (!parseTokenList(h.upgrade).includes('websocket')) {
-    throw new HandshakeError('DUPLEX_HANDSHAKE_NO_UPGRADE', 'missing "Upgrade: websocket" header');
+    throw new HandshakeError('DUPLEX_HANDSHAKE_NO_UPGRADE', 'missing "Upgrade: websocket" header', 400);
   }
   // "A |Connection| header field that includes the token "Upgrade", treated as an ASCII case-insensitive value."
   if (!parseTokenList(h.connection).includes('upgrade')) {
     throw new HandshakeError(
       'DUPLEX_HANDSHAKE_NO_CONNECTION_UPGRADE',
       'missing "Connection: Upgrade" header',
+      400,
     );
   }
   // 4.2.2: on a version it does not understand the server sends "426 Upgrade Required" and the versions it knows.
@@ -116,7 +118,7 @@ export function validateClientRequest(req: {
   // "A |Sec-WebSocket-Key| header field with a base64-encoded value that, when decoded, is 16 bytes in length."
   const key = headerText(h['sec-websocket-key']).trim();
   if (!KEY_PATTERN.test(key)) {
-    throw new HandshakeError('DUPLEX_HANDSHAKE_BAD_KEY', 'Sec-WebSocket-Key is not 16 bytes in base64');
+    throw new HandshakeError('DUPLEX_HANDSHAKE_BAD_KEY', 'Sec-WebSocket-Key is not 16 bytes in base64', 400);
   }
   const protocols = parseProtocolList(h['sec-websocket-protocol']);
   const extensions = parseExtensionHeader(h['sec-websocket-extensions']);
@@ -253,7 +255,7 @@ export function validateServerResponse(
     );
   }
   if (!parseTokenList(h.upgrade).includes('websocket')) {
-    throw new HandshakeError('DUPLEX_HANDSHAKE_NO_UPGRADE', 'response lacks "Upgrade: websocket"', 101);
+    throw new HandshakeError('DUPLEX_HANDSHAKE_NO_UPGRADE', 'response lacks "Upgrade: websocket"');
   }
   if (!parseTokenList(h.connection).includes('upgrade')) {
     throw new HandshakeError(
@@ -277,7 +279,13 @@ export function validateServerResponse(
       undefined,
     );
   }
-  const extensions = parseExtensionHeader(h['sec-websocket-extensions']);
+  let extensions: ExtensionOffer[];
+  try {
+    extensions = parseExtensionHeader(h['sec-websocket-extensions']);
+  } catch (e) {
+    // The same syntax error, as a client-side failure: no HTTP status to answer with.
+    throw new HandshakeError('DUPLEX_HANDSHAKE_BAD_EXTENSIONS', (e as Error).message);
+  }
   for (const ext of extensions) {
     if (!expect.extensionsOffered.includes(ext.name)) {
       throw new HandshakeError(
