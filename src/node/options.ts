@@ -1,6 +1,7 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import type { PerMessageDeflateOptions } from '../protocol/index.js';
 
 /** MiB is one mebibyte, the unit of the size defaults below. */
 const MiB = 1024 * 1024;
@@ -20,7 +21,7 @@ export interface HeartbeatOptions {
 
 /** SocketOptions are the settings shared by both ends of a connection. */
 export interface SocketOptions {
-  /** Largest message accepted, after reassembly (and, later, after inflation); bigger ones close with 1009. @default 16 MiB */
+  /** Largest message accepted, after reassembly and after inflation; bigger ones close with 1009. @default 16 MiB */
   maxPayload?: number;
   /** Time to wait for the peer's close frame (and, for a client, the server's FIN) after ours, before the TCP connection is destroyed. @default 5_000 */
   closeTimeout?: number;
@@ -36,10 +37,13 @@ export interface SocketOptions {
   /** Keep-alive probing, or `false` to switch it off. @default server { interval: 30_000, timeout: 30_000 }, client false */
   heartbeat?: HeartbeatOptions | false;
   /**
-   * permessage-deflate settings. Accepted for forward compatibility; this version does not
-   * offer or accept the extension yet, so the value has no effect. @default true
+   * permessage-deflate (RFC 7692): `true` for the defaults, `false` to switch it off, or
+   * the settings. A server accepts the first acceptable offer of a client; a client offers
+   * it in its handshake. Compression costs CPU and, with context takeover, about 300 KiB
+   * of zlib state per connection (see docs/api.md); inflated messages are bounded by
+   * `maxPayload` while inflating. @default true
    */
-  perMessageDeflate?: boolean | Record<string, unknown>;
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 /** TlsOptions are the TLS settings a `wss:` client passes on to node:tls. */
@@ -134,6 +138,8 @@ export interface ResolvedSocketOptions {
   closeTimeout: number;
   maxBufferedAmount: number;
   heartbeat: HeartbeatOptions | false;
+  /** permessage-deflate settings, or false when switched off. */
+  perMessageDeflate: PerMessageDeflateOptions | false;
 }
 
 /** ResolvedServerOptions are WebSocketServerOptions with every default filled in. */
@@ -187,7 +193,45 @@ export function resolveSocketOptions(
     closeTimeout: positive('closeTimeout', user.closeTimeout, DEFAULTS.closeTimeout),
     maxBufferedAmount: positive('maxBufferedAmount', user.maxBufferedAmount, DEFAULTS.maxBufferedAmount),
     heartbeat: resolveHeartbeat(user.heartbeat, heartbeat),
+    perMessageDeflate: resolveDeflate(user.perMessageDeflate),
   };
+}
+
+function integerIn(name: string, value: number | undefined, min: number, max: number): void {
+  if (value === undefined) return;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new TypeError(
+      `perMessageDeflate.${name} must be an integer from ${min} to ${max}, got ${String(value)}`,
+    );
+  }
+}
+
+function booleanOption(name: string, value: boolean | undefined): void {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new TypeError(`perMessageDeflate.${name} must be a boolean, got ${String(value)}`);
+  }
+}
+
+/**
+ * resolveDeflate checks the permessage-deflate settings once: `true` or nothing means the
+ * defaults of the core (docs/design/permessage-deflate-api.md), `false` switches it off.
+ */
+export function resolveDeflate(
+  value: boolean | PerMessageDeflateOptions | undefined,
+): PerMessageDeflateOptions | false {
+  if (value === undefined || value === true) return {};
+  if (value === false) return false;
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError(`perMessageDeflate must be a boolean or an object, got ${String(value)}`);
+  }
+  booleanOption('serverNoContextTakeover', value.serverNoContextTakeover);
+  booleanOption('clientNoContextTakeover', value.clientNoContextTakeover);
+  integerIn('serverMaxWindowBits', value.serverMaxWindowBits, 8, 15);
+  integerIn('clientMaxWindowBits', value.clientMaxWindowBits, 8, 15);
+  integerIn('threshold', value.threshold, 0, Number.MAX_SAFE_INTEGER);
+  integerIn('level', value.level, 0, 9);
+  integerIn('memLevel', value.memLevel, 1, 9);
+  return { ...value };
 }
 
 /** normalizeOrigin lower-cases an origin and drops a trailing slash, so that lists compare reliably. */

@@ -12,6 +12,7 @@ import {
   buildRejectResponse,
   buildServerResponse,
   HandshakeError,
+  PerMessageDeflate,
   validateClientRequest,
 } from '../protocol/index.js';
 import {
@@ -140,12 +141,24 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         if (decision.hookError !== undefined) this.#report(decision.hookError);
         return this.#refuse(socket, decision.status, decision.body, decision.headers);
       }
-      socket.write(buildServerResponse({ key: decision.key, protocol: decision.protocol }));
+      socket.write(
+        buildServerResponse({
+          key: decision.key,
+          protocol: decision.protocol,
+          extensions: decision.extensions,
+        }),
+      );
       socket.off('error', ignoreError);
+      const deflateOptions = this.#options.perMessageDeflate;
       const ws = acceptWebSocket({
         socket: socket as Socket,
         head,
         protocol: decision.protocol,
+        extensionsHeader: decision.extensions,
+        extensions:
+          decision.deflate && deflateOptions
+            ? [new PerMessageDeflate('server', decision.deflate, deflateOptions)]
+            : [],
         options: this.#options,
       });
       this.clients.add(ws);

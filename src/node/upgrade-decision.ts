@@ -1,10 +1,27 @@
 import type { IncomingMessage } from 'node:http';
-import { HandshakeError, type HeaderMap, validateClientRequest } from '../protocol/index.js';
+import {
+  type DeflateParams,
+  type ExtensionOffer,
+  formatExtensionHeader,
+  HandshakeError,
+  type HeaderMap,
+  negotiateDeflate,
+  type PerMessageDeflateOptions,
+  validateClientRequest,
+} from '../protocol/index.js';
 import { normalizeOrigin, type ResolvedServerOptions } from './options.js';
 
 /** UpgradeDecision is the outcome of checking one upgrade request: accept with a subprotocol, or refuse. */
 export type UpgradeDecision =
-  | { accept: true; key: string; protocol: string }
+  | {
+      accept: true;
+      key: string;
+      protocol: string;
+      /** The Sec-WebSocket-Extensions value of the 101 response, '' for none. */
+      extensions: string;
+      /** The agreed permessage-deflate parameters, when it was negotiated. */
+      deflate: DeflateParams | undefined;
+    }
   | {
       accept: false;
       status: number;
@@ -89,5 +106,40 @@ export async function decideUpgrade(
       return { accept: false, status: 500, hookError };
     }
   }
-  return { accept: true, key: validated.key, protocol };
+  let deflate: ReturnType<typeof negotiateDeflate>;
+  try {
+    deflate = chooseDeflate(options.perMessageDeflate, validated.extensions);
+  } catch (error) {
+    if (error instanceof HandshakeError) {
+      return {
+        accept: false,
+        status: error.status ?? 400,
+        body: `${error.message}\n`,
+        headers: error.headers,
+      };
+    }
+    return { accept: false, status: 500, hookError: error };
+  }
+  return {
+    accept: true,
+    key: validated.key,
+    protocol,
+    extensions: deflate ? formatExtensionHeader([deflate.response]) : '',
+    deflate: deflate?.params,
+  };
+}
+
+/**
+ * chooseDeflate answers the client's permessage-deflate offers (RFC 7692 5: the first
+ * acceptable one wins, invalid ones are declined), or returns undefined when it is
+ * switched off or nothing was acceptable. Other extensions are declined.
+ */
+function chooseDeflate(
+  options: PerMessageDeflateOptions | false,
+  offers: ExtensionOffer[],
+): ReturnType<typeof negotiateDeflate> {
+  if (options === false) return undefined;
+  const ours = offers.filter((offer) => offer.name.toLowerCase() === 'permessage-deflate');
+  if (ours.length === 0) return undefined;
+  return negotiateDeflate(ours, options);
 }

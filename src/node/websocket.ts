@@ -1,9 +1,11 @@
 import type { Socket } from 'node:net';
 import {
   Connection,
+  type Extension,
   InvalidArgumentError,
   InvalidStateError,
   isValidWireCloseCode,
+  PerMessageDeflate,
   type Role,
 } from '../protocol/index.js';
 import type { PreparedMessage } from './broadcast.js';
@@ -29,6 +31,10 @@ interface AcceptInit {
   socket: Socket;
   head: Buffer;
   protocol: string;
+  /** The Sec-WebSocket-Extensions value of the 101 response, '' for none. */
+  extensionsHeader: string;
+  /** The negotiated extensions, in the order of that header. */
+  extensions: Extension[];
   options: ResolvedSocketOptions;
 }
 
@@ -93,7 +99,8 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       this.#role = 'server';
       this.#url = '';
       this.#protocol = init.protocol;
-      this.#attach(init.socket, init.head, init.options);
+      this.#extensions = init.extensionsHeader;
+      this.#attach(init.socket, init.head, init.options, init.extensions);
       return;
     }
     this.#role = 'client';
@@ -109,17 +116,27 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     }
     const resolved = resolveSocketOptions(options, false);
     const timeout = options.handshakeTimeout ?? DEFAULTS.handshakeTimeout;
-    this.#abortHandshake = startClientHandshake(parsed, list, options, timeout, (error, outcome) => {
-      this.#abortHandshake = undefined;
-      if (error || !outcome) {
-        this.#fail(error);
-        return;
-      }
-      this.#protocol = outcome.protocol;
-      this.#extensions = outcome.extensions;
-      this.#attach(outcome.socket, outcome.head, resolved);
-      this.dispatchEvent(new Event('open'));
-    });
+    this.#abortHandshake = startClientHandshake(
+      parsed,
+      list,
+      resolved,
+      options,
+      timeout,
+      (error, outcome) => {
+        this.#abortHandshake = undefined;
+        if (error || !outcome) {
+          this.#fail(error);
+          return;
+        }
+        this.#protocol = outcome.protocol;
+        this.#extensions = outcome.extensions;
+        const deflate = resolved.perMessageDeflate;
+        const extensions =
+          outcome.deflate && deflate ? [new PerMessageDeflate('client', outcome.deflate, deflate)] : [];
+        this.#attach(outcome.socket, outcome.head, resolved, extensions);
+        this.dispatchEvent(new Event('open'));
+      },
+    );
   }
 
   /** url is the resolved URL of a client; '' on the server side. */
@@ -261,10 +278,11 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     return queue;
   }
 
-  #attach(socket: Socket, head: Buffer, options: ResolvedSocketOptions): void {
+  #attach(socket: Socket, head: Buffer, options: ResolvedSocketOptions, extensions: Extension[]): void {
     const conn = new Connection({
       role: this.#role,
       maxPayload: options.maxPayload,
+      extensions,
       yieldAfterMessage: true,
     });
     const handler: TransportHandler = {

@@ -11,7 +11,8 @@ describe('bufferedAmount and drain', () => {
   it('counts unflushed bytes and fires drain once they are flushed', { timeout: 10_000 }, async () => {
     const { wss, url } = await startServer();
     const accepted = nextConnection(wss);
-    const ws = new WebSocket(url);
+    // Uncompressed, so that the 8 MiB of one byte value stay 8 MiB on the wire.
+    const ws = new WebSocket(url, undefined, { perMessageDeflate: false });
     await nextEvent(ws, 'open');
     const server = await accepted;
     assert.equal(server.bufferedAmount, 0);
@@ -108,7 +109,8 @@ describe('async iteration', () => {
   it('pauses reading while the loop is slow (real backpressure)', { timeout: 20_000 }, async () => {
     const { wss, url } = await startServer({ maxBufferedAmount: 256 * MiB });
     const accepted = nextConnection(wss);
-    const ws = new WebSocket(url);
+    // Uncompressed, so that 48 MiB of constant bytes fill the socket buffers.
+    const ws = new WebSocket(url, undefined, { perMessageDeflate: false });
     const iterator = ws[Symbol.asyncIterator]();
     await nextEvent(ws, 'open');
     const server = await accepted;
