@@ -42,6 +42,24 @@ export class Transport {
   #paused = false;
   #pendingInput = false;
   #lastBuffered = 0;
+  /** True while the socket is corked until the end of the current event-loop turn. */
+  #corked = false;
+
+  /** Transports corked in this turn, uncorked together by #flushTurn. */
+  static #turn: Transport[] = [];
+  static #flushScheduled = false;
+
+  /**
+   * #flushTurn uncorks every socket written to in this event-loop turn, so that all the
+   * frames one socket got in the turn (the messages of one incoming chunk, say, or a
+   * broadcast of many messages) leave in one writev instead of one syscall each.
+   */
+  static #flushTurn(): void {
+    Transport.#flushScheduled = false;
+    const list = Transport.#turn;
+    Transport.#turn = [];
+    for (const t of list) t.#uncork();
+  }
 
   constructor(
     socket: Socket,
@@ -116,6 +134,8 @@ export class Transport {
   terminate(): void {
     if (this.#finished) return;
     this.#terminated = true;
+    // What was sent before still gets its chance to leave, as it did before write batching.
+    this.#uncork();
     this.#socket.destroy();
   }
 
@@ -148,14 +168,33 @@ export class Transport {
     this.#write(frames);
   }
 
+  /**
+   * #write hands frames to the socket, corked until the end of the event-loop turn (a
+   * process.nextTick shared by all transports): every frame written to one socket in one
+   * turn goes out in one writev. `writableLength` counts corked bytes, so the send-buffer
+   * limit sees them at once.
+   */
   #write(frames: readonly Buffer[]): void {
     const socket = this.#socket;
     if (frames.length === 0 || socket.destroyed || socket.writableEnded) return;
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      Transport.#turn.push(this);
+      if (!Transport.#flushScheduled) {
+        Transport.#flushScheduled = true;
+        process.nextTick(Transport.#flushTurn);
+      }
+    }
     let ok = true;
-    socket.cork();
     for (const frame of frames) ok = socket.write(frame);
-    socket.uncork();
     if (!ok) this.#needDrain = true;
+  }
+
+  #uncork(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.#socket.uncork();
   }
 
   #onData = (chunk: Buffer): void => {
