@@ -76,6 +76,7 @@ window.agent = {
       };
     });
   },
+  extensions() { return ws.extensions; },
   sendText(text) { ws.send(text); },
   sendBinary(b64) { ws.send(fromB64(b64)); },
   close(code, reason) { ws.close(code, reason); },
@@ -136,14 +137,17 @@ export async function openChromiumClient(
       [url, protocols] as [string, string[]],
     );
     type Agent = {
+      extensions(): string;
       sendText(t: string): void;
       sendBinary(b64: string): void;
       close(c: number, r: string): void;
     };
+    const extensions = await page.evaluate(() => (window as unknown as { agent: Agent }).agent.extensions());
     return {
       name: 'Chromium client',
       events,
       protocol,
+      extensions,
       sendText: async (text) => {
         await page.evaluate((t) => (window as unknown as { agent: Agent }).agent.sendText(t), text);
       },

@@ -4,7 +4,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { WebSocket, WebSocketServer } from 'duplex';
+import { WebSocket, type WebSocketOptions, WebSocketServer } from 'duplex';
 import type { SelfSignedCert } from '../helpers/tls.js';
 import { type Endpoint, EventLog, messageOf, type Observed, withTimeout } from './endpoint.js';
 import { CHOSEN_PROTOCOL } from './payloads.js';
@@ -42,6 +42,7 @@ export function duplexEndpoint(name: string, ws: WebSocket): Endpoint {
     name,
     events,
     protocol: ws.protocol,
+    extensions: ws.extensions,
     sendText: async (text) => ws.send(text),
     sendBinary: async (data) => ws.send(data),
     ping: async (data) => ws.ping(data),
@@ -60,8 +61,13 @@ async function toBuffer(data: unknown): Promise<Buffer> {
 }
 
 /** openDuplexClient connects a Duplex client and waits for `open` (or fails with what happened). */
-export async function openDuplexClient(url: string, protocols: string[], ca?: string): Promise<Endpoint> {
-  const ws = new WebSocket(url, protocols, ca ? { ca } : {});
+export async function openDuplexClient(
+  url: string,
+  protocols: string[],
+  ca?: string,
+  options: WebSocketOptions = {},
+): Promise<Endpoint> {
+  const ws = new WebSocket(url, protocols, ca ? { ca, ...options } : options);
   ws.binaryType = 'arraybuffer';
   const early: string[] = [];
   const onError = (ev: Event) => early.push(`error: ${String((ev as unknown as { error?: unknown }).error)}`);

@@ -27,6 +27,8 @@ export interface Endpoint {
   readonly events: EventLog<Observed>;
   /** The negotiated subprotocol as this endpoint sees it ('' when none). */
   readonly protocol: string;
+  /** The negotiated Sec-WebSocket-Extensions value as this endpoint reports it ('' when none), if it does. */
+  readonly extensions?: string;
   sendText(text: string): Promise<void>;
   sendBinary(data: Buffer): Promise<void>;
   /** Sends a ping; absent when the implementation cannot (a browser). */

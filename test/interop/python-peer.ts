@@ -124,11 +124,12 @@ export class PythonPeer {
   }
 
   /** endpoint is the Endpoint of one of the peer's connections. */
-  endpoint(conn: number, name: string, protocol: string): Endpoint {
+  endpoint(conn: number, name: string, protocol: string, extensions?: string): Endpoint {
     return {
       name,
       events: this.log(conn),
       protocol,
+      extensions,
       sendText: (text) => this.command({ op: 'send', conn, type: 'text', data: text }),
       sendBinary: (data) => this.command({ op: 'send', conn, type: 'binary', b64: data.toString('base64') }),
       ping: (data) => this.command({ op: 'ping', conn, b64: data.toString('base64') }),
@@ -149,8 +150,9 @@ export async function startPythonClient(
   url: string,
   protocols: string[],
   cafile?: string,
+  extraArgs: string[] = [],
 ): Promise<{ peer: PythonPeer; endpoint: Endpoint }> {
-  const args = ['client', url, ...protocols.flatMap((p) => ['--subprotocol', p])];
+  const args = ['client', url, ...protocols.flatMap((p) => ['--subprotocol', p]), ...extraArgs];
   if (cafile) args.push('--cafile', cafile);
   const peer = await PythonPeer.start(args);
   try {
@@ -159,7 +161,12 @@ export async function startPythonClient(
       'python client to connect',
     );
     if (open.event !== 'open') throw new Error(`python client could not connect: ${String(open['message'])}`);
-    const endpoint = peer.endpoint(1, 'python-websockets client', String(open['subprotocol'] ?? ''));
+    const endpoint = peer.endpoint(
+      1,
+      'python-websockets client',
+      String(open['subprotocol'] ?? ''),
+      String(open['extensions'] ?? ''),
+    );
     return { peer, endpoint: { ...endpoint, dispose: () => peer.kill() } };
   } catch (err) {
     await peer.kill();

@@ -2,7 +2,13 @@
 // the Duplex client.
 
 import type { Server as HttpServer } from 'node:http';
-import { WebSocketServer as WsServer, WebSocket as WsSocket } from 'ws';
+import type { Socket } from 'node:net';
+import {
+  type ClientOptions,
+  type PerMessageDeflateOptions,
+  WebSocketServer as WsServer,
+  WebSocket as WsSocket,
+} from 'ws';
 import { type Endpoint, EventLog, messageOf, type Observed, withTimeout } from './endpoint.js';
 import { CHOSEN_PROTOCOL } from './payloads.js';
 
@@ -22,6 +28,7 @@ export function wsEndpoint(name: string, ws: WsSocket): Endpoint {
     name,
     events,
     protocol: ws.protocol,
+    extensions: ws.extensions,
     sendText: (text) => sent((cb) => ws.send(text, cb)),
     sendBinary: (data) => sent((cb) => ws.send(data, { binary: true }, cb)),
     ping: (data) => sent((cb) => ws.ping(data, undefined, cb)),
@@ -31,8 +38,18 @@ export function wsEndpoint(name: string, ws: WsSocket): Endpoint {
 }
 
 /** openWsClient connects a `ws` client and waits for the handshake. */
-export async function openWsClient(url: string, protocols: string[], ca?: string): Promise<Endpoint> {
-  const ws = new WsSocket(url, protocols, { ca, handshakeTimeout: 10_000, maxPayload: 16 * 1024 * 1024 });
+export async function openWsClient(
+  url: string,
+  protocols: string[],
+  ca?: string,
+  options: Pick<ClientOptions, 'perMessageDeflate'> = {},
+): Promise<Endpoint> {
+  const ws = new WsSocket(url, protocols, {
+    ca,
+    handshakeTimeout: 10_000,
+    maxPayload: 16 * 1024 * 1024,
+    ...options,
+  });
   await withTimeout(
     new Promise<void>((resolve, reject) => {
       ws.once('open', resolve);
@@ -50,12 +67,14 @@ export async function openWsClient(url: string, protocols: string[], ca?: string
 /** WsPeerServer is a `ws` server attached to an http(s) server; it picks CHOSEN_PROTOCOL. */
 export class WsPeerServer {
   readonly wss: WsServer;
-  readonly connections = new EventLog<{ endpoint: Endpoint; offered: string[] }>();
+  readonly connections = new EventLog<{ endpoint: Endpoint; offered: string[]; socket: Socket }>();
 
-  constructor(server: HttpServer) {
+  /** `perMessageDeflate` is ws's server option (off by default in ws). */
+  constructor(server: HttpServer, perMessageDeflate: boolean | PerMessageDeflateOptions = false) {
     this.wss = new WsServer({
       server,
       maxPayload: 16 * 1024 * 1024,
+      perMessageDeflate,
       handleProtocols: (protocols) => (protocols.has(CHOSEN_PROTOCOL) ? CHOSEN_PROTOCOL : false),
     });
     this.wss.on('connection', (ws, req) => {
@@ -63,11 +82,11 @@ export class WsPeerServer {
         .split(',')
         .map((p) => p.trim())
         .filter((p) => p !== '');
-      this.connections.push({ endpoint: wsEndpoint('ws server', ws), offered });
+      this.connections.push({ endpoint: wsEndpoint('ws server', ws), offered, socket: req.socket });
     });
   }
 
-  nextConnection(): Promise<{ endpoint: Endpoint; offered: string[] }> {
+  nextConnection(): Promise<{ endpoint: Endpoint; offered: string[]; socket: Socket }> {
     return this.connections.take(() => true, 'a connection on the ws server');
   }
 

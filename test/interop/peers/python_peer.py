@@ -3,12 +3,17 @@
 
 Run by Debian's /usr/bin/python3 (python3-websockets, asyncio API of websockets 10.x and later).
 
-    python_peer.py client URL [--subprotocol P]... [--cafile PEM]
+    python_peer.py client URL [--subprotocol P]... [--cafile PEM] [--deflate default|off|small]
     python_peer.py server [--host H] [--port N] [--subprotocol P]... [--certfile PEM --keyfile PEM]
+                          [--deflate default|off|small]
+
+--deflate: "default" is websockets' own permessage-deflate setting (on), "off" switches it off,
+"small" negotiates no context takeover both ways and 10-bit windows both ways.
 
 It reports what happens as JSON lines on stdout, one object per line:
     {"event": "listening", "port": N}                              server only, once
-    {"event": "open", "conn": C, "subprotocol": P|null, "offered": [...], "path": "/..."}
+    {"event": "open", "conn": C, "subprotocol": P|null, "offered": [...], "path": "/...",
+     "extensions": SEC_WEBSOCKET_EXTENSIONS_OF_THE_RESPONSE|null}
     {"event": "message", "conn": C, "type": "text"|"binary", "length": BYTES, "sha256": HEX,
      "data": TEXT (text) | "b64": BASE64 (binary)}                  data/b64 only up to 64 KiB
     {"event": "pong", "conn": C, "b64": BASE64}                    the answer to our ping arrived
@@ -34,6 +39,10 @@ import ssl
 import sys
 
 import websockets
+from websockets.extensions.permessage_deflate import (
+    ClientPerMessageDeflateFactory,
+    ServerPerMessageDeflateFactory,
+)
 
 INLINE_LIMIT = 64 * 1024
 MAX_SIZE = 16 * 1024 * 1024
@@ -42,6 +51,17 @@ MAX_SIZE = 16 * 1024 * 1024
 def emit(obj):
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
+
+
+def deflate_options(mode, factory):
+    """The compression/extensions keyword arguments of connect() or serve() for --deflate."""
+    if mode == "off":
+        return {"compression": None}
+    if mode == "small":
+        return {"compression": None, "extensions": [factory(
+            server_no_context_takeover=True, client_no_context_takeover=True,
+            server_max_window_bits=10, client_max_window_bits=10)]}
+    return {}
 
 
 def close_info(frame):
@@ -72,6 +92,7 @@ class Peer:
             "subprotocol": ws.subprotocol,
             "offered": offered,
             "path": getattr(ws, "path", None),
+            "extensions": ws.response_headers.get("Sec-WebSocket-Extensions"),
         })
         try:
             while True:
@@ -150,7 +171,8 @@ async def run_client(args):
         ctx = ssl.create_default_context(cafile=args.cafile)
     try:
         ws = await websockets.connect(args.url, subprotocols=args.subprotocol or None,
-                                      max_size=MAX_SIZE, ssl=ctx, open_timeout=10)
+                                      max_size=MAX_SIZE, ssl=ctx, open_timeout=10,
+                                      **deflate_options(args.deflate, ClientPerMessageDeflateFactory))
     except Exception as exc:
         emit({"event": "error", "conn": None, "message": f"connect: {type(exc).__name__}: {exc}"})
         return 1
@@ -175,7 +197,8 @@ async def run_server(args):
         await peer.run_connection(ws, offered)
 
     server = await websockets.serve(handler, args.host, args.port, subprotocols=args.subprotocol or None,
-                                    max_size=MAX_SIZE, ssl=ctx)
+                                    max_size=MAX_SIZE, ssl=ctx,
+                                    **deflate_options(args.deflate, ServerPerMessageDeflateFactory))
     emit({"event": "listening", "port": server.sockets[0].getsockname()[1]})
     await peer.read_commands()
     server.close()
@@ -191,12 +214,14 @@ def main():
     client.add_argument("url")
     client.add_argument("--subprotocol", action="append", default=[])
     client.add_argument("--cafile")
+    client.add_argument("--deflate", choices=["default", "off", "small"], default="default")
     server = sub.add_parser("server")
     server.add_argument("--host", default="127.0.0.1")
     server.add_argument("--port", type=int, default=0)
     server.add_argument("--subprotocol", action="append", default=[])
     server.add_argument("--certfile")
     server.add_argument("--keyfile")
+    server.add_argument("--deflate", choices=["default", "off", "small"], default="default")
     args = parser.parse_args()
     emit({"event": "version", "websockets": websockets.__version__, "python": sys.version.split()[0]})
     run = run_client if args.mode == "client" else run_server
