@@ -39,9 +39,9 @@ export interface SocketOptions {
   /**
    * permessage-deflate (RFC 7692): `true` for the defaults, `false` to switch it off, or
    * the settings. A server accepts the first acceptable offer of a client; a client offers
-   * it in its handshake. Compression costs CPU and, with context takeover, about 300 KiB
-   * of zlib state per connection (see docs/api.md); inflated messages are bounded by
-   * `maxPayload` while inflating. @default true
+   * it in its handshake. Compression costs CPU and, with context takeover, memory per
+   * connection (about 44 KiB measured, see docs/api.md); inflated messages are bounded by
+   * `maxPayload` while inflating, so a compression bomb closes with 1009. @default true
    */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
