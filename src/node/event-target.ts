@@ -31,7 +31,8 @@ type Listener<E> = ((event: E) => void) | { handleEvent(event: E): void };
  * (each one listener, registered where it was first set) and typed addEventListener.
  */
 export class WebSocketEventTarget extends EventTarget {
-  readonly #handlers = new Map<string, unknown>();
+  /** The on<event> attributes that were ever set; created on first use (most server sockets never set one). */
+  #handlers: Map<string, unknown> | undefined;
 
   get onopen(): ((event: Event) => void) | null {
     return this.#getHandler('open');
@@ -89,17 +90,19 @@ export class WebSocketEventTarget extends EventTarget {
   }
 
   #getHandler<F>(type: string): F | null {
-    return (this.#handlers.get(type) as F | undefined) ?? null;
+    return (this.#handlers?.get(type) as F | undefined) ?? null;
   }
 
   /** #setHandler implements the on<event> attributes: one listener per type, registered on first set. */
   #setHandler(type: string, fn: unknown): void {
-    if (!this.#handlers.has(type)) {
+    this.#handlers ??= new Map<string, unknown>();
+    const handlers = this.#handlers;
+    if (!handlers.has(type)) {
       super.addEventListener(type, (event) => {
-        const handler = this.#handlers.get(type);
+        const handler = handlers.get(type);
         if (typeof handler === 'function') handler.call(this, event);
       });
     }
-    this.#handlers.set(type, typeof fn === 'function' ? fn : null);
+    handlers.set(type, typeof fn === 'function' ? fn : null);
   }
 }

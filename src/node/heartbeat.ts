@@ -14,58 +14,124 @@ export interface HeartbeatTarget {
  * Heartbeat detects dead peers. After `interval` ms without a byte from the peer it sends
  * a ping; when nothing at all arrives within `timeout` ms more, it terminates. Counting any
  * byte (not only pongs) keeps a slow peer alive while it streams a large message, and
- * pinging only idle connections keeps busy ones free of probes. The clock is injectable.
+ * pinging only idle connections keeps busy ones free of probes.
+ *
+ * A Heartbeat holds no timer of its own: every connection with the same settings joins one
+ * HeartbeatWheel, whose single interval timer sweeps them all every quarter of the shorter
+ * period. So an idle connection costs a few numbers, not a Timeout and its closures, and
+ * each deadline is kept to within that quarter period.
  */
 export class Heartbeat {
-  readonly #options: HeartbeatOptions;
+  readonly #wheel: HeartbeatWheel;
   readonly #target: HeartbeatTarget;
-  readonly #now: () => number;
+  /** Set by touch, cleared by each sweep: did a byte arrive since the last sweep? */
+  #seen = false;
   #lastSeen: number;
   #pingSentAt = -1;
-  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
 
   constructor(options: HeartbeatOptions, target: HeartbeatTarget, now: () => number = Date.now) {
-    this.#options = options;
+    this.#wheel = HeartbeatWheel.for(options, now);
     this.#target = target;
-    this.#now = now;
     this.#lastSeen = now();
-    this.#schedule(options.interval);
+    this.#wheel.add(this);
   }
 
-  /** touch records that the peer sent something. Called for every chunk, so it only stores a number. */
+  /** touch records that the peer sent something. Called for every chunk, so it only sets a flag. */
   touch(): void {
-    this.#lastSeen = this.#now();
+    this.#seen = true;
   }
 
   /** stop cancels the heartbeat for good. */
   stop(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#wheel.delete(this);
   }
 
-  #schedule(ms: number): void {
-    this.#timer = setTimeout(this.#tick, Math.max(1, ms));
-    this.#timer.unref();
-  }
-
-  #tick = (): void => {
-    const now = this.#now();
-    const answered = this.#lastSeen >= this.#pingSentAt;
-    if (this.#pingSentAt >= 0 && !answered && !this.#target.isPaused()) {
-      this.#timer = undefined;
-      this.#target.terminate();
-      return;
+  /** sweep is the wheel's visit at time `now`; it returns false once the connection was terminated. */
+  sweep(now: number, options: HeartbeatOptions): boolean {
+    if (this.#seen) {
+      this.#seen = false;
+      this.#lastSeen = now;
+      this.#pingSentAt = -1;
+      return true;
     }
-    this.#pingSentAt = -1;
-    const idle = now - this.#lastSeen;
-    if (this.#target.isPaused()) {
-      this.#schedule(this.#options.interval);
-    } else if (idle < this.#options.interval) {
-      this.#schedule(this.#options.interval - idle);
-    } else {
-      this.#pingSentAt = now;
-      this.#target.ping();
-      this.#schedule(this.#options.timeout);
+    const paused = this.#target.isPaused();
+    if (this.#pingSentAt >= 0) {
+      if (paused) {
+        this.#pingSentAt = -1;
+        this.#lastSeen = now;
+      } else if (now - this.#pingSentAt >= options.timeout) {
+        this.#stopped = true;
+        this.#target.terminate();
+        return false;
+      }
+      return true;
+    }
+    if (now - this.#lastSeen < options.interval) return true;
+    if (paused) {
+      this.#lastSeen = now;
+      return true;
+    }
+    this.#pingSentAt = now;
+    this.#target.ping();
+    return true;
+  }
+}
+
+/**
+ * HeartbeatWheel is the one timer behind every Heartbeat with the same interval and
+ * timeout: an unref'd setInterval that runs while the wheel has members and sweeps them.
+ */
+export class HeartbeatWheel {
+  static readonly #wheels = new Map<string, HeartbeatWheel>();
+
+  /**
+   * for returns the shared wheel of these settings, creating it on first use. Wheels stay
+   * (an idle one holds no timer); a wheel with an injected clock is never shared.
+   */
+  static for(options: HeartbeatOptions, now: () => number): HeartbeatWheel {
+    const key = `${options.interval}/${options.timeout}`;
+    let wheel = HeartbeatWheel.#wheels.get(key);
+    if (wheel === undefined || wheel.#now !== now) {
+      wheel = new HeartbeatWheel(options, now);
+      if (now === Date.now) HeartbeatWheel.#wheels.set(key, wheel);
+    }
+    return wheel;
+  }
+
+  readonly #options: HeartbeatOptions;
+  readonly #now: () => number;
+  readonly #members = new Set<Heartbeat>();
+  #timer: NodeJS.Timeout | undefined;
+
+  private constructor(options: HeartbeatOptions, now: () => number) {
+    this.#options = { interval: options.interval, timeout: options.timeout };
+    this.#now = now;
+  }
+
+  add(heartbeat: Heartbeat): void {
+    this.#members.add(heartbeat);
+    if (this.#timer === undefined) {
+      const period = Math.max(1, Math.floor(Math.min(this.#options.interval, this.#options.timeout) / 4));
+      this.#timer = setInterval(this.#sweep, period);
+      this.#timer.unref();
+    }
+  }
+
+  delete(heartbeat: Heartbeat): void {
+    this.#members.delete(heartbeat);
+    if (this.#members.size === 0 && this.#timer !== undefined) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  #sweep = (): void => {
+    const now = this.#now();
+    for (const heartbeat of this.#members) {
+      if (!heartbeat.sweep(now, this.#options)) this.delete(heartbeat);
     }
   };
 }

@@ -160,9 +160,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
             ? [new PerMessageDeflate('server', decision.deflate, deflateOptions)]
             : [],
         options: this.#options,
+        onClosed: this.#forgetClient,
       });
       this.clients.add(ws);
-      ws.addEventListener('close', () => this.clients.delete(ws));
       try {
         callback(ws, req);
       } catch (error) {
@@ -214,6 +214,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
     this.emit('close');
   }
+
+  /** #forgetClient drops a client from `clients` as it closes (one function for all, no closure per client). */
+  #forgetClient = (ws: WebSocket): void => {
+    this.clients.delete(ws);
+  };
 
   #onListening = (): void => {
     this.emit('listening');

@@ -36,6 +36,8 @@ interface AcceptInit {
   /** The negotiated extensions, in the order of that header. */
   extensions: Extension[];
   options: ResolvedSocketOptions;
+  /** Called as the connection closes, before the close event (the server forgets the client). */
+  onClosed?: ((ws: WebSocket) => void) | undefined;
 }
 
 /** The AcceptInit of the server-side construction in progress (see acceptWebSocket). */
@@ -90,6 +92,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
   #iterator: MessageQueue<WebSocketData> | undefined;
   #outbox: SendData[] | undefined;
   #outboxBytes = 0;
+  #onClosed: ((ws: WebSocket) => void) | undefined;
 
   constructor(url: string | URL, protocols?: string | string[], options: WebSocketOptions = {}) {
     super();
@@ -100,6 +103,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       this.#url = '';
       this.#protocol = init.protocol;
       this.#extensions = init.extensionsHeader;
+      this.#onClosed = init.onClosed;
       this.#attach(init.socket, init.head, init.options, init.extensions);
       return;
     }
@@ -285,24 +289,42 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       extensions,
       yieldAfterMessage: true,
     });
-    const handler: TransportHandler = {
-      onMessage: (binary, data) => {
-        const value = binary ? this.#binary(data) : data.toString('utf8');
-        this.#iterator?.push(value, data.length);
-        this.dispatchEvent(messageEvent('message', value));
-      },
-      onPing: (data) => this.dispatchEvent(messageEvent('ping', data)),
-      onPong: (data) => this.dispatchEvent(messageEvent('pong', data)),
-      onError: (error) => {
-        this.#error = error;
-        this.dispatchEvent(new ErrorEvent('error', { error }));
-      },
-      onDrain: () => this.dispatchEvent(new Event('drain')),
-      onClose: (code, reason, wasClean) => this.#closed(code, reason, wasClean),
-    };
     this.#state = WebSocket.OPEN;
-    this.#transport = new Transport(socket, conn, options, handler, head);
+    this.#transport = new Transport(socket, conn, options, new WebSocket.#Events(this), head);
   }
+
+  /**
+   * #Events is what the transport reports to: one small object per connection whose
+   * methods live on a shared prototype, instead of six closures per socket.
+   */
+  static readonly #Events = class implements TransportHandler {
+    readonly #ws: WebSocket;
+    constructor(ws: WebSocket) {
+      this.#ws = ws;
+    }
+    onMessage(binary: boolean, data: Buffer): void {
+      const ws = this.#ws;
+      const value = binary ? ws.#binary(data) : data.toString('utf8');
+      ws.#iterator?.push(value, data.length);
+      ws.dispatchEvent(messageEvent('message', value));
+    }
+    onPing(data: Buffer): void {
+      this.#ws.dispatchEvent(messageEvent('ping', data));
+    }
+    onPong(data: Buffer): void {
+      this.#ws.dispatchEvent(messageEvent('pong', data));
+    }
+    onError(error: unknown): void {
+      this.#ws.#error = error;
+      this.#ws.dispatchEvent(new ErrorEvent('error', { error }));
+    }
+    onDrain(): void {
+      this.#ws.dispatchEvent(new Event('drain'));
+    }
+    onClose(code: number, reason: string, wasClean: boolean): void {
+      this.#ws.#closed(code, reason, wasClean);
+    }
+  };
 
   #binary(data: Buffer): WebSocketData {
     if (this.#binaryType === 'nodebuffer') return data;
@@ -321,6 +343,9 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     this.#outbox = undefined;
     this.#outboxBytes = 0;
     this.#iterator?.end(wasClean ? undefined : this.#error);
+    const onClosed = this.#onClosed;
+    this.#onClosed = undefined;
+    onClosed?.(this);
     this.dispatchEvent(new CloseEvent('close', { code, reason, wasClean }));
   }
 
