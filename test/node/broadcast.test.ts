@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { type CloseEvent, PreparedMessage, prepareMessage, WebSocket } from 'duplex';
 import { closePayload, connectRaw, encodeFrame, Op } from '../helpers/raw-client.js';
@@ -93,6 +94,40 @@ describe('WebSocketServer#broadcast', () => {
     ws.close();
     ws.sendPrepared(prepareMessage('dropped'));
     await nextEvent(ws, 'close');
+    await stop(wss);
+  });
+
+  it('writes the messages of one event-loop turn to each subscriber in one writev', async () => {
+    const { wss, port } = await startServer();
+    const peers = [];
+    for (let i = 0; i < 3; i++) {
+      const accepted = nextConnection(wss);
+      peers.push(await connectRaw(port));
+      await accepted;
+    }
+    // Count the calls that reach the kernel path, per socket, while 10 messages are broadcast in one turn.
+    const calls = new Map<Socket, string[]>();
+    const proto = Socket.prototype as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
+    const original = { _write: proto._write, _writev: proto._writev };
+    for (const name of ['_write', '_writev'] as const) {
+      proto[name] = function (this: Socket, ...args: unknown[]) {
+        calls.set(this, [...(calls.get(this) ?? []), name]);
+        return original[name].apply(this, args);
+      };
+    }
+    try {
+      for (let i = 0; i < 10; i++) wss.broadcast(`message ${i}`);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      proto._write = original._write;
+      proto._writev = original._writev;
+    }
+    assert.equal(calls.size, 3);
+    for (const list of calls.values()) assert.deepEqual(list, ['_writev']);
+    for (const peer of peers) {
+      for (let i = 0; i < 10; i++) assert.equal((await peer.readFrame()).payload.toString(), `message ${i}`);
+      peer.destroy();
+    }
     await stop(wss);
   });
 
