@@ -9,25 +9,49 @@ export interface PrepareOptions {
 /** PreparableData is what `prepareMessage` accepts: a string is UTF-8 encoded once. */
 export type PreparableData = string | Buffer | ArrayBuffer | ArrayBufferView;
 
+/** SharedEncoder serializes a message for every recipient with its shared encoding key (a Transport). */
+export interface SharedEncoder {
+  encodeShared(payload: Buffer, binary: boolean): Buffer[];
+}
+
 /**
- * PreparedMessage is one message serialized once as an unmasked, uncompressed server
- * frame, so that it can be written to many sockets without re-framing (DESIGN: "Broadcast
- * writes one serialized frame to many sockets"). It is immutable: the same Buffers go to
- * every recipient. Recipients that cannot take the frame as is (a client socket, which must
- * mask each frame, or a socket with a negotiated extension) get `data` sent the usual way.
+ * PreparedMessage is one message serialized once per encoding, so that it can be written to
+ * many sockets without re-framing or re-compressing (DESIGN: "Broadcast writes one
+ * serialized frame to many sockets"): the unmasked, uncompressed server frame at once, and
+ * the frame of each other shared encoding key (permessage-deflate without server context
+ * takeover, per set of parameters) the first time a recipient with that key needs it. The
+ * same Buffers go to every recipient with the same key. Recipients without a key (a client
+ * socket, which must mask each frame, or a socket that compresses with context takeover)
+ * get `data` sent the usual way, encoded for them alone.
  */
 export class PreparedMessage {
   /** binary tells whether the message goes out as binary (else text). */
   readonly binary: boolean;
   /** data is the payload (UTF-8 bytes for text). */
   readonly data: Buffer;
-  /** frames are the wire bytes of the frame, header and payload, to write in order. */
+  /** frames are the wire bytes of the plain frame, header and payload, to write in order. */
   readonly frames: readonly Buffer[];
+  /** The frames of each shared encoding key met so far; '' is the plain frame. */
+  readonly #encoded = new Map<string, readonly Buffer[]>();
 
   constructor(data: Buffer, binary: boolean) {
     this.binary = binary;
     this.data = data;
     this.frames = serializeFrame({ opcode: binary ? Opcode.BINARY : Opcode.TEXT, payload: data });
+    this.#encoded.set('', this.frames);
+  }
+
+  /**
+   * framesFor returns the frames for recipients whose connection has the shared encoding key
+   * `key`, serializing them with `encoder` (any recipient with that key) the first time.
+   */
+  framesFor(key: string, encoder: SharedEncoder): readonly Buffer[] {
+    let frames = this.#encoded.get(key);
+    if (frames === undefined) {
+      frames = encoder.encodeShared(this.data, this.binary);
+      this.#encoded.set(key, frames);
+    }
+    return frames;
   }
 
   /** byteLength is the size of the frame on the wire. */

@@ -131,6 +131,16 @@ export class Transport {
     if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.sendBinary(data));
   }
 
+  /** sharedEncodingKey is the Connection's: recipients with equal keys can be written the same frames (a prepared broadcast). */
+  get sharedEncodingKey(): string | undefined {
+    return this.#conn.sharedEncodingKey;
+  }
+
+  /** encodeShared serializes a data message for every transport with this sharedEncodingKey (Connection#encodeShared). */
+  encodeShared(payload: Buffer, binary: boolean): Buffer[] {
+    return this.#conn.encodeShared(payload, binary);
+  }
+
   /** sendFrames writes data frames serialized elsewhere (a prepared broadcast), through the send-buffer limit. */
   sendFrames(frames: readonly Buffer[]): void {
     if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(frames);

@@ -192,8 +192,10 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
    * sendPrepared sends a message prepared once with `prepareMessage`, writing its frame as
    * is (no re-framing per recipient). It behaves as `send` otherwise: throws while
    * CONNECTING, drops once closing began, keeps the order behind a pending Blob, and goes
-   * through the send-buffer limit. A client socket (which must mask) or one with a
-   * negotiated extension sends the message's payload the usual way instead.
+   * through the send-buffer limit. Recipients whose outgoing encoding is stateless (no
+   * extension, or permessage-deflate without server context takeover) share the frames
+   * serialized once per encoding; a client socket (which must mask) or one that compresses
+   * with context takeover sends the message's payload the usual way instead.
    */
   sendPrepared(message: PreparedMessage): void {
     if (this.#state === WebSocket.CONNECTING) throw new InvalidStateError('WebSocket is still connecting');
@@ -204,7 +206,8 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     }
     const transport = this.#transport;
     if (!transport) return;
-    if (this.#role === 'server' && this.#extensions === '') transport.sendFrames(message.frames);
+    const key = transport.sharedEncodingKey;
+    if (key !== undefined) transport.sendFrames(message.framesFor(key, transport));
     else if (message.binary) transport.sendBinary(message.data);
     else transport.sendText(message.data);
   }

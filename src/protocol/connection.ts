@@ -97,6 +97,16 @@ export class Connection {
   private fragments = 0;
   private readonly utf8 = new Utf8Validator();
   private readonly yieldAfterMessage: boolean;
+  /**
+   * sharedEncodingKey names how this side puts a data message on the wire when that does not
+   * depend on the connection's history: '' for a server without extensions, the extensions'
+   * keys joined when every one of them encodes statelessly (Extension#sharedEncodingKey),
+   * undefined otherwise (a client, which masks every frame with a fresh key, or an extension
+   * that keeps context, such as permessage-deflate with our context takeover). Connections
+   * with equal keys send the same bytes for the same message, so a broadcast serializes it
+   * once per key with `encodeShared` and writes those frames to each of them.
+   */
+  readonly sharedEncodingKey: string | undefined;
 
   constructor(options: ConnectionOptions) {
     this.role = options.role;
@@ -108,6 +118,9 @@ export class Connection {
     this.yieldAfterMessage = options.yieldAfterMessage ?? false;
     let rsv = 0;
     for (const ext of this.extensions) rsv |= ext.rsvBits;
+    const keys = this.extensions.map((ext) => ext.sharedEncodingKey);
+    this.sharedEncodingKey =
+      options.role === 'server' && keys.every((key) => key !== undefined) ? keys.join(',') : undefined;
     this.parser = new FrameParser({
       expectMasked: options.role === 'server',
       allowedRsv: rsv,
@@ -295,6 +308,22 @@ export class Connection {
 
   private sendMessage(opcode: number, payload: Buffer): Buffer[] {
     this.assertOpen();
+    return this.encode(opcode, payload);
+  }
+
+  /**
+   * encodeShared returns the frames of a data message as every connection with this
+   * `sharedEncodingKey` would send it, without touching this connection's state: a broadcast
+   * calls it once per key and writes the same frames to each recipient with that key. It
+   * throws InvalidStateError when the key is undefined (the encoding is per connection).
+   */
+  encodeShared(payload: Buffer, binary: boolean): Buffer[] {
+    if (this.sharedEncodingKey === undefined)
+      throw new InvalidStateError('this connection encodes every message with its own context');
+    return this.encode(binary ? Opcode.BINARY : Opcode.TEXT, payload);
+  }
+
+  private encode(opcode: number, payload: Buffer): Buffer[] {
     let rsv = 0;
     for (const ext of this.extensions) {
       const encoded = ext.encodeMessage(payload, opcode === Opcode.BINARY);

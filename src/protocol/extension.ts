@@ -26,4 +26,11 @@ export interface Extension {
    * bits to set on its first frame (0 to send it unchanged).
    */
   encodeMessage(payload: Buffer, binary: boolean): { payload: Buffer; rsv: number };
+  /**
+   * sharedEncodingKey is set when encodeMessage is a pure function of the message (it keeps
+   * no history, e.g. permessage-deflate without our context takeover) and equal for every
+   * extension instance that encodes a message to the same bytes; undefined when the result
+   * depends on what was sent before. Broadcast encodes once per key (Connection#encodeShared).
+   */
+  readonly sharedEncodingKey?: string | undefined;
 }
