@@ -124,7 +124,7 @@ export class Connection {
     this.parser = new FrameParser({
       expectMasked: options.role === 'server',
       allowedRsv: rsv,
-      maxMessagePayload: this.maxPayload,
+      maxMessagePayload: this.extensions.length > 0 ? encodedLimit(this.maxPayload) : this.maxPayload,
     });
   }
 
@@ -219,6 +219,10 @@ export class Connection {
         size: message.length + this.fragments * FRAGMENT_COST,
         limit: this.maxPayload,
       });
+    }
+    if (this.messageRsv === 0 && message.length + frame.payload.length > this.maxPayload) {
+      // The parser's limit has room for encoded (compressed) messages; a plain one is held to maxPayload.
+      throw new PayloadTooBigError({ size: message.length + frame.payload.length, limit: this.maxPayload });
     }
     const plainText = !this.messageBinary && this.messageRsv === 0;
     if (plainText && !(frame.fin && this.fragments === 1) && !this.utf8.push(frame.payload)) {
@@ -379,6 +383,16 @@ export class Connection {
   private frame(opcode: number, payload: Buffer): Buffer[] {
     return serializeFrame({ opcode, payload, maskKey: this.maskKey?.() });
   }
+}
+
+/**
+ * encodedLimit is the wire budget of a message an extension encoded. Data that does not
+ * compress grows a little under deflate (stored blocks add 5 bytes per 64 KiB, plus the
+ * block headers of other strategies), so a message of maxPayload bytes must be allowed a
+ * small margin on the wire; its decoded size is still held to maxPayload exactly.
+ */
+function encodedLimit(maxPayload: number): number {
+  return maxPayload + Math.ceil(maxPayload / 1024) + 1024;
 }
 
 /** closePayload builds a close frame body; `truncate` shortens an over-long reason at a character boundary instead of throwing. */

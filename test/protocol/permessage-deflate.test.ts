@@ -5,6 +5,7 @@
  * byte for byte.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { deflateRawSync, constants as zlibConstants } from 'node:zlib';
 import {
@@ -14,6 +15,7 @@ import {
   negotiateDeflate,
   Opcode,
   offerDeflate,
+  PayloadTooBigError,
   PerMessageDeflate,
   type PerMessageDeflateOptions,
   parseExtensionHeader,
@@ -399,5 +401,31 @@ describe('RFC 7692 7.2 messages of 0 bytes to 16 MiB', () => {
     const got = feed(client, serverFrames([true, Opcode.BINARY, 0x40, rawDeflate(Buffer.alloc(limit + 1))]));
     const error = expectFailure(client, got, 1009);
     assert.equal(error.code, 'DUPLEX_PAYLOAD_TOO_BIG');
+  });
+});
+
+describe('RFC 7692 with maxPayload: the wire margin of encoded messages', () => {
+  // Data that does not compress grows a little under deflate; only the inflated size is held to maxPayload.
+  const random = randomBytes(4096);
+
+  it('a compressed message of exactly maxPayload bytes that is larger on the wire is accepted', () => {
+    const compressed = rawDeflate(random);
+    assert.ok(compressed.length > random.length, 'the probe grows under deflate');
+    const server = deflateServer({}, {}, random.length);
+    const got = feed(server, clientFrames([true, 2, 0x40, compressed]));
+    assert.deepEqual(messages(got), [{ binary: true, data: toHex(random) }]);
+  });
+
+  it('a plain message is still held to maxPayload exactly, with deflate negotiated', () => {
+    const server = deflateServer({}, {}, 4095);
+    const error = expectFailure(server, feed(server, clientFrames([true, 2, 0, random])), 1009);
+    assert.ok(error instanceof PayloadTooBigError);
+    assert.equal(error.size, 4096);
+    assert.equal(error.limit, 4095);
+  });
+
+  it('a compressed message that inflates to maxPayload + 1 bytes fails with 1009', () => {
+    const server = deflateServer({}, {}, random.length - 1);
+    expectFailure(server, feed(server, clientFrames([true, 2, 0x40, rawDeflate(random)])), 1009);
   });
 });
