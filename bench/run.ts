@@ -9,10 +9,16 @@
  *                    [--duration S] [--warmup S] [--rounds N] [--generator auto|node|wsload]
  *                    [--servers duplex,ws,raw] [--idle-connections N] [--subscribers N]
  *                    [--cpu-prof DIR] [--json FILE]
+ *   npm run bench -- --scenarios churn [--duration S] [--churn-connections N]
  *
  * The generator: shared/tools/wsload.c (compiled to a temp dir) when a C compiler and
  * ../shared/tools/wsload.c exist (or WSLOAD_SRC names it), else bench/load.ts; the table
  * says which one ran. Every child is bounded in time and killed when it overstays.
+ *
+ * `churn` (not in the default list: it runs 5 minutes per server) keeps 1,000 connections
+ * churning through an echo server (bench/churn.ts: connect, 10 messages, close) and samples
+ * the server's RSS and heap every few seconds (bench/memory-sampler.ts); it reports start,
+ * end and max of both and their slope over the second half of the run.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -25,15 +31,33 @@ const root = path.resolve(here, '..', '..');
 const CLI = path.join(root, 'dist', 'cli', 'main.js');
 
 type ServerName = 'duplex' | 'ws' | 'raw' | 'raw-batched';
-type ScenarioName = 'echo-32' | 'echo-16k' | 'echo-1m' | 'idle' | 'broadcast' | 'micro';
-const ALL_SCENARIOS: ScenarioName[] = ['echo-32', 'echo-16k', 'echo-1m', 'idle', 'broadcast', 'micro'];
+type ScenarioName = 'echo-32' | 'echo-16k' | 'echo-1m' | 'idle' | 'broadcast' | 'churn' | 'micro';
+type LoadScenario = Exclude<ScenarioName, 'micro' | 'churn'>;
+const ALL_SCENARIOS: ScenarioName[] = [
+  'echo-32',
+  'echo-16k',
+  'echo-1m',
+  'idle',
+  'broadcast',
+  'churn',
+  'micro',
+];
+/** DEFAULT_SCENARIOS is what `npm run bench` runs; `churn` (5 minutes per server) only on request. */
+const DEFAULT_SCENARIOS: ScenarioName[] = ['echo-32', 'echo-16k', 'echo-1m', 'idle', 'broadcast', 'micro'];
+/** CHURN_DEFAULT_S is the churn scenario's length per server unless --duration says otherwise. */
+const CHURN_DEFAULT_S = 300;
 
 interface Options {
   quick: boolean;
   scenarios: ScenarioName[];
   duration: number;
+  /** Whether --duration was given (churn keeps its own default otherwise). */
+  durationGiven: boolean;
   warmup: number;
   rounds: number;
+  /** Whether --rounds was given (churn runs each server once otherwise). */
+  roundsGiven: boolean;
+  churnConnections: number;
   generator: 'auto' | 'node' | 'wsload';
   servers: ServerName[];
   idleConnections: number;
@@ -46,10 +70,13 @@ function parseOptions(argv: string[]): Options {
   const quick = argv.includes('--quick');
   const o: Options = {
     quick,
-    scenarios: ALL_SCENARIOS,
+    scenarios: DEFAULT_SCENARIOS,
     duration: quick ? 1 : 5,
+    durationGiven: false,
     warmup: quick ? 0.5 : 1,
     rounds: quick ? 1 : 3,
+    roundsGiven: false,
+    churnConnections: 1000,
     generator: 'auto',
     servers: ['duplex', 'ws', 'raw', 'raw-batched'],
     idleConnections: quick ? 1000 : 10_000,
@@ -69,9 +96,14 @@ function parseOptions(argv: string[]): Options {
       const list = next().split(',') as ScenarioName[];
       for (const s of list) if (!ALL_SCENARIOS.includes(s)) usage(`unknown scenario ${s}`);
       o.scenarios = list;
-    } else if (a === '--duration') o.duration = Number(next());
-    else if (a === '--warmup') o.warmup = Number(next());
-    else if (a === '--rounds') o.rounds = Number(next());
+    } else if (a === '--duration') {
+      o.duration = Number(next());
+      o.durationGiven = true;
+    } else if (a === '--warmup') o.warmup = Number(next());
+    else if (a === '--rounds') {
+      o.rounds = Number(next());
+      o.roundsGiven = true;
+    } else if (a === '--churn-connections') o.churnConnections = Number(next());
     else if (a === '--generator') o.generator = next() as Options['generator'];
     else if (a === '--servers') o.servers = next().split(',') as ServerName[];
     else if (a === '--idle-connections') o.idleConnections = Number(next());
@@ -82,6 +114,7 @@ function parseOptions(argv: string[]): Options {
   }
   if (!(o.duration > 0 && o.duration <= 600) || !(o.rounds >= 1 && o.rounds <= 50))
     usage('bad duration or rounds');
+  if (!(o.churnConnections >= 1 && o.churnConnections <= 10_000)) usage('--churn-connections is 1..10000');
   if (!['auto', 'node', 'wsload'].includes(o.generator)) usage('--generator is auto, node or wsload');
   if (!o.servers.includes('duplex')) o.servers.unshift('duplex');
   if (!o.servers.includes('ws')) o.servers.splice(1, 0, 'ws');
@@ -156,9 +189,12 @@ interface Server {
 
 const GC_PRELOAD = pathToFileURL(path.join(here, 'gc-on-signal.js')).href;
 
+const MEMORY_PRELOAD = pathToFileURL(path.join(here, 'memory-sampler.js')).href;
+
 function serverArgs(name: ServerName, scenario: ScenarioName, cpuProf: string | undefined): string[] {
   const relay = scenario === 'broadcast';
   const node = [process.execPath, '--expose-gc', '--import', GC_PRELOAD];
+  if (scenario === 'churn') node.push('--import', MEMORY_PRELOAD);
   if (name === 'duplex') {
     if (cpuProf) node.push('--cpu-prof', '--cpu-prof-dir', cpuProf);
     return [...node, CLI, relay ? 'broadcast' : 'echo', '--no-deflate', '--port', '0'];
@@ -169,23 +205,46 @@ function serverArgs(name: ServerName, scenario: ScenarioName, cpuProf: string | 
   return [...node, path.join(here, 'servers', 'raw.js'), mode, '--port', '0'];
 }
 
-/** startServer spawns a server and resolves with its pid and port once it printed its ready line. */
-function startServer(argv: string[]): Promise<Server> {
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+/**
+ * startServer spawns a server and resolves with its pid and port once it printed its ready
+ * line; later stdout lines go to `onLine`.
+ */
+function startServer(
+  argv: string[],
+  onLine?: (line: string) => void,
+  env?: Record<string, string>,
+): Promise<Server> {
+  const child = spawn(argv[0]!, argv.slice(1), {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: env ? { ...process.env, ...env } : process.env,
+  });
+  let rest = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    if (!onLine) return;
+    rest += d;
+    let nl = rest.indexOf('\n');
+    while (nl >= 0) {
+      onLine(rest.slice(0, nl));
+      rest = rest.slice(nl + 1);
+      nl = rest.indexOf('\n');
+    }
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`no ready line from ${argv.join(' ')}`));
     }, 15_000);
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    const ready = (d: string): void => {
       out += d;
       const m = /listening on ws:\/\/[^:]+:(\d+)\//.exec(out);
       if (m) {
+        child.stdout!.off('data', ready);
         clearTimeout(timer);
         resolve({ child, pid: child.pid!, port: Number(m[1]) });
       }
-    });
+    };
+    child.stdout!.on('data', ready);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`${argv.join(' ')} exited with ${code}: ${out}`));
@@ -277,7 +336,7 @@ interface ScenarioSpec {
   generatorArgs: (o: Options) => string[];
 }
 
-const SCENARIOS: Record<Exclude<ScenarioName, 'micro'>, ScenarioSpec> = {
+const SCENARIOS: Record<LoadScenario, ScenarioSpec> = {
   'echo-32': {
     title: 'echo, 100 connections, 32 B text',
     unit: 'msg/s',
@@ -317,11 +376,7 @@ interface Context {
   limits: { soft: number; hard: number };
 }
 
-async function runOnce(
-  ctx: Context,
-  scenario: Exclude<ScenarioName, 'micro'>,
-  name: ServerName,
-): Promise<Measure> {
+async function runOnce(ctx: Context, scenario: LoadScenario, name: ServerName): Promise<Measure> {
   const spec = SCENARIOS[scenario];
   const { o, pin } = ctx;
   const idle = scenario === 'idle';
@@ -396,7 +451,7 @@ interface ScenarioResult {
   runs: Record<string, Measure[]>;
 }
 
-async function runScenario(ctx: Context, scenario: Exclude<ScenarioName, 'micro'>): Promise<ScenarioResult> {
+async function runScenario(ctx: Context, scenario: LoadScenario): Promise<ScenarioResult> {
   const spec = SCENARIOS[scenario];
   const servers = spec.servers.filter((s) => ctx.o.servers.includes(s));
   const runs: Record<string, Measure[]> = {};
@@ -474,14 +529,202 @@ function markdown(results: ScenarioResult[], ctx: Context): string {
   return lines.join('\n');
 }
 
+// ------------------------------------------------------------------ churn
+
+/** churnSeconds is the churn run's length per server: 5 minutes unless --duration says otherwise. */
+function churnSeconds(o: Options): number {
+  return o.durationGiven ? o.duration : CHURN_DEFAULT_S;
+}
+
+/** churnRounds is 1 (each server once, 5 minutes each) unless --rounds says otherwise. */
+function churnRounds(o: Options): number {
+  return o.roundsGiven ? o.rounds : 1;
+}
+
+interface MemorySample {
+  t: number;
+  rss: number;
+  heapUsed: number;
+  gc: boolean;
+}
+
+interface MemoryFigures {
+  start: number;
+  end: number;
+  max: number;
+  /** Least-squares slope over the second half of the run, bytes per minute. */
+  slopePerMin: number;
+}
+
+interface ChurnResult {
+  server: ServerName;
+  seconds: number;
+  cycles: number;
+  cyclesPerS: number;
+  msgsPerS: number;
+  errors: number;
+  clientCpu: number;
+  /** RSS and heap after a forced GC, before the load and after it ended. */
+  gcBefore: MemorySample | undefined;
+  gcAfter: MemorySample | undefined;
+  rss: MemoryFigures;
+  heap: MemoryFigures;
+  samples: MemorySample[];
+}
+
+/** slope is the least-squares slope of y over x (x in ms), in units per minute. */
+function slope(points: { x: number; y: number }[]): number {
+  const n = points.length;
+  if (n < 2) return Number.NaN;
+  const mx = points.reduce((a, p) => a + p.x, 0) / n;
+  const my = points.reduce((a, p) => a + p.y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const p of points) {
+    num += (p.x - mx) * (p.y - my);
+    den += (p.x - mx) ** 2;
+  }
+  return den === 0 ? Number.NaN : (num / den) * 60_000;
+}
+
+function figures(samples: MemorySample[], key: 'rss' | 'heapUsed'): MemoryFigures {
+  if (samples.length === 0)
+    return { start: Number.NaN, end: Number.NaN, max: Number.NaN, slopePerMin: Number.NaN };
+  return {
+    start: samples[0]![key],
+    end: samples[samples.length - 1]![key],
+    max: Math.max(...samples.map((s) => s[key])),
+    // The second half by sample count (samples are evenly spaced unless the server stalls).
+    slopePerMin: slope(samples.slice(samples.length >> 1).map((s) => ({ x: s.t, y: s[key] }))),
+  };
+}
+
+/** churnOnce runs one server under churn for the scenario's length, sampling its memory. */
+async function churnOnce(ctx: Context, name: ServerName): Promise<ChurnResult> {
+  const { o, pin } = ctx;
+  const seconds = churnSeconds(o);
+  const everyMs = Math.max(100, Math.min(2000, Math.round((seconds * 1000) / 30)));
+  const need = o.churnConnections + 200;
+  const samples: MemorySample[] = [];
+  let waiting: ((s: MemorySample) => void) | undefined;
+  const server = await startServer(
+    withFdLimit([...pin.server, ...serverArgs(name, 'churn', undefined)], need, ctx.limits),
+    (line) => {
+      if (!line.startsWith('memory ')) return;
+      const s = JSON.parse(line.slice(7)) as MemorySample;
+      if (s.gc) {
+        waiting?.(s);
+        waiting = undefined;
+      } else samples.push(s);
+    },
+    { DUPLEX_BENCH_SAMPLE_MS: String(everyMs) },
+  );
+  /** gcSample forces a GC in the server and waits (bounded) for the sample taken after it. */
+  const gcSample = (): Promise<MemorySample | undefined> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), 5_000);
+      waiting = (s) => {
+        clearTimeout(timer);
+        resolve(s);
+      };
+      try {
+        process.kill(server.pid, 'SIGUSR2');
+      } catch {
+        resolve(undefined);
+      }
+    });
+  try {
+    await sleep(500);
+    const gcBefore = await gcSample();
+    const from = samples.length;
+    const argv = withFdLimit(
+      [
+        ...pin.generator,
+        process.execPath,
+        path.join(here, 'churn.js'),
+        '-c',
+        String(o.churnConnections),
+        '-m',
+        '10',
+        '-s',
+        '32',
+        '-d',
+        String(seconds),
+        '--port',
+        String(server.port),
+      ],
+      need,
+      ctx.limits,
+    );
+    const r = await runGenerator(argv, seconds + 60);
+    const during = samples.slice(from);
+    const gcAfter = await gcSample();
+    return {
+      server: name,
+      seconds: Number(r['seconds']),
+      cycles: Number(r['cycles']),
+      cyclesPerS: Number(r['cycles_per_s']),
+      msgsPerS: Number(r['msgs_per_s']),
+      errors: Number(r['errors']),
+      clientCpu: Number(r['client_cpu_pct']),
+      gcBefore,
+      gcAfter,
+      rss: figures(during, 'rss'),
+      heap: figures(during, 'heapUsed'),
+      samples: during,
+    };
+  } finally {
+    await stopServer(server);
+  }
+}
+
+async function runChurnScenario(ctx: Context): Promise<ChurnResult[]> {
+  const servers = (['duplex', 'ws'] as const).filter((s) => ctx.o.servers.includes(s));
+  const out: ChurnResult[] = [];
+  for (let round = 0; round < churnRounds(ctx.o); round++) {
+    const order = round % 2 === 0 ? servers : [...servers].reverse();
+    for (const s of order) {
+      const r = await churnOnce(ctx, s);
+      out.push(r);
+      process.stderr.write(
+        `bench: churn round ${round + 1} ${s}: ${r.cyclesPerS} connections/s, ${r.msgsPerS} msg/s, errors ${r.errors}; RSS ${mb(r.rss.start)} -> ${mb(r.rss.end)} MB (max ${mb(r.rss.max)}, ${mb(r.rss.slopePerMin, 2)} MB/min over the second half); heap ${mb(r.heap.start)} -> ${mb(r.heap.end)} MB (${mb(r.heap.slopePerMin, 2)} MB/min)\n`,
+      );
+    }
+  }
+  return out;
+}
+
+const mb = (bytes: number | undefined, digits = 1): string => fmt((bytes ?? Number.NaN) / 1_048_576, digits);
+
+function churnMarkdown(results: ChurnResult[], ctx: Context): string {
+  const lines: string[] = [];
+  lines.push(
+    `Churn: ${int(ctx.o.churnConnections)} connections, each connecting, sending 10 messages of 32 B (each echoed before the next), closing; ${int(churnSeconds(ctx.o))} s per server. Memory sampled in the server without forcing GC; "after GC" figures after a forced full collection before the load and after it ended. MB = MiB.`,
+  );
+  lines.push('');
+  lines.push(
+    '| server | connections/s | msg/s | errors | RSS start / end / max | RSS slope, 2nd half | heap start / end / max | heap slope, 2nd half | after GC, before -> after load: RSS; heap |',
+  );
+  lines.push('|---|---|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    lines.push(
+      `| ${r.server} | ${int(r.cyclesPerS)} | ${int(r.msgsPerS)} | ${int(r.errors)} | ${mb(r.rss.start)} / ${mb(r.rss.end)} / ${mb(r.rss.max)} MB | ${mb(r.rss.slopePerMin, 2)} MB/min | ${mb(r.heap.start)} / ${mb(r.heap.end)} / ${mb(r.heap.max)} MB | ${mb(r.heap.slopePerMin, 2)} MB/min | ${mb(r.gcBefore?.rss)} -> ${mb(r.gcAfter?.rss)} MB; ${mb(r.gcBefore?.heapUsed)} -> ${mb(r.gcAfter?.heapUsed)} MB |`,
+    );
+  }
+  return lines.join('\n');
+}
+
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   const started = Date.now();
   // Hard bound for the whole run.
-  setTimeout(() => {
-    process.stderr.write('bench: time limit reached\n');
-    process.exit(3);
-  }, 30 * 60_000).unref();
+  setTimeout(
+    () => {
+      process.stderr.write('bench: time limit reached\n');
+      process.exit(3);
+    },
+    (30 * 60 + (o.scenarios.includes('churn') ? churnSeconds(o) * 2 * churnRounds(o) + 120 : 0)) * 1000,
+  ).unref();
   const pin = pinning();
   const limits = fdLimits();
   const needFds = o.idleConnections + 200;
@@ -495,7 +738,9 @@ async function main(): Promise<void> {
     );
     o.idleConnections = cap;
   }
-  const wsload = o.scenarios.some((s) => s !== 'micro') ? wsloadBinary(o.generator) : undefined;
+  const wsload = o.scenarios.some((s) => s !== 'micro' && s !== 'churn')
+    ? wsloadBinary(o.generator)
+    : undefined;
   const ctx: Context = { o, pin, wsload, limits };
   const cpuModel = /model name\s*:\s*(.*)/.exec(
     existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '',
@@ -505,11 +750,17 @@ async function main(): Promise<void> {
     `generator: ${wsload ? 'wsload (shared/tools/wsload.c, C, epoll)' : 'bench/load.ts (node:net, worker threads)'}; ${pin.note}`,
     `rounds ${o.rounds}, ${o.duration} s measured after ${o.warmup} s warm-up per run; idle ${o.idleConnections} connections; broadcast ${o.subscribers} subscribers`,
   ];
+  if (o.scenarios.includes('churn'))
+    header.push(
+      `churn: generator bench/churn.ts (node:net, one thread), ${o.churnConnections} connections, ${churnSeconds(o)} s per server, ${churnRounds(o)} round(s)`,
+    );
   process.stderr.write(`${header.join('\n')}\n`);
   const results: ScenarioResult[] = [];
-  for (const s of o.scenarios) if (s !== 'micro') results.push(await runScenario(ctx, s));
+  for (const s of o.scenarios) if (s !== 'micro' && s !== 'churn') results.push(await runScenario(ctx, s));
+  const churn = o.scenarios.includes('churn') ? await runChurnScenario(ctx) : [];
   let out = `${header.map((h) => `> ${h}`).join('\n')}\n\n`;
   if (results.length > 0) out += `${markdown(results, ctx)}\n`;
+  if (churn.length > 0) out += `${results.length > 0 ? '\n' : ''}${churnMarkdown(churn, ctx)}\n`;
   if (o.scenarios.includes('micro')) {
     const micro = spawnSync(
       pin.server[0] ?? process.execPath,
@@ -526,7 +777,7 @@ async function main(): Promise<void> {
   }
   out += `\n(${((Date.now() - started) / 1000).toFixed(0)} s)\n`;
   process.stdout.write(out);
-  if (o.json) writeFileSync(o.json, `${JSON.stringify({ header, results }, null, 2)}\n`);
+  if (o.json) writeFileSync(o.json, `${JSON.stringify({ header, results, churn }, null, 2)}\n`);
 }
 
 main().catch((error: unknown) => {
