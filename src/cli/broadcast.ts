@@ -1,5 +1,5 @@
 import { WebSocketServer } from '../node/server.js';
-import { formatHost } from './echo.js';
+import { serveUntilSignal } from './lifecycle.js';
 
 /** BroadcastCliOptions are the flags of `duplex broadcast`. */
 export interface BroadcastCliOptions {
@@ -35,24 +35,5 @@ export function runBroadcast(options: BroadcastCliOptions): void {
       server.broadcast(event.data as string | Buffer, { except: ws });
     });
   });
-  server.on('error', (error) => {
-    console.error(`duplex broadcast: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  });
-  server.on('listening', () => {
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : options.port;
-    process.stdout.write(`listening on ws://${formatHost(options.host)}:${port}/\n`);
-  });
-  let stopping = false;
-  const stop = (): void => {
-    if (stopping) process.exit(0);
-    stopping = true;
-    server.close().then(
-      () => process.exit(0),
-      () => process.exit(0),
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  serveUntilSignal('broadcast', server, options.host, options.port);
 }

@@ -1,4 +1,5 @@
 import { WebSocketServer } from '../node/server.js';
+import { serveUntilSignal } from './lifecycle.js';
 
 /** EchoOptions are the flags of `duplex echo`. */
 export interface EchoOptions {
@@ -6,11 +7,6 @@ export interface EchoOptions {
   port: number;
   deflate: boolean;
   maxPayload: number | undefined;
-}
-
-/** formatHost puts an IPv6 address in brackets, as URLs write it. */
-export function formatHost(host: string): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
 /**
@@ -30,24 +26,5 @@ export function runEcho(options: EchoOptions): void {
   server.on('connection', (ws) => {
     ws.addEventListener('message', (event) => ws.send(event.data));
   });
-  server.on('error', (error) => {
-    console.error(`duplex echo: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  });
-  server.on('listening', () => {
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : options.port;
-    process.stdout.write(`listening on ws://${formatHost(options.host)}:${port}/\n`);
-  });
-  let stopping = false;
-  const stop = (): void => {
-    if (stopping) process.exit(0);
-    stopping = true;
-    server.close().then(
-      () => process.exit(0),
-      () => process.exit(0),
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  serveUntilSignal('echo', server, options.host, options.port);
 }

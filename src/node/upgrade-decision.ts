@@ -68,14 +68,7 @@ export async function decideUpgrade(
       headers: req.headers as HeaderMap,
     });
   } catch (error) {
-    if (error instanceof HandshakeError) {
-      return {
-        accept: false,
-        status: error.status ?? 400,
-        body: `${error.message}\n`,
-        headers: error.headers,
-      };
-    }
+    if (error instanceof HandshakeError) return refusal(error);
     return { accept: false, status: 400 };
   }
   if (!isOriginAllowed(options, validated.origin, req.headers.host)) {
@@ -110,14 +103,7 @@ export async function decideUpgrade(
   try {
     deflate = chooseDeflate(options.perMessageDeflate, validated.extensions);
   } catch (error) {
-    if (error instanceof HandshakeError) {
-      return {
-        accept: false,
-        status: error.status ?? 400,
-        body: `${error.message}\n`,
-        headers: error.headers,
-      };
-    }
+    if (error instanceof HandshakeError) return refusal(error);
     return { accept: false, status: 500, hookError: error };
   }
   return {
@@ -142,4 +128,9 @@ function chooseDeflate(
   const ours = offers.filter((offer) => offer.name.toLowerCase() === 'permessage-deflate');
   if (ours.length === 0) return undefined;
   return negotiateDeflate(ours, options);
+}
+
+/** refusal turns a HandshakeError into the HTTP answer it carries. */
+function refusal(error: HandshakeError): UpgradeDecision {
+  return { accept: false, status: error.status ?? 400, body: `${error.message}\n`, headers: error.headers };
 }
