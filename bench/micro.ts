@@ -94,6 +94,30 @@ for (const [label, size, count] of [
   );
 }
 
+// ---- parse: frames cut across socket-sized chunks (64 KiB, as node:net reads them), so that
+// headers and payloads straddle chunk boundaries and a payload is gathered from several chunks
+for (const [label, size, count] of [
+  ['16 KiB', 16 * KiB, 64],
+  ['1 MiB', MiB, 1],
+] as const) {
+  const one = maskedFrame(Opcode.BINARY, randomFillSync(Buffer.alloc(size)));
+  const input = Buffer.concat(Array.from({ length: count }, () => one));
+  const pieces: Buffer[] = [];
+  for (let off = 0; off < input.length; off += 64 * KiB) pieces.push(input.subarray(off, off + 64 * KiB));
+  const parser = new FrameParser({ expectMasked: true, maxMessagePayload: 64 * MiB });
+  measure(
+    `parse ${label} frames (FrameParser, ${count === 1 ? 'one frame' : `${count} frames`} in 64 KiB chunks)`,
+    size,
+    () => {
+      for (const piece of pieces) {
+        parser.push(piece);
+        for (let f = parser.next(); f !== undefined; f = parser.next()) sink += f.payload.length;
+      }
+    },
+    count,
+  );
+}
+
 // ---- receive: the whole Connection path (parse, unmask, reassembly, events), binary and text
 for (const [label, size, count, text] of [
   ['32 B text', 32, 1000, true],

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type Frame, FrameParser, PayloadTooBigError, ProtocolError } from 'duplex/protocol';
-import { bytewise, hex, toHex } from './helpers.js';
+import { bytewise, hex, maskedFrame, toHex } from './helpers.js';
 
 function parser(expectMasked = false, opts: { allowedRsv?: number; maxMessagePayload?: number } = {}) {
   return new FrameParser({ expectMasked, ...opts });
@@ -152,6 +152,32 @@ describe('RFC 6455 5.2 base framing', () => {
         ],
         `split at ${i}`,
       );
+    }
+  });
+
+  it('a masked payload gathered from three chunks is unmasked right at every alignment of each piece', () => {
+    // The header is read in place at an offset into the first chunk and the payload gathered
+    // from three; the word-at-a-time unmask must agree with the naive mask whatever the
+    // chunks' byte offsets and where each piece starts relative to the key.
+    const payload = Buffer.from(Array.from({ length: 400 }, (_, i) => (i * 7 + 3) & 0xff));
+    const key = [0x37, 0xfa, 0x21, 0x3d];
+    const frame = maskedFrame(0x82, payload, key);
+    for (let shift = 0; shift < 4; shift++) {
+      for (let cut1 = 120; cut1 < 128; cut1++) {
+        for (const cut2 of [260, 261, 262, 263]) {
+          const backing = Buffer.alloc(frame.length + shift);
+          frame.copy(backing, shift);
+          const copy = backing.subarray(shift);
+          const p = parser(true);
+          p.push(copy.subarray(0, cut1));
+          p.push(copy.subarray(cut1, cut2));
+          p.push(copy.subarray(cut2));
+          const got = drain(p);
+          assert.equal(got.length, 1, `shift ${shift} cuts ${cut1} ${cut2}`);
+          assert.equal(got[0]!.payload, toHex(payload), `shift ${shift} cuts ${cut1} ${cut2}`);
+          assert.equal(p.bufferedBytes, 0);
+        }
+      }
     }
   });
 
