@@ -26,11 +26,24 @@
  *   the clients connected, divided by the connections.
  * Every child is bounded in time and killed when it overstays; every loop ends by itself.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  collect,
+  cpuTicks,
+  fmt,
+  int,
+  median,
+  type Pinning,
+  pinning,
+  rssKb,
+  sleep,
+  startServer,
+  stopChild,
+} from './lib/proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // build/bench
 const root = path.resolve(here, '..', '..');
@@ -107,68 +120,11 @@ function usage(message: string): never {
 
 // ------------------------------------------------------------------ processes
 
-/** pinning: taskset when present and there are two CPUs, else nothing (and said so). */
-function pinning(): { server: string[]; client: string[]; note: string } {
-  const taskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
-  if (taskset && cpus().length >= 2)
-    return {
-      server: ['taskset', '-c', '0'],
-      client: ['taskset', '-c', '1'],
-      note: 'server on CPU 0, clients on CPU 1 (taskset)',
-    };
-  return {
-    server: [],
-    client: [],
-    note: taskset ? 'not pinned (one CPU)' : 'not pinned (taskset not found)',
-  };
-}
-
 function serverArgv(name: ServerName): string[] {
   const node = [process.execPath, '--expose-gc', '--import', GC_PRELOAD];
   return name === 'duplex'
     ? [...node, CLI, 'echo', '--port', '0']
     : [...node, path.join(here, 'servers', 'ws-deflate.js'), '--port', '0'];
-}
-
-interface Server {
-  child: ChildProcess;
-  pid: number;
-  port: number;
-}
-
-function startServer(argv: string[]): Promise<Server> {
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`no ready line from ${argv.join(' ')}`));
-    }, 15_000);
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      const m = /listening on ws:\/\/[^:]+:(\d+)\//.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, pid: child.pid!, port: Number(m[1]) });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${argv.join(' ')} exited with ${code}: ${out}`));
-    });
-  });
-}
-
-function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const killer = setTimeout(() => child.kill('SIGKILL'), 8_000);
-    child.once('exit', () => {
-      clearTimeout(killer);
-      resolve();
-    });
-    child.kill(signal);
-  });
 }
 
 /** Client is one deflate-load process: its JSON lines arrive in order through `next()`. */
@@ -224,35 +180,6 @@ function startClient(argv: string[], limitS: number): Client {
   };
 }
 
-function cpuTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return Number.NaN;
-  }
-}
-
-function rssKb(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
-    return m ? Number(m[1]) : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** collect makes the server run a full GC (gc-on-signal.ts) and gives it time to finish. */
-async function collect(pid: number): Promise<void> {
-  try {
-    process.kill(pid, 'SIGUSR2');
-  } catch {}
-  await sleep(500);
-}
-
 // ------------------------------------------------------------------ runs
 
 interface Measure {
@@ -275,7 +202,7 @@ const SIZE: Record<Exclude<ScenarioName, 'memory'>, { size: number; connections:
 
 function clientArgv(ctx: Context, port: number, mode: Mode, index: number, extra: string[]): string[] {
   return [
-    ...ctx.pin.client,
+    ...ctx.pin.generator,
     process.execPath,
     path.join(here, 'deflate-load.js'),
     '--port',
@@ -422,20 +349,13 @@ async function memoryRun(ctx: Context, mode: Mode, name: ServerName): Promise<Me
 
 interface Context {
   o: Options;
-  pin: ReturnType<typeof pinning>;
+  pin: Pinning;
 }
 
 interface Result {
   scenario: ScenarioName;
   mode: Mode;
   runs: Record<ServerName, Measure[]>;
-}
-
-function median(values: number[]): number {
-  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return Number.NaN;
-  const mid = v.length >> 1;
-  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
 }
 
 /** ratio is the median over rounds of duplex[i] / ws[i] (pairs measured in the same round). */
@@ -448,9 +368,6 @@ function ratio(r: Result, key: keyof Measure): number {
 }
 
 const med = (ms: Measure[], key: keyof Measure): number => median(ms.map((m) => m[key]));
-const fmt = (n: number, digits = 2): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
-const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
-
 function title(r: Result, o: Options): string {
   const mode = r.mode === 'takeover' ? 'context takeover' : 'no context takeover';
   if (r.scenario === 'memory')
@@ -509,7 +426,7 @@ async function main(): Promise<void> {
     process.exit(3);
   }, 30 * 60_000).unref();
   if (!existsSync(CLI)) usage(`${CLI} is missing: run npm run build`);
-  const ctx: Context = { o, pin: pinning() };
+  const ctx: Context = { o, pin: pinning('clients') };
   const cpuModel = /model name\s*:\s*(.*)/.exec(
     existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '',
   )?.[1];

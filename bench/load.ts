@@ -13,10 +13,10 @@
  * process whatever happens.
  */
 import { randomFillSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { cpuTicks, rssKb, sleep } from './lib/proc.js';
 
 export interface LoadOptions {
   host: string;
@@ -540,25 +540,6 @@ function runThread(
 
 // ------------------------------------------------------------------ main thread
 
-function cpuTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return Number.NaN;
-  }
-}
-
-function rssKb(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
-    return m ? Number(m[1]) : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
-}
-
 function percentile(hist: Uint32Array, total: number, p: number): number {
   if (total === 0) return 0;
   const want = Math.max(1, Math.ceil(p * total));
@@ -569,8 +550,6 @@ function percentile(hist: Uint32Array, total: number, p: number): number {
   }
   return hist.length;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 interface Channel {
   post(m: unknown): void;

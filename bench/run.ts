@@ -20,11 +20,23 @@
  * the server's RSS and heap every few seconds (bench/memory-sampler.ts); it reports start,
  * end and max of both and their slope over the second half of the run.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  collect,
+  fmt,
+  int,
+  median,
+  type Pinning,
+  pinning,
+  rssKb,
+  sleep,
+  startServer,
+  stopChild,
+} from './lib/proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // build/bench
 const root = path.resolve(here, '..', '..');
@@ -128,23 +140,6 @@ function usage(message: string): never {
 
 // ------------------------------------------------------------------ machine
 
-/** pinning tells how to pin: taskset when present and there are two CPUs, else nothing. */
-function pinning(): { server: string[]; generator: string[]; note: string } {
-  const n = cpus().length;
-  const taskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
-  if (taskset && n >= 2)
-    return {
-      server: ['taskset', '-c', '0'],
-      generator: ['taskset', '-c', '1'],
-      note: 'server on CPU 0, generator on CPU 1 (taskset)',
-    };
-  return {
-    server: [],
-    generator: [],
-    note: taskset ? 'not pinned (one CPU)' : 'not pinned (taskset not found)',
-  };
-}
-
 function fdLimits(): { soft: number; hard: number } {
   const read = (flag: string): number => {
     const r = spawnSync('sh', ['-c', `ulimit ${flag}`], { encoding: 'utf8' });
@@ -181,12 +176,6 @@ function wsloadBinary(choice: Options['generator']): string | undefined {
 
 // ------------------------------------------------------------------ processes
 
-interface Server {
-  child: ChildProcess;
-  pid: number;
-  port: number;
-}
-
 const GC_PRELOAD = pathToFileURL(path.join(here, 'gc-on-signal.js')).href;
 
 const MEMORY_PRELOAD = pathToFileURL(path.join(here, 'memory-sampler.js')).href;
@@ -203,65 +192,6 @@ function serverArgs(name: ServerName, scenario: ScenarioName, cpuProf: string | 
     return [...node, path.join(here, 'servers', 'ws.js'), relay ? 'relay' : 'echo', '--port', '0'];
   const mode = relay ? (name === 'raw-batched' ? 'relay-batched' : 'relay') : 'echo';
   return [...node, path.join(here, 'servers', 'raw.js'), mode, '--port', '0'];
-}
-
-/**
- * startServer spawns a server and resolves with its pid and port once it printed its ready
- * line; later stdout lines go to `onLine`.
- */
-function startServer(
-  argv: string[],
-  onLine?: (line: string) => void,
-  env?: Record<string, string>,
-): Promise<Server> {
-  const child = spawn(argv[0]!, argv.slice(1), {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: env ? { ...process.env, ...env } : process.env,
-  });
-  let rest = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    if (!onLine) return;
-    rest += d;
-    let nl = rest.indexOf('\n');
-    while (nl >= 0) {
-      onLine(rest.slice(0, nl));
-      rest = rest.slice(nl + 1);
-      nl = rest.indexOf('\n');
-    }
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`no ready line from ${argv.join(' ')}`));
-    }, 15_000);
-    const ready = (d: string): void => {
-      out += d;
-      const m = /listening on ws:\/\/[^:]+:(\d+)\//.exec(out);
-      if (m) {
-        child.stdout!.off('data', ready);
-        clearTimeout(timer);
-        resolve({ child, pid: child.pid!, port: Number(m[1]) });
-      }
-    };
-    child.stdout!.on('data', ready);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${argv.join(' ')} exited with ${code}: ${out}`));
-    });
-  });
-}
-
-function stopServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    if (server.child.exitCode !== null || server.child.signalCode !== null) return resolve();
-    const killer = setTimeout(() => server.child.kill('SIGKILL'), 8_000);
-    server.child.once('exit', () => {
-      clearTimeout(killer);
-      resolve();
-    });
-    server.child.kill('SIGTERM');
-  });
 }
 
 /** runGenerator runs the load generator to completion (bounded) and parses its JSON line. */
@@ -297,25 +227,6 @@ function runGenerator(
       }
     });
   });
-}
-
-function rssKb(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
-    return m ? Number(m[1]) : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** collect asks the server to run a full GC (gc-on-signal.ts) and gives it time to finish. */
-async function collect(pid: number): Promise<void> {
-  try {
-    process.kill(pid, 'SIGUSR2');
-  } catch {}
-  await sleep(500);
 }
 
 // ------------------------------------------------------------------ scenarios
@@ -371,7 +282,7 @@ const SCENARIOS: Record<LoadScenario, ScenarioSpec> = {
 
 interface Context {
   o: Options;
-  pin: ReturnType<typeof pinning>;
+  pin: Pinning;
   wsload: string | undefined;
   limits: { soft: number; hard: number };
 }
@@ -433,15 +344,8 @@ async function runOnce(ctx: Context, scenario: LoadScenario, name: ServerName): 
       connections: open,
     };
   } finally {
-    await stopServer(server);
+    await stopChild(server.child);
   }
-}
-
-function median(values: number[]): number {
-  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return Number.NaN;
-  const mid = v.length >> 1;
-  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
 }
 
 interface ScenarioResult {
@@ -480,9 +384,6 @@ function ratio(a: Measure[] | undefined, b: Measure[] | undefined, key: 'value' 
   for (let i = 0; i < Math.min(a.length, b.length); i++) r.push(a[i]![key] / b[i]![key]);
   return median(r);
 }
-
-const fmt = (n: number, digits = 2): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
-const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 
 function markdown(results: ScenarioResult[], ctx: Context): string {
   const lines: string[] = [];
@@ -674,7 +575,7 @@ async function churnOnce(ctx: Context, name: ServerName): Promise<ChurnResult> {
       samples: during,
     };
   } finally {
-    await stopServer(server);
+    await stopChild(server.child);
   }
 }
 
@@ -725,7 +626,7 @@ async function main(): Promise<void> {
     },
     (30 * 60 + (o.scenarios.includes('churn') ? churnSeconds(o) * 2 * churnRounds(o) + 120 : 0)) * 1000,
   ).unref();
-  const pin = pinning();
+  const pin = pinning('generator');
   const limits = fdLimits();
   const needFds = o.idleConnections + 200;
   if (

@@ -4,25 +4,15 @@
  * replies byte for byte, and the Markdown table. No timing is asserted.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+import { buildBench, runBench } from '../helpers/bench.js';
 
 describe('bench:deflate', () => {
   it('runs the quick path for both servers and prints the table', { timeout: 150_000 }, () => {
-    const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    const build = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'bench', 'tsconfig.json')], {
-      encoding: 'utf8',
-      timeout: 90_000,
-    });
-    assert.equal(build.status, 0, build.stdout + build.stderr);
-    const run = spawnSync(
-      process.execPath,
+    buildBench();
+    const run = runBench(
+      'deflate.js',
       [
-        path.join(root, 'build', 'bench', 'deflate.js'),
         '--quick',
         '--scenarios',
         'json-1k,memory',
@@ -33,7 +23,7 @@ describe('bench:deflate', () => {
         '--memory-connections',
         '20',
       ],
-      { encoding: 'utf8', timeout: 120_000 },
+      120_000,
     );
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /\| scenario \| ws 8, perMessageDeflate \| Duplex \| Duplex \/ ws \|/);

@@ -4,25 +4,15 @@
  * its memory table. No timing is asserted.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+import { buildBench, runBench } from '../helpers/bench.js';
 
 describe('bench harness', () => {
   it('runs a short echo comparison and prints the Markdown table', { timeout: 120_000 }, () => {
-    const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    const build = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'bench', 'tsconfig.json')], {
-      encoding: 'utf8',
-      timeout: 90_000,
-    });
-    assert.equal(build.status, 0, build.stdout + build.stderr);
-    const run = spawnSync(
-      process.execPath,
+    buildBench();
+    const run = runBench(
+      'run.js',
       [
-        path.join(root, 'build', 'bench', 'run.js'),
         '--quick',
         '--scenarios',
         'echo-32',
@@ -35,7 +25,7 @@ describe('bench harness', () => {
         '--warmup',
         '0.2',
       ],
-      { encoding: 'utf8', timeout: 60_000 },
+      60_000,
     );
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /\| scenario \| raw node:net, no WebSocket \| ws 8 \(pure JS\) \| Duplex \|/);
@@ -47,20 +37,10 @@ describe('bench harness', () => {
   it('runs a short churn of Duplex and ws and prints start, end, max and slope of memory', {
     timeout: 120_000,
   }, () => {
-    const run = spawnSync(
-      process.execPath,
-      [
-        path.join(root, 'build', 'bench', 'run.js'),
-        '--scenarios',
-        'churn',
-        '--servers',
-        'duplex,ws',
-        '--duration',
-        '2',
-        '--churn-connections',
-        '50',
-      ],
-      { encoding: 'utf8', timeout: 90_000 },
+    const run = runBench(
+      'run.js',
+      ['--scenarios', 'churn', '--servers', 'duplex,ws', '--duration', '2', '--churn-connections', '50'],
+      90_000,
     );
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /\| server \| connections\/s \| msg\/s \| errors \| RSS start \/ end \/ max \|/);

@@ -1,0 +1,141 @@
+/**
+ * proc holds what the benchmark harnesses (bench/run.ts, bench/deflate.ts) and load
+ * generators share about processes: pinning to CPUs, starting a server and waiting for its
+ * ready line, stopping a child (bounded), reading a process's CPU time and RSS from /proc,
+ * and the medians and number formats of the tables.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+
+/** Pinning is the command prefixes that pin the server and the load generator to their CPUs. */
+export interface Pinning {
+  server: string[];
+  generator: string[];
+  note: string;
+}
+
+/** pinning tells how to pin: taskset when present and there are two CPUs, else nothing (and says so). */
+export function pinning(generatorLabel: string): Pinning {
+  const taskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+  if (taskset && cpus().length >= 2)
+    return {
+      server: ['taskset', '-c', '0'],
+      generator: ['taskset', '-c', '1'],
+      note: `server on CPU 0, ${generatorLabel} on CPU 1 (taskset)`,
+    };
+  return {
+    server: [],
+    generator: [],
+    note: taskset ? 'not pinned (one CPU)' : 'not pinned (taskset not found)',
+  };
+}
+
+export interface Server {
+  child: ChildProcess;
+  pid: number;
+  port: number;
+}
+
+/**
+ * startServer spawns a server and resolves with its pid and port once it printed its ready
+ * line (`listening on ws://host:port/`); later stdout lines go to `onLine`.
+ */
+export function startServer(
+  argv: string[],
+  onLine?: (line: string) => void,
+  env?: Record<string, string>,
+): Promise<Server> {
+  const child = spawn(argv[0]!, argv.slice(1), {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: env ? { ...process.env, ...env } : process.env,
+  });
+  let rest = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    if (!onLine) return;
+    rest += d;
+    let nl = rest.indexOf('\n');
+    while (nl >= 0) {
+      onLine(rest.slice(0, nl));
+      rest = rest.slice(nl + 1);
+      nl = rest.indexOf('\n');
+    }
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no ready line from ${argv.join(' ')}`));
+    }, 15_000);
+    const ready = (d: string): void => {
+      out += d;
+      const m = /listening on ws:\/\/[^:]+:(\d+)\//.exec(out);
+      if (m) {
+        child.stdout!.off('data', ready);
+        clearTimeout(timer);
+        resolve({ child, pid: child.pid!, port: Number(m[1]) });
+      }
+    };
+    child.stdout!.on('data', ready);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${argv.join(' ')} exited with ${code}: ${out}`));
+    });
+  });
+}
+
+/** stopChild sends `signal` and resolves when the child exits; SIGKILL after 8 s. */
+export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const killer = setTimeout(() => child.kill('SIGKILL'), 8_000);
+    child.once('exit', () => {
+      clearTimeout(killer);
+      resolve();
+    });
+    child.kill(signal);
+  });
+}
+
+/** cpuTicks is a process's user + system CPU time in clock ticks (1/100 s), NaN when gone. */
+export function cpuTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** rssKb is a process's resident set in KiB, NaN when gone. */
+export function rssKb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    return m ? Number(m[1]) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** collect asks the server to run a full GC (gc-on-signal.ts) and gives it time to finish. */
+export async function collect(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGUSR2');
+  } catch {}
+  await sleep(500);
+}
+
+/** median of the finite values, NaN when there are none. */
+export function median(values: number[]): number {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+export const fmt = (n: number, digits = 2): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+export const int = (n: number): string =>
+  Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a';
