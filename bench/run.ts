@@ -7,13 +7,17 @@
  *
  *   npm run bench -- [--quick] [--scenarios echo-32,echo-16k,echo-1m,idle,broadcast,micro]
  *                    [--duration S] [--warmup S] [--rounds N] [--generator auto|node|wsload]
- *                    [--servers duplex,ws,raw] [--idle-connections N] [--subscribers N]
+ *                    [--servers duplex,ws,raw,bun] [--idle-connections N] [--subscribers N]
  *                    [--cpu-prof DIR] [--json FILE]
  *   npm run bench -- --scenarios churn [--duration S] [--churn-connections N]
  *
  * The generator: shared/tools/wsload.c (compiled to a temp dir) when a C compiler and
  * ../shared/tools/wsload.c exist (or WSLOAD_SRC names it), else bench/load.ts; the table
  * says which one ran. Every child is bounded in time and killed when it overstays.
+ *
+ * Bun (bench/servers/bun.ts) runs where it installs: by default when it is already in the
+ * cache (bench/lib/bun.ts), and `--servers ...,bun` installs it there first (npm, once); when
+ * that fails the run goes on without it and says so.
  *
  * `churn` (not in the default list: it runs 5 minutes per server) keeps 1,000 connections
  * churning through an echo server (bench/churn.ts: connect, 10 messages, close) and samples
@@ -25,6 +29,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { BUN_CACHE, type BunBinary, cachedBun, ensureBun } from './lib/bun.js';
 import {
   collect,
   fmt,
@@ -42,7 +47,7 @@ const here = path.dirname(fileURLToPath(import.meta.url)); // build/bench
 const root = path.resolve(here, '..', '..');
 const CLI = path.join(root, 'dist', 'cli', 'main.js');
 
-type ServerName = 'duplex' | 'ws' | 'raw' | 'raw-batched';
+type ServerName = 'duplex' | 'ws' | 'raw' | 'raw-batched' | 'bun';
 type ScenarioName = 'echo-32' | 'echo-16k' | 'echo-1m' | 'idle' | 'broadcast' | 'churn' | 'micro';
 type LoadScenario = Exclude<ScenarioName, 'micro' | 'churn'>;
 const ALL_SCENARIOS: ScenarioName[] = [
@@ -72,6 +77,8 @@ interface Options {
   churnConnections: number;
   generator: 'auto' | 'node' | 'wsload';
   servers: ServerName[];
+  /** Whether --servers was given (Bun joins the default list only when already installed). */
+  serversGiven: boolean;
   idleConnections: number;
   subscribers: number;
   cpuProf: string | undefined;
@@ -91,6 +98,7 @@ function parseOptions(argv: string[]): Options {
     churnConnections: 1000,
     generator: 'auto',
     servers: ['duplex', 'ws', 'raw', 'raw-batched'],
+    serversGiven: false,
     idleConnections: quick ? 1000 : 10_000,
     subscribers: quick ? 200 : 1000,
     cpuProf: undefined,
@@ -117,8 +125,10 @@ function parseOptions(argv: string[]): Options {
       o.roundsGiven = true;
     } else if (a === '--churn-connections') o.churnConnections = Number(next());
     else if (a === '--generator') o.generator = next() as Options['generator'];
-    else if (a === '--servers') o.servers = next().split(',') as ServerName[];
-    else if (a === '--idle-connections') o.idleConnections = Number(next());
+    else if (a === '--servers') {
+      o.servers = next().split(',') as ServerName[];
+      o.serversGiven = true;
+    } else if (a === '--idle-connections') o.idleConnections = Number(next());
     else if (a === '--subscribers') o.subscribers = Number(next());
     else if (a === '--cpu-prof') o.cpuProf = path.resolve(next());
     else if (a === '--json') o.json = path.resolve(next());
@@ -180,8 +190,17 @@ const GC_PRELOAD = pathToFileURL(path.join(here, 'gc-on-signal.js')).href;
 
 const MEMORY_PRELOAD = pathToFileURL(path.join(here, 'memory-sampler.js')).href;
 
-function serverArgs(name: ServerName, scenario: ScenarioName, cpuProf: string | undefined): string[] {
+function serverArgs(
+  name: ServerName,
+  scenario: ScenarioName,
+  cpuProf: string | undefined,
+  bun?: BunBinary,
+): string[] {
   const relay = scenario === 'broadcast';
+  if (name === 'bun') {
+    if (!bun) throw new Error('bench: no Bun binary');
+    return [bun.path, path.join(here, 'servers', 'bun.js'), relay ? 'relay' : 'echo', '--port', '0'];
+  }
   const node = [process.execPath, '--expose-gc', '--import', GC_PRELOAD];
   if (scenario === 'churn') node.push('--import', MEMORY_PRELOAD);
   if (name === 'duplex') {
@@ -251,31 +270,31 @@ const SCENARIOS: Record<LoadScenario, ScenarioSpec> = {
   'echo-32': {
     title: 'echo, 100 connections, 32 B text',
     unit: 'msg/s',
-    servers: ['duplex', 'ws', 'raw'],
+    servers: ['duplex', 'ws', 'raw', 'bun'],
     generatorArgs: () => ['-c', '100', '-k', '1', '-s', '32', '--text'],
   },
   'echo-16k': {
     title: 'echo, 100 connections, 16 KiB binary',
     unit: 'msg/s',
-    servers: ['duplex', 'ws', 'raw'],
+    servers: ['duplex', 'ws', 'raw', 'bun'],
     generatorArgs: () => ['-c', '100', '-k', '1', '-s', '16384', '--binary'],
   },
   'echo-1m': {
     title: 'echo, 10 connections, 1 MiB binary',
     unit: 'msg/s',
-    servers: ['duplex', 'ws', 'raw'],
+    servers: ['duplex', 'ws', 'raw', 'bun'],
     generatorArgs: () => ['-c', '10', '-k', '1', '-s', '1048576', '--binary'],
   },
   idle: {
     title: 'memory per idle connection',
     unit: 'B/conn',
-    servers: ['duplex', 'ws', 'raw'],
+    servers: ['duplex', 'ws', 'raw', 'bun'],
     generatorArgs: (o) => ['-c', String(o.idleConnections), '--idle'],
   },
   broadcast: {
     title: 'broadcast 64 B to subscribers, max rate',
     unit: 'msg/s',
-    servers: ['duplex', 'ws', 'raw', 'raw-batched'],
+    servers: ['duplex', 'ws', 'raw', 'raw-batched', 'bun'],
     generatorArgs: (o) => ['-c', String(o.subscribers), '--broadcast', '-s', '64', '--window', '16'],
   },
 };
@@ -285,6 +304,7 @@ interface Context {
   pin: Pinning;
   wsload: string | undefined;
   limits: { soft: number; hard: number };
+  bun: BunBinary | undefined;
 }
 
 async function runOnce(ctx: Context, scenario: LoadScenario, name: ServerName): Promise<Measure> {
@@ -294,7 +314,7 @@ async function runOnce(ctx: Context, scenario: LoadScenario, name: ServerName): 
   const need = (idle ? o.idleConnections : scenario === 'broadcast' ? o.subscribers : 100) + 200;
   const server = await startServer(
     withFdLimit(
-      [...pin.server, ...serverArgs(name, scenario, name === 'duplex' ? o.cpuProf : undefined)],
+      [...pin.server, ...serverArgs(name, scenario, name === 'duplex' ? o.cpuProf : undefined, ctx.bun)],
       need,
       ctx.limits,
     ),
@@ -387,8 +407,12 @@ function ratio(a: Measure[] | undefined, b: Measure[] | undefined, key: 'value' 
 
 function markdown(results: ScenarioResult[], ctx: Context): string {
   const lines: string[] = [];
-  lines.push('| scenario | raw node:net, no WebSocket | ws 8 (pure JS) | Duplex | Duplex p99 / ws p99 |');
-  lines.push('|---|---|---|---|---|');
+  const withBun = results.some((r) => r.runs['bun']);
+  const bunHead = withBun ? ` Bun ${ctx.bun?.version ?? ''} |` : '';
+  lines.push(
+    `| scenario | raw node:net, no WebSocket | ws 8 (pure JS) | Duplex | Duplex p99 / ws p99 |${bunHead}`,
+  );
+  lines.push(`|---|---|---|---|---|${withBun ? '---|' : ''}`);
   for (const r of results) {
     const d = r.runs['duplex'];
     const w = r.runs['ws'];
@@ -402,16 +426,18 @@ function markdown(results: ScenarioResult[], ctx: Context): string {
     if (r.unit === 'B/conn') {
       const kb = (m: Measure[] | undefined) =>
         m ? `${fmt(median(m.map((x) => x.value)) / 1000, 1)} KB` : 'n/a';
-      lines.push(`| ${title} | ${kb(raw)} | ${kb(w)} | ${kb(d)} (${fmt(ratio(d, w))}x ws) | |`);
+      const bunKb = withBun ? ` ${kb(r.runs['bun'])} (${fmt(ratio(r.runs['bun'], w))}x ws) |` : '';
+      lines.push(`| ${title} | ${kb(raw)} | ${kb(w)} | ${kb(d)} (${fmt(ratio(d, w))}x ws) | |${bunKb}`);
       continue;
     }
     const abs = (m: Measure[] | undefined) => (m ? `${int(median(m.map((x) => x.value)))} msg/s` : 'n/a');
+    const bunCell = withBun ? ` ${fmt(ratio(r.runs['bun'], w))}x (${abs(r.runs['bun'])}) |` : '';
     lines.push(
-      `| ${title} | ${fmt(ratio(raw, w))}x | 1 (${abs(w)}) | **${fmt(ratio(d, w))}x** (${abs(d)}) | ${r.scenario === 'broadcast' ? '' : `${fmt(ratio(d, w, 'p99'))} (${int(median((d ?? []).map((x) => x.p99)))} us vs ${int(median((w ?? []).map((x) => x.p99)))} us)`} |`,
+      `| ${title} | ${fmt(ratio(raw, w))}x | 1 (${abs(w)}) | **${fmt(ratio(d, w))}x** (${abs(d)}) | ${r.scenario === 'broadcast' ? '' : `${fmt(ratio(d, w, 'p99'))} (${int(median((d ?? []).map((x) => x.p99)))} us vs ${int(median((w ?? []).map((x) => x.p99)))} us)`} |${bunCell}`,
     );
     if (r.runs['raw-batched']) {
       lines.push(
-        `| same, raw node:net with per-turn write batching | ${fmt(ratio(r.runs['raw-batched'], w))}x | | | |`,
+        `| same, raw node:net with per-turn write batching | ${fmt(ratio(r.runs['raw-batched'], w))}x | | | |${withBun ? ' |' : ''}`,
       );
     }
   }
@@ -642,13 +668,17 @@ async function main(): Promise<void> {
   const wsload = o.scenarios.some((s) => s !== 'micro' && s !== 'churn')
     ? wsloadBinary(o.generator)
     : undefined;
-  const ctx: Context = { o, pin, wsload, limits };
+  const bun = o.serversGiven ? (o.servers.includes('bun') ? ensureBun() : undefined) : cachedBun();
+  if (bun && !o.servers.includes('bun')) o.servers.push('bun');
+  if (!bun) o.servers = o.servers.filter((s) => s !== 'bun');
+  const ctx: Context = { o, pin, wsload, limits, bun };
   const cpuModel = /model name\s*:\s*(.*)/.exec(
     existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '',
   )?.[1];
   const header = [
     `Duplex benchmarks, ${new Date().toISOString().slice(0, 10)}: node ${process.version}, ${cpus().length} CPUs (${cpuModel ?? cpus()[0]?.model ?? 'unknown'})`,
     `generator: ${wsload ? 'wsload (shared/tools/wsload.c, C, epoll)' : 'bench/load.ts (node:net, worker threads)'}; ${pin.note}`,
+    ...(bun ? [`Bun ${bun.version} (bench/servers/bun.ts, installed in ${BUN_CACHE})`] : []),
     `rounds ${o.rounds}, ${o.duration} s measured after ${o.warmup} s warm-up per run; idle ${o.idleConnections} connections; broadcast ${o.subscribers} subscribers`,
   ];
   if (o.scenarios.includes('churn'))
