@@ -23,6 +23,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { deflateRawSync, inflateRawSync, constants as zlib } from 'node:zlib';
 import { jsonMessages } from './json-messages.js';
+import { ConnectPacer } from './lib/pacer.js';
 
 interface Options {
   host: string;
@@ -270,6 +271,7 @@ class Run {
   readonly plain: Buffer[];
   readonly frames: Buffer[];
   readonly conns: Conn[] = [];
+  private readonly pacer: ConnectPacer;
   readonly errors: Record<ErrorKind, number> = {
     connect: 0,
     handshake: 0,
@@ -277,9 +279,6 @@ class Run {
     mismatch: 0,
     closed: 0,
   };
-  private started = 0;
-  private pending = 0;
-  private resolved = 0;
   openCount = 0;
   measuring = false;
   stopping = false;
@@ -289,42 +288,28 @@ class Run {
   verified = 0;
   exchangedConns = 0;
   private verbose = 5;
-  onAllResolved: (() => void) | undefined;
   onExchanged: (() => void) | undefined;
 
   constructor(readonly options: Options) {
+    this.pacer = new ConnectPacer(this.conns, options.parallel);
     this.plain = jsonMessages(options.size, options.pool);
     this.frames = this.plain.map(compressedFrame);
     for (let i = 0; i < options.connections; i++) this.conns.push(new Conn(this, i));
   }
 
+  /** connectAll opens the connections, at most `parallel` at a time (subscribers before a publisher). */
   connectAll(onDone: () => void): void {
-    this.onAllResolved = onDone;
-    this.pump();
-  }
-
-  private pump(): void {
-    while (this.started < this.conns.length && this.pending < this.options.parallel) {
-      this.pending++;
-      this.conns[this.started++]!.connect();
-    }
-  }
-
-  private resolveOne(): void {
-    this.pending--;
-    this.resolved++;
-    this.pump();
-    if (this.resolved === this.conns.length) this.onAllResolved?.();
+    this.pacer.start(onDone);
   }
 
   opened(): void {
     this.openCount++;
-    this.resolveOne();
+    this.pacer.settled();
   }
 
   lost(wasOpen: boolean, kind: ErrorKind, why: string): void {
     if (wasOpen) this.openCount--;
-    else this.resolveOne();
+    else this.pacer.settled();
     if (this.stopping) return;
     this.errors[kind]++;
     if (this.verbose-- > 0) process.stderr.write(`deflate-load: ${kind} error: ${why}\n`);

@@ -16,6 +16,7 @@ import { randomFillSync } from 'node:crypto';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { ConnectPacer } from './lib/pacer.js';
 import { cpuTicks, rssKb, sleep } from './lib/proc.js';
 
 export interface LoadOptions {
@@ -319,6 +320,7 @@ class Conn {
 /** Run is one thread's share of the connections and its counters. */
 class Run {
   readonly conns: Conn[] = [];
+  private readonly pacer: ConnectPacer;
   readonly hist = new Uint32Array(HIST_US);
   readonly errors: Record<ErrorKind, number> = {
     connect: 0,
@@ -329,9 +331,6 @@ class Run {
   };
   private readonly pool: Buffer[] = [];
   private readonly expectOp: number;
-  private started = 0;
-  private pending = 0;
-  private resolved = 0;
   openCount = 0;
   subsOpen = 0;
   measuring = false;
@@ -348,12 +347,12 @@ class Run {
   offered = 0;
   dropped = 0;
   private readonly filler: Buffer;
-  onAllResolved: (() => void) | undefined;
 
   constructor(
     readonly options: LoadOptions,
     count: number,
   ) {
+    this.pacer = new ConnectPacer(this.conns, options.parallel);
     this.expectOp = options.binary ? 2 : 1;
     if (options.mode === 'echo') {
       const payload = fillPayload(options.size, options.binary);
@@ -368,37 +367,22 @@ class Run {
     }
   }
 
-  /** connectAll opens the connections, at most `parallel` at a time, subscribers before the publisher. */
+  /** connectAll opens the connections, at most `parallel` at a time (subscribers before a publisher). */
   connectAll(onDone: () => void): void {
-    this.onAllResolved = onDone;
-    this.pump();
-  }
-
-  private pump(): void {
-    while (this.started < this.conns.length && this.pending < this.options.parallel) {
-      this.pending++;
-      this.conns[this.started++]!.connect();
-    }
-  }
-
-  private resolveOne(): void {
-    this.pending--;
-    this.resolved++;
-    this.pump();
-    if (this.resolved === this.conns.length) this.onAllResolved?.();
+    this.pacer.start(onDone);
   }
 
   opened(c: Conn): void {
     this.openCount++;
     if (c.role === 'sub') this.subsOpen++;
-    this.resolveOne();
+    this.pacer.settled();
   }
 
   lost(c: Conn, wasOpen: boolean, kind: ErrorKind, why: string): void {
     if (wasOpen) {
       this.openCount--;
       if (c.role === 'sub') this.subsOpen--;
-    } else this.resolveOne();
+    } else this.pacer.settled();
     if (this.stopping) return;
     this.errors[kind]++;
     if (this.verbose-- > 0) process.stderr.write(`load: ${kind} error: ${why}\n`);
