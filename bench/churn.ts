@@ -12,9 +12,11 @@
  * Bounded: N slots at most, no new connection after S seconds, and a hard timer ends the
  * process 30 s after that whatever happens. Loopback addresses only.
  */
-import { randomFillSync } from 'node:crypto';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { type Flags, parseFlags, requireLoopback } from './lib/args.js';
+import { clientFrame, responseHead, ServerFrameReader, upgradeRequest } from './lib/frames.js';
+import { hardTimeLimit } from './lib/proc.js';
 
 interface ChurnOptions {
   host: string;
@@ -25,47 +27,38 @@ interface ChurnOptions {
   duration: number;
 }
 
+const DEFAULTS: ChurnOptions = {
+  host: '127.0.0.1',
+  port: 0,
+  connections: 1000,
+  messages: 10,
+  size: 32,
+  duration: 300,
+};
+
+const FLAGS: Flags<ChurnOptions> = {
+  '--port': 'port',
+  '-p': 'port',
+  '--host': 'host',
+  '-c': 'connections',
+  '--connections': 'connections',
+  '-m': 'messages',
+  '--messages': 'messages',
+  '-s': 'size',
+  '--size': 'size',
+  '-d': 'duration',
+  '--duration': 'duration',
+};
+
 function parseArgs(argv: string[]): ChurnOptions {
-  const o: ChurnOptions = {
-    host: '127.0.0.1',
-    port: 0,
-    connections: 1000,
-    messages: 10,
-    size: 32,
-    duration: 300,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--port' || a === '-p') o.port = Number(next());
-    else if (a === '--host') o.host = next();
-    else if (a === '-c' || a === '--connections') o.connections = Number(next());
-    else if (a === '-m' || a === '--messages') o.messages = Number(next());
-    else if (a === '-s' || a === '--size') o.size = Number(next());
-    else if (a === '-d' || a === '--duration') o.duration = Number(next());
-    else throw new Error(`unknown option ${a}`);
-  }
+  const o = parseFlags(argv, DEFAULTS, FLAGS);
   if (!(o.port > 0) || !(o.connections >= 1 && o.connections <= 20_000) || !(o.messages >= 0)) {
     throw new Error('usage: churn --port P [-c N] [-m M] [-s BYTES] [-d S]');
   }
   if (!(o.size >= 0 && o.size < 126)) throw new Error('churn: --size must be under 126 bytes');
   if (!(o.duration > 0 && o.duration <= 3600)) throw new Error('churn: --duration is 1..3600 s');
-  if (!o.host.startsWith('127.')) throw new Error('churn: only loopback 127.x.y.z targets are allowed');
+  requireLoopback('churn', o.host);
   return o;
-}
-
-/** maskedFrame builds one small client frame (payload under 126 bytes) with a random key. */
-function maskedFrame(opcode: number, payload: Buffer): Buffer {
-  const out = Buffer.alloc(6 + payload.length);
-  out[0] = 0x80 | opcode;
-  out[1] = 0x80 | payload.length;
-  randomFillSync(out, 2, 4);
-  for (let i = 0; i < payload.length; i++) out[6 + i] = payload[i]! ^ out[2 + (i & 3)]!;
-  return out;
 }
 
 type ErrorKind = 'connect' | 'handshake' | 'protocol' | 'mismatch' | 'timeout';
@@ -91,14 +84,11 @@ class Churn {
   private onIdle: (() => void) | undefined;
 
   constructor(readonly o: ChurnOptions) {
-    const key = randomFillSync(Buffer.alloc(16)).toString('base64');
-    this.request =
-      `GET / HTTP/1.1\r\nHost: ${o.host}:${o.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+    this.request = upgradeRequest(o.host, o.port);
     const payload = Buffer.alloc(o.size);
     for (let i = 0; i < o.size; i++) payload[i] = 0x61 + (i % 26);
-    this.message = maskedFrame(0x1, payload);
-    this.close = maskedFrame(0x8, Buffer.from([0x03, 0xe8]));
+    this.message = clientFrame(0x1, payload);
+    this.close = clientFrame(0x8, Buffer.from([0x03, 0xe8]));
   }
 
   /** slot runs connection lives back to back until the run stops. */
@@ -118,13 +108,15 @@ class Churn {
     const o = this.o;
     const socket = net.connect({ host: o.host, port: o.port, noDelay: true });
     let state: 'handshake' | 'open' | 'closing' | 'closed' = 'handshake';
-    let buffered: Buffer | undefined;
+    let head: Buffer | undefined;
+    let opcode = 0;
     let sent = 0;
     let finished = false;
     const finish = (error: ErrorKind | undefined): void => {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
+      reader.stop();
       if (error) {
         this.errors[error]++;
         socket.destroy();
@@ -141,6 +133,26 @@ class Churn {
         socket.write(this.close);
       }
     };
+    // Server frames here are the text echoes and the close frame; pings and pongs are skipped.
+    const reader = new ServerFrameReader({
+      messageStart: (op) => {
+        opcode = op;
+      },
+      messageData: () => {},
+      messageEnd: (length) => {
+        if (opcode !== 0x1 || state !== 'open') return finish('protocol');
+        if (length !== o.size) return finish('mismatch');
+        this.messages++;
+        sendNext();
+      },
+      closeFrame: () => {
+        if (state !== 'closing') return finish('protocol');
+        state = 'closed';
+        // Should the server not end the TCP connection, end it after a grace period.
+        setTimeout(() => socket.destroy(), 2_000).unref();
+      },
+      protocolError: () => finish('protocol'),
+    });
     socket.on('connect', () => socket.write(this.request));
     socket.on('error', () => finish(state === 'handshake' ? 'connect' : 'protocol'));
     // The server starts the TCP teardown after the close handshake (RFC 6455 7.1.1), so the
@@ -149,33 +161,14 @@ class Churn {
       finish(state === 'closed' ? undefined : state === 'handshake' ? 'connect' : 'protocol'),
     );
     socket.on('data', (chunk: Buffer) => {
-      buffered = buffered ? Buffer.concat([buffered, chunk]) : chunk;
-      if (state === 'handshake') {
-        const end = buffered.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        if (!buffered.toString('latin1', 0, 12).startsWith('HTTP/1.1 101')) return finish('handshake');
-        buffered = buffered.subarray(end + 4);
-        state = 'open';
-        sendNext();
-      }
-      // Server frames here are small and unmasked: a 2-byte header and the payload.
-      while (buffered.length >= 2) {
-        const opcode = buffered[0]! & 0x0f;
-        const length = buffered[1]!;
-        if (length > 125 || (buffered[0]! & 0x70) !== 0) return finish('protocol');
-        if (buffered.length < 2 + length) return;
-        buffered = buffered.subarray(2 + length);
-        if (opcode === 0x8) {
-          if (state !== 'closing') return finish('protocol');
-          state = 'closed';
-          // Should the server not end the TCP connection, end it after a grace period.
-          setTimeout(() => socket.destroy(), 2_000).unref();
-        } else if (opcode === 0x1 && state === 'open') {
-          if (length !== o.size) return finish('mismatch');
-          this.messages++;
-          sendNext();
-        } else if (opcode !== 0x9 && opcode !== 0xa) return finish('protocol');
-      }
+      if (state !== 'handshake') return reader.push(chunk);
+      head = head ? Buffer.concat([head, chunk]) : chunk;
+      const response = responseHead(head);
+      if (!response) return;
+      if (!response.switched) return finish('handshake');
+      state = 'open';
+      sendNext();
+      reader.push(response.rest);
     });
   }
 
@@ -192,13 +185,7 @@ class Churn {
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  setTimeout(
-    () => {
-      process.stderr.write('churn: hard time limit reached\n');
-      process.exit(3);
-    },
-    (o.duration + 30) * 1000,
-  ).unref();
+  hardTimeLimit('churn', o.duration + 30);
   const churn = new Churn(o);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();

@@ -18,12 +18,14 @@
  *   one at a time; it prints {"type":"exchanged",...} and holds the connections until `stop`.
  * Loopback only; a hard timer ends the process whatever happens.
  */
-import { randomFillSync } from 'node:crypto';
-import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { deflateRawSync, inflateRawSync, constants as zlib } from 'node:zlib';
 import { jsonMessages } from './json-messages.js';
+import { type Flags, parseFlags, requireLoopback } from './lib/args.js';
+import { clientFrame, type ResponseHead } from './lib/frames.js';
 import { ConnectPacer } from './lib/pacer.js';
+import { hardTimeLimit, sleep } from './lib/proc.js';
+import { type ErrorKind, errorTotal, noErrors, RawClient } from './lib/raw-client.js';
 
 interface Options {
   host: string;
@@ -41,95 +43,61 @@ interface Options {
   hold: number;
 }
 
+const DEFAULTS: Options = {
+  host: '127.0.0.1',
+  port: 0,
+  connections: 10,
+  size: 1024,
+  takeover: true,
+  duration: 5,
+  warmup: 1,
+  verify: 8,
+  pool: 64,
+  offset: 0,
+  exchange: 0,
+  parallel: 100,
+  hold: 60,
+};
+
+const FLAGS: Flags<Options> = {
+  '--port': 'port',
+  '--host': 'host',
+  '-c': 'connections',
+  '-s': 'size',
+  '--no-takeover': ['takeover', false],
+  '-d': 'duration',
+  '-w': 'warmup',
+  '--verify': 'verify',
+  '--pool': 'pool',
+  '--offset': 'offset',
+  '--exchange': 'exchange',
+  '--parallel': 'parallel',
+  '--hold': 'hold',
+};
+
 function parseArgs(argv: string[]): Options {
-  const o: Options = {
-    host: '127.0.0.1',
-    port: 0,
-    connections: 10,
-    size: 1024,
-    takeover: true,
-    duration: 5,
-    warmup: 1,
-    verify: 8,
-    pool: 64,
-    offset: 0,
-    exchange: 0,
-    parallel: 100,
-    hold: 60,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = (): number => {
-      const v = Number(argv[++i]);
-      if (!Number.isFinite(v)) throw new Error(`${a} needs a number`);
-      return v;
-    };
-    if (a === '--port') o.port = next();
-    else if (a === '--host') o.host = argv[++i] ?? '';
-    else if (a === '-c') o.connections = next();
-    else if (a === '-s') o.size = next();
-    else if (a === '--no-takeover') o.takeover = false;
-    else if (a === '-d') o.duration = next();
-    else if (a === '-w') o.warmup = next();
-    else if (a === '--verify') o.verify = next();
-    else if (a === '--pool') o.pool = next();
-    else if (a === '--offset') o.offset = next();
-    else if (a === '--exchange') o.exchange = next();
-    else if (a === '--parallel') o.parallel = next();
-    else if (a === '--hold') o.hold = next();
-    else throw new Error(`deflate-load: unknown option ${a}`);
-  }
+  const o = parseFlags(argv, DEFAULTS, FLAGS);
   if (!(o.port > 0) || !(o.connections >= 1) || !(o.size >= 64) || !(o.pool >= 1))
-    throw new Error('deflate-load: needs --port, -c >= 1, -s >= 64, --pool >= 1');
-  if (!o.host.startsWith('127.'))
-    throw new Error('deflate-load: only loopback 127.x.y.z targets are allowed');
+    throw new Error('needs --port, -c >= 1, -s >= 64, --pool >= 1');
+  requireLoopback('deflate-load', o.host);
   return o;
 }
 
 /** RFC 7692 7.2.1: the tail a sync flush leaves, cut from compressed messages and put back to inflate. */
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 const WINDOW = 1 << 15;
-const ERROR_KINDS = ['connect', 'handshake', 'protocol', 'mismatch', 'closed'] as const;
-type ErrorKind = (typeof ERROR_KINDS)[number];
 
 /** compressedFrame builds a masked, final text frame with RSV1 holding `plain` deflated on its own. */
 function compressedFrame(plain: Buffer): Buffer {
   const out = deflateRawSync(plain, { windowBits: 15, level: 6, finishFlush: zlib.Z_SYNC_FLUSH });
-  const payload = Buffer.from(out.subarray(0, out.length - TAIL.length));
-  const length = payload.length;
-  const size = length < 126 ? 2 : length < 0x10000 ? 4 : 10;
-  const frame = Buffer.alloc(size + 4 + length);
-  frame[0] = 0x80 | 0x40 | 0x1; // FIN, RSV1 (compressed), text
-  if (length < 126) frame[1] = 0x80 | length;
-  else if (length < 0x10000) {
-    frame[1] = 0x80 | 126;
-    frame.writeUInt16BE(length, 2);
-  } else {
-    frame[1] = 0x80 | 127;
-    frame.writeBigUInt64BE(BigInt(length), 2);
-  }
-  const key = randomFillSync(Buffer.alloc(4));
-  key.copy(frame, size);
-  for (let i = 0; i < length; i++) frame[size + 4 + i] = payload[i]! ^ key[i & 3]!;
-  return frame;
+  return clientFrame(0x1, out.subarray(0, out.length - TAIL.length), { compressed: true });
 }
 
-/** Conn is one client connection and its incremental reader of the server's frames. */
-class Conn {
-  socket: net.Socket | undefined;
-  open = false;
-  dead = false;
-  private head: Buffer | undefined;
-  private readonly hdr = Buffer.alloc(14);
-  private hdrLen = 0;
-  private inPayload = false;
-  private need = 0;
-  private fin = false;
-  private control = false;
+/** Conn is one client connection, the message it is reading, and what it sent and verifies. */
+class Conn extends RawClient {
   // The message being read.
   private opcode = 0;
   private rsv1 = false;
-  private wire = 0;
   private chunks: Buffer[] | undefined;
   // Echo state: pool indexes sent and not answered yet, history for verification.
   next: number;
@@ -142,119 +110,47 @@ class Conn {
     private readonly run: Run,
     index: number,
   ) {
-    this.next = (run.options.offset + index * 7) % run.frames.length;
-    this.verifyLeft = run.options.verify;
-  }
-
-  connect(): void {
-    const o = this.run.options;
-    const socket = net.connect({ host: o.host, port: o.port, noDelay: true });
-    this.socket = socket;
-    const offer = o.takeover
-      ? 'permessage-deflate'
-      : 'permessage-deflate; server_no_context_takeover; client_no_context_takeover';
-    socket.on('connect', () => {
-      socket.write(
-        `GET / HTTP/1.1\r\nHost: ${o.host}:${o.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: ${randomFillSync(Buffer.alloc(16)).toString('base64')}\r\n` +
-          `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: ${offer}\r\n\r\n`,
-      );
+    const o = run.options;
+    super({
+      host: o.host,
+      port: o.port,
+      offer: o.takeover
+        ? 'permessage-deflate'
+        : 'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
     });
-    socket.on('data', (chunk: Buffer) => (this.open ? this.read(chunk) : this.handshake(chunk)));
-    socket.on('error', (e) => this.fail(this.open ? 'closed' : 'connect', e.message));
-    socket.on('close', () => this.fail(this.open ? 'closed' : 'connect', 'connection closed'));
+    this.next = (o.offset + index * 7) % run.frames.length;
+    this.verifyLeft = o.verify;
   }
 
-  private handshake(chunk: Buffer): void {
-    this.head = this.head ? Buffer.concat([this.head, chunk]) : chunk;
-    const end = this.head.indexOf('\r\n\r\n');
-    if (end < 0) return;
-    const text = this.head.toString('latin1', 0, end);
-    const ext = /\r\nsec-websocket-extensions:\s*([^\r]*)/i.exec(text)?.[1] ?? '';
-    if (!text.startsWith('HTTP/1.1 101')) {
-      this.fail('handshake', text.split('\r\n')[0] ?? '');
-      return;
-    }
-    if (!/^permessage-deflate\b/.test(ext)) {
-      this.fail('handshake', `deflate not accepted: "${ext}"`);
-      return;
-    }
-    if (!this.run.options.takeover && !/server_no_context_takeover/.test(ext)) {
-      this.fail('handshake', `server_no_context_takeover not accepted: "${ext}"`);
-      return;
-    }
-    const rest = this.head.subarray(end + 4);
-    this.head = undefined;
-    this.open = true;
+  protected override refuse(head: ResponseHead): string | undefined {
+    const ext = head.extensions ?? '';
+    if (!/^permessage-deflate\b/.test(ext)) return `deflate not accepted: "${ext}"`;
+    if (!this.run.options.takeover && !/server_no_context_takeover/.test(ext))
+      return `server_no_context_takeover not accepted: "${ext}"`;
+    return undefined;
+  }
+
+  protected opened(): void {
     this.run.opened();
-    if (rest.length > 0) this.read(rest);
   }
 
-  fail(kind: ErrorKind, why: string): void {
-    if (this.dead) return;
-    this.dead = true;
-    const wasOpen = this.open;
-    this.open = false;
-    this.socket?.destroy();
+  protected lost(wasOpen: boolean, kind: ErrorKind, why: string): void {
     this.run.lost(wasOpen, kind, why);
   }
 
-  /** read walks the server's frames, counting wire bytes, and keeps payloads only while verifying. */
-  private read(chunk: Buffer): void {
-    const n = chunk.length;
-    let pos = 0;
-    while (pos < n && !this.dead) {
-      if (this.inPayload) {
-        const take = Math.min(this.need, n - pos);
-        if (!this.control) {
-          this.wire += take;
-          this.chunks?.push(chunk.subarray(pos, pos + take));
-        }
-        pos += take;
-        this.need -= take;
-        if (this.need === 0) this.endFrame();
-        continue;
-      }
-      while (this.hdrLen < 2 && pos < n) this.hdr[this.hdrLen++] = chunk[pos++]!;
-      if (this.hdrLen < 2) return;
-      const b1 = this.hdr[1]!;
-      const len7 = b1 & 0x7f;
-      const size = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0);
-      while (this.hdrLen < size && pos < n) this.hdr[this.hdrLen++] = chunk[pos++]!;
-      if (this.hdrLen < size) return;
-      const b0 = this.hdr[0]!;
-      const opcode = b0 & 0x0f;
-      if ((b0 & 0x30) !== 0 || (b1 & 0x80) !== 0) {
-        this.fail('protocol', 'RSV2/3 or mask on a server frame');
-        return;
-      }
-      const length =
-        len7 === 126 ? this.hdr.readUInt16BE(2) : len7 === 127 ? Number(this.hdr.readBigUInt64BE(2)) : len7;
-      this.hdrLen = 0;
-      this.fin = (b0 & 0x80) !== 0;
-      this.control = opcode >= 8;
-      if (opcode === 8) {
-        this.fail('closed', 'close frame from the server');
-        return;
-      }
-      if (!this.control) {
-        if (opcode !== 0) {
-          this.opcode = opcode;
-          this.rsv1 = (b0 & 0x40) !== 0;
-          this.wire = 0;
-          this.chunks = this.verifyLeft > 0 ? [] : undefined;
-        }
-        this.wire += size;
-      }
-      this.inPayload = true;
-      this.need = length;
-      if (length === 0) this.endFrame();
-    }
+  messageStart(opcode: number, rsv1: boolean): void {
+    this.opcode = opcode;
+    this.rsv1 = rsv1;
+    this.chunks = this.verifyLeft > 0 ? [] : undefined;
   }
 
-  private endFrame(): void {
-    this.inPayload = false;
-    if (!this.control && this.fin) this.run.reply(this, this.opcode, this.rsv1, this.wire, this.chunks);
+  /** messageData keeps the payload only while this connection still verifies replies. */
+  messageData(chunk: Buffer, start: number, end: number): void {
+    this.chunks?.push(chunk.subarray(start, end));
+  }
+
+  messageEnd(_length: number, wire: number): void {
+    this.run.reply(this, this.opcode, this.rsv1, wire, this.chunks);
   }
 
   send(): void {
@@ -262,7 +158,7 @@ class Conn {
     const i = this.next;
     this.next = (i + 1) % this.run.frames.length;
     this.sent.push(i);
-    this.socket.write(this.run.frames[i]!);
+    this.write(this.run.frames[i]!);
   }
 }
 
@@ -272,13 +168,7 @@ class Run {
   readonly frames: Buffer[];
   readonly conns: Conn[] = [];
   private readonly pacer: ConnectPacer;
-  readonly errors: Record<ErrorKind, number> = {
-    connect: 0,
-    handshake: 0,
-    protocol: 0,
-    mismatch: 0,
-    closed: 0,
-  };
+  readonly errors = noErrors();
   openCount = 0;
   measuring = false;
   stopping = false;
@@ -376,7 +266,6 @@ class Run {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const say = (m: Record<string, unknown>): void => {
   process.stdout.write(`${JSON.stringify(m)}\n`);
 };
@@ -396,21 +285,9 @@ function waitFor(want: string): Promise<void> {
   });
 }
 
-function errorCount(run: Run): number {
-  let n = 0;
-  for (const k of ERROR_KINDS) n += run.errors[k];
-  return n;
-}
-
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  setTimeout(
-    () => {
-      process.stderr.write('deflate-load: hard time limit reached\n');
-      process.exit(3);
-    },
-    (120 + o.warmup + o.duration + o.hold) * 1000,
-  ).unref();
+  hardTimeLimit('deflate-load', 120 + o.warmup + o.duration + o.hold);
   const run = new Run(o);
   await new Promise<void>((resolve) => run.connectAll(resolve));
   say({ type: 'ready', opened: run.openCount, failed: o.connections - run.openCount });
@@ -429,7 +306,7 @@ async function main(): Promise<void> {
       replies: run.messages,
       compressed: run.compressed,
       verified: run.verified,
-      errors: errorCount(run),
+      errors: errorTotal(run.errors),
       error_detail: run.errors,
     });
     await Promise.race([waitFor('stop'), sleep(o.hold * 1000)]);
@@ -456,7 +333,7 @@ async function main(): Promise<void> {
     compressed: run.compressed,
     verified: run.verified,
     cpu_s: (cpu.user + cpu.system) / 1e6,
-    errors: errorCount(run),
+    errors: errorTotal(run.errors),
     error_detail: run.errors,
   });
   run.close();

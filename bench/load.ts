@@ -12,12 +12,13 @@
  * `client_cpu_pct`, `server_cpu_pct`, ...). Every run is bounded: a hard timer ends the
  * process whatever happens.
  */
-import { randomFillSync } from 'node:crypto';
-import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { type Flags, parseFlags, requireLoopback } from './lib/args.js';
+import { clientFrame } from './lib/frames.js';
 import { ConnectPacer } from './lib/pacer.js';
-import { cpuTicks, rssKb, sleep } from './lib/proc.js';
+import { cpuTicks, hardTimeLimit, rssKb, sleep } from './lib/proc.js';
+import { ERROR_KINDS, type ErrorKind, errorTotal, noErrors, RawClient } from './lib/raw-client.js';
 
 export interface LoadOptions {
   host: string;
@@ -59,82 +60,48 @@ const DEFAULTS: LoadOptions = {
 const HIST_US = 1_000_000;
 const POOL = 8;
 const RING = 1 << 16;
-const ERROR_KINDS = ['connect', 'handshake', 'protocol', 'mismatch', 'closed'] as const;
-type ErrorKind = (typeof ERROR_KINDS)[number];
+
+const FLAGS: Flags<LoadOptions> = {
+  '--port': 'port',
+  '-p': 'port',
+  '--host': 'host',
+  '-c': 'connections',
+  '--connections': 'connections',
+  '-k': 'inflight',
+  '--inflight': 'inflight',
+  '-s': 'size',
+  '--size': 'size',
+  '--binary': ['binary', true],
+  '--text': ['binary', false],
+  '-d': 'duration',
+  '--duration': 'duration',
+  '-w': 'warmup',
+  '--warmup': 'warmup',
+  '--idle': ['mode', 'idle'],
+  '--broadcast': ['mode', 'broadcast'],
+  '--hold': 'hold',
+  '--window': 'window',
+  '--raw': ['raw', true],
+  '--pid': 'pid',
+  '--threads': 'threads',
+  '--parallel': 'parallel',
+};
 
 function parseArgs(argv: string[]): LoadOptions {
-  const o = { ...DEFAULTS };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--port' || a === '-p') o.port = Number(next());
-    else if (a === '--host') o.host = next();
-    else if (a === '-c' || a === '--connections') o.connections = Number(next());
-    else if (a === '-k' || a === '--inflight') o.inflight = Number(next());
-    else if (a === '-s' || a === '--size') o.size = Number(next());
-    else if (a === '--binary') o.binary = true;
-    else if (a === '--text') o.binary = false;
-    else if (a === '-d' || a === '--duration') o.duration = Number(next());
-    else if (a === '-w' || a === '--warmup') o.warmup = Number(next());
-    else if (a === '--idle') o.mode = 'idle';
-    else if (a === '--broadcast') o.mode = 'broadcast';
-    else if (a === '--hold') o.hold = Number(next());
-    else if (a === '--window') o.window = Number(next());
-    else if (a === '--raw') o.raw = true;
-    else if (a === '--pid') o.pid = Number(next());
-    else if (a === '--threads') o.threads = Number(next());
-    else if (a === '--parallel') o.parallel = Number(next());
-    else throw new Error(`unknown option ${a}`);
-  }
+  const o = parseFlags(argv, DEFAULTS, FLAGS);
   if (!(o.port > 0) || !(o.connections >= 1) || !(o.inflight >= 1) || !(o.size >= 0)) {
     throw new Error(
       'usage: load --port P [-c N] [-k K] [-s BYTES] [--binary] [-d S] [-w S] [--idle] [--broadcast]',
     );
   }
-  if (!o.host.startsWith('127.')) throw new Error('load: only loopback 127.x.y.z targets are allowed');
+  requireLoopback('load', o.host);
   if (o.mode === 'broadcast' && o.size < 24) throw new Error('load: --broadcast needs --size >= 24');
   if (o.mode !== 'echo') o.threads = 1;
   o.threads = Math.max(1, Math.min(o.threads, o.connections));
   return o;
 }
 
-// ------------------------------------------------------------------ frames
-
-function frameHeader(opcode: number, length: number, key: Buffer | undefined): Buffer {
-  const size = (length < 126 ? 2 : length < 0x10000 ? 4 : 10) + (key ? 4 : 0);
-  const h = Buffer.alloc(size);
-  h[0] = 0x80 | opcode;
-  const m = key ? 0x80 : 0;
-  let off = 2;
-  if (length < 126) h[1] = m | length;
-  else if (length < 0x10000) {
-    h[1] = m | 126;
-    h.writeUInt16BE(length, 2);
-    off = 4;
-  } else {
-    h[1] = m | 127;
-    h.writeBigUInt64BE(BigInt(length), 2);
-    off = 10;
-  }
-  if (key) key.copy(h, off);
-  return h;
-}
-
-function maskInPlace(data: Buffer, key: Buffer): void {
-  for (let i = 0; i < data.length; i++) data[i] = data[i]! ^ key[i & 3]!;
-}
-
-/** frame builds one complete client frame (masked unless raw) with a fresh random key. */
-function frame(opcode: number, payload: Buffer, raw: boolean): Buffer {
-  const key = raw ? undefined : randomFillSync(Buffer.alloc(4));
-  const body = Buffer.from(payload);
-  if (key) maskInPlace(body, key);
-  return Buffer.concat([frameHeader(opcode, payload.length, key), body]);
-}
+// ------------------------------------------------------------------ payloads
 
 function fillPayload(size: number, binary: boolean): Buffer {
   const p = Buffer.alloc(size);
@@ -166,22 +133,10 @@ interface WorkerReport {
   dropped: number;
 }
 
-/** Conn is one client connection and its incremental reader of server frames. */
-class Conn {
-  socket: net.Socket | undefined;
-  open = false;
-  dead = false;
+/** Conn is one client connection and the state of the message it is reading. */
+class Conn extends RawClient {
   role: 'echo' | 'sub' | 'pub' | 'idle';
-  // handshake
-  private head: Buffer | undefined;
-  // frame reader
-  private readonly hdr = Buffer.alloc(14);
-  private hdrLen = 0;
-  private inPayload = false;
-  private need = 0;
-  private fin = false;
-  private control = false;
-  private opcode = 0;
+  // the message being read: its opcode, length and first 24 bytes
   msgOp = 0;
   msgLen = 0;
   readonly prefix = Buffer.alloc(24);
@@ -195,125 +150,35 @@ class Conn {
     role: Conn['role'],
     private readonly run: Run,
   ) {
+    super({ host: run.options.host, port: run.options.port, raw: run.options.raw });
     this.role = role;
   }
 
-  connect(): void {
-    const o = this.run.options;
-    const socket = net.connect({ host: o.host, port: o.port, noDelay: true });
-    this.socket = socket;
-    socket.on('connect', () => {
-      if (o.raw) this.becomeOpen();
-      else
-        socket.write(
-          `GET / HTTP/1.1\r\nHost: ${o.host}:${o.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-            `Sec-WebSocket-Key: ${randomFillSync(Buffer.alloc(16)).toString('base64')}\r\n` +
-            'Sec-WebSocket-Version: 13\r\n\r\n',
-        );
-    });
-    socket.on('data', (chunk: Buffer) => (this.open ? this.read(chunk) : this.handshake(chunk)));
-    socket.on('error', (e) => this.fail(this.open ? 'closed' : 'connect', e.message));
-    socket.on('close', () => this.fail(this.open ? 'closed' : 'connect', 'connection closed'));
-  }
-
-  private handshake(chunk: Buffer): void {
-    this.head = this.head ? Buffer.concat([this.head, chunk]) : chunk;
-    const end = this.head.indexOf('\r\n\r\n');
-    if (end < 0) {
-      if (this.head.length > 16384) this.fail('handshake', 'response head too large');
-      return;
-    }
-    const text = this.head.toString('latin1', 0, end);
-    if (!text.startsWith('HTTP/1.1 101')) {
-      this.fail('handshake', text.split('\r\n')[0] ?? '');
-      return;
-    }
-    if (/\r\nsec-websocket-extensions:/i.test(text)) {
-      this.fail('handshake', 'unexpected extension');
-      return;
-    }
-    const rest = this.head.subarray(end + 4);
-    this.head = undefined;
-    this.becomeOpen();
-    if (rest.length > 0) this.read(rest);
-  }
-
-  private becomeOpen(): void {
-    this.open = true;
+  protected opened(): void {
     this.run.opened(this);
   }
 
-  fail(kind: ErrorKind, why: string): void {
-    if (this.dead) return;
-    this.dead = true;
-    const wasOpen = this.open;
-    this.open = false;
-    this.socket?.destroy();
+  protected lost(wasOpen: boolean, kind: ErrorKind, why: string): void {
     this.run.lost(this, wasOpen, kind, why);
   }
 
-  /** read walks the server's frames, counting payload bytes without copying them. */
-  private read(chunk: Buffer): void {
-    const n = chunk.length;
-    let pos = 0;
-    while (pos < n && !this.dead) {
-      if (this.inPayload) {
-        const take = Math.min(this.need, n - pos);
-        if (this.prefixLen < 24 && take > 0) {
-          const k = Math.min(24 - this.prefixLen, take);
-          chunk.copy(this.prefix, this.prefixLen, pos, pos + k);
-          this.prefixLen += k;
-        }
-        pos += take;
-        this.need -= take;
-        if (!this.control) this.msgLen += take;
-        if (this.need === 0) this.endFrame();
-        continue;
-      }
-      while (this.hdrLen < 2 && pos < n) this.hdr[this.hdrLen++] = chunk[pos++]!;
-      if (this.hdrLen < 2) return;
-      const b1 = this.hdr[1]!;
-      const len7 = b1 & 0x7f;
-      const size = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0);
-      while (this.hdrLen < size && pos < n) this.hdr[this.hdrLen++] = chunk[pos++]!;
-      if (this.hdrLen < size) return;
-      const b0 = this.hdr[0]!;
-      if ((b0 & 0x70) !== 0 || (b1 & 0x80) !== 0) {
-        this.fail('protocol', 'RSV bit or mask on a server frame');
-        return;
-      }
-      const length =
-        len7 === 126 ? this.hdr.readUInt16BE(2) : len7 === 127 ? Number(this.hdr.readBigUInt64BE(2)) : len7;
-      this.hdrLen = 0;
-      this.opcode = b0 & 0x0f;
-      this.fin = (b0 & 0x80) !== 0;
-      this.control = this.opcode >= 8;
-      if (this.opcode === 8) {
-        this.fail('closed', 'close frame from the server');
-        return;
-      }
-      if (!this.control && this.opcode !== 0) {
-        this.msgOp = this.opcode;
-        this.msgLen = 0;
-        this.prefixLen = 0;
-      }
-      this.inPayload = true;
-      this.need = length;
-      if (length === 0) this.endFrame();
+  messageStart(opcode: number): void {
+    this.msgOp = opcode;
+    this.prefixLen = 0;
+  }
+
+  /** messageData keeps the first 24 bytes (a broadcast's timestamp and sequence number) and counts the rest. */
+  messageData(chunk: Buffer, start: number, end: number): void {
+    if (this.prefixLen < 24) {
+      const k = Math.min(24 - this.prefixLen, end - start);
+      chunk.copy(this.prefix, this.prefixLen, start, start + k);
+      this.prefixLen += k;
     }
   }
 
-  private endFrame(): void {
-    this.inPayload = false;
-    if (this.control) {
-      // A ping (heartbeat) gets no pong here: runs are far shorter than any heartbeat.
-      return;
-    }
-    if (this.fin) this.run.message(this);
-  }
-
-  write(data: Buffer): void {
-    if (this.open && this.socket && !this.socket.destroyed) this.socket.write(data);
+  messageEnd(length: number): void {
+    this.msgLen = length;
+    this.run.message(this);
   }
 }
 
@@ -322,13 +187,7 @@ class Run {
   readonly conns: Conn[] = [];
   private readonly pacer: ConnectPacer;
   readonly hist = new Uint32Array(HIST_US);
-  readonly errors: Record<ErrorKind, number> = {
-    connect: 0,
-    handshake: 0,
-    protocol: 0,
-    mismatch: 0,
-    closed: 0,
-  };
+  readonly errors = noErrors();
   private readonly pool: Buffer[] = [];
   private readonly expectOp: number;
   openCount = 0;
@@ -356,7 +215,8 @@ class Run {
     this.expectOp = options.binary ? 2 : 1;
     if (options.mode === 'echo') {
       const payload = fillPayload(options.size, options.binary);
-      for (let i = 0; i < POOL; i++) this.pool.push(frame(this.expectOp, payload, options.raw));
+      for (let i = 0; i < POOL; i++)
+        this.pool.push(clientFrame(this.expectOp, payload, { masked: !options.raw }));
     }
     this.filler = fillPayload(Math.max(0, options.size - 24), false);
     const role = options.mode === 'echo' ? 'echo' : options.mode === 'idle' ? 'idle' : 'sub';
@@ -472,7 +332,7 @@ class Run {
       if (this.seq === this.completed) this.oldest = now;
       this.seq++;
       if (this.measuring) this.offered++;
-      out.push(frame(1, Buffer.concat([head, this.filler]), this.options.raw));
+      out.push(clientFrame(1, Buffer.concat([head, this.filler]), { masked: !this.options.raw }));
     }
     if (out.length > 0) pub.write(out.length === 1 ? out[0]! : Buffer.concat(out));
   }
@@ -574,10 +434,7 @@ async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   // Hard bound: whatever happens, the process ends.
   const bound = 60 + o.warmup + o.duration + (o.mode === 'idle' ? o.hold : 0) + 15;
-  setTimeout(() => {
-    process.stderr.write('load: hard time limit reached\n');
-    process.exit(3);
-  }, bound * 1000).unref();
+  hardTimeLimit('load', bound);
   const threads: Channel[] = [];
   for (let t = 0; t < o.threads; t++) {
     const share = Math.floor(o.connections / o.threads) + (t < o.connections % o.threads ? 1 : 0);
@@ -600,7 +457,7 @@ async function main(): Promise<void> {
     await sleep(o.hold * 1000);
     for (const t of threads) t.post({ type: 'stop' });
     const reports = await Promise.all(threads.map((t) => t.next('report')));
-    const errors = reports.reduce((n, r) => n + sumErrors((r['report'] as WorkerReport).errors), 0);
+    const errors = reports.reduce((n, r) => n + errorTotal((r['report'] as WorkerReport).errors), 0);
     process.stdout.write(
       `${JSON.stringify({ mode: 'idle', connections: opened, requested: o.connections, connect_s: connectS, server_rss_kb: before, errors })}\n`,
     );
@@ -626,7 +483,7 @@ async function main(): Promise<void> {
   let bytes = 0;
   let offered = 0;
   let dropped = 0;
-  const errors: Record<ErrorKind, number> = { connect: 0, handshake: 0, protocol: 0, mismatch: 0, closed: 0 };
+  const errors = noErrors();
   for (const r of reports) {
     messages += r.messages;
     bytes += r.bytes;
@@ -658,18 +515,12 @@ async function main(): Promise<void> {
     client_cpu_pct: Math.round(((cpu1.user + cpu1.system) / 1e6 / secs) * 100),
     server_cpu_pct: o.pid ? Math.round(((srv1 - srv0) / 100 / secs) * 100) : -1,
     server_rss_kb: o.pid ? rssKb(o.pid) : -1,
-    errors: sumErrors(errors),
+    errors: errorTotal(errors),
     error_detail: errors,
   });
   process.stdout.write(`${JSON.stringify(result)}\n`);
   await Promise.all(threads.map((t) => t.end()));
   process.exit(0);
-}
-
-function sumErrors(e: Record<ErrorKind, number>): number {
-  let n = 0;
-  for (const k of ERROR_KINDS) n += e[k];
-  return n;
 }
 
 if (isMainThread) {

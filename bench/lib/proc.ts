@@ -2,7 +2,7 @@
  * proc holds what the benchmark harnesses (bench/run.ts, bench/deflate.ts) and load
  * generators share about processes: pinning to CPUs, starting a server and waiting for its
  * ready line, stopping a child (bounded), reading a process's CPU time and RSS from /proc,
- * and the medians and number formats of the tables.
+ * a load generator's hard time limit, and the medians and number formats of the tables.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -119,6 +119,17 @@ export function rssKb(pid: number): number {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * hardTimeLimit bounds a load generator: after `seconds`, whatever happens, it says so on stderr
+ * and exits with status 3. The timer alone does not keep the process alive.
+ */
+export function hardTimeLimit(tool: string, seconds: number): void {
+  setTimeout(() => {
+    process.stderr.write(`${tool}: hard time limit reached\n`);
+    process.exit(3);
+  }, seconds * 1000).unref();
+}
 
 /** collect asks the server to run a full GC (gc-on-signal.ts) and gives it time to finish. */
 export async function collect(pid: number): Promise<void> {

@@ -1,14 +1,16 @@
 // Chromium's own WebSocket as an interop peer: Debian's chromium, driven by playwright-core,
 // runs a small agent page served on loopback; the page reports what its WebSocket sees.
+// A test file calls chromiumClients() in its describe() and opens clients with it.
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { after, before } from 'node:test';
 import { type Browser, type BrowserContext, chromium } from 'playwright-core';
-import { CHROMIUM_PATH } from '../helpers/system.js';
+import { CHROMIUM_PATH, hasSystem } from '../helpers/system.js';
 import { type Endpoint, EventLog, type Observed, withTimeout } from './endpoint.js';
 
 /** launchChromium starts headless Debian chromium with no network beyond what a page asks. */
-export function launchChromium(): Promise<Browser> {
+function launchChromium(): Promise<Browser> {
   return withTimeout(
     chromium.launch({
       executablePath: CHROMIUM_PATH,
@@ -85,7 +87,7 @@ window.agent = {
 `;
 
 /** AgentPageServer serves the agent page on loopback. */
-export class AgentPageServer {
+class AgentPageServer {
   readonly server: Server;
   constructor() {
     this.server = createServer((_req, res) => {
@@ -107,7 +109,7 @@ export class AgentPageServer {
  * openChromiumClient opens the agent page in a fresh context and connects its WebSocket to url.
  * `ignoreHTTPSErrors` lets wss:// reach a server with a self-signed certificate.
  */
-export async function openChromiumClient(
+async function openChromiumClient(
   browser: Browser,
   pageUrl: string,
   url: string,
@@ -169,4 +171,43 @@ export async function openChromiumClient(
     await context.close();
     throw err;
   }
+}
+
+/** ChromiumClients opens Chromium clients for the tests of one describe() block. */
+export interface ChromiumClients {
+  /** open connects a fresh page's WebSocket to url (see openChromiumClient). */
+  open(url: string, protocols: string[], options?: { ignoreHTTPSErrors?: boolean }): Promise<Endpoint>;
+  /** pageOrigin is the agent page's origin, for a server's allowedOrigins (set once `before` ran). */
+  pageOrigin(): string;
+}
+
+/**
+ * chromiumClients registers, in the enclosing describe(), the before and after hooks that every
+ * Chromium test shares: the agent page served on loopback, and headless chromium launched where
+ * Debian's package is installed. Each test still gates itself with requireSystem(t, 'chromium')
+ * before it calls `open`.
+ */
+export function chromiumClients(): ChromiumClients {
+  let browser: Browser | undefined;
+  const pages = new AgentPageServer();
+  let pageUrl = '';
+  before(
+    async () => {
+      pageUrl = await pages.listen();
+      if (hasSystem('chromium')) browser = await launchChromium();
+    },
+    { timeout: 60_000 },
+  );
+  after(async () => {
+    await browser?.close();
+    await pages.close();
+  });
+  return {
+    open: async (url, protocols, options) => {
+      if (!browser)
+        throw new Error('chromium is not running: gate the test with requireSystem(t, "chromium")');
+      return openChromiumClient(browser, pageUrl, url, protocols, options);
+    },
+    pageOrigin: () => new URL(pageUrl).origin,
+  };
 }

@@ -4,9 +4,8 @@
 
 import { after, before, describe } from 'node:test';
 import type { PerMessageDeflateOptions } from 'duplex/protocol';
-import type { Browser } from 'playwright-core';
-import { hasSystem, requireSystem } from '../helpers/system.js';
-import { AgentPageServer, launchChromium, openChromiumClient } from './chromium-peer.js';
+import { requireSystem } from '../helpers/system.js';
+import { chromiumClients } from './chromium-peer.js';
 import { DuplexDeflateServer, deflateScenarios, serverWire } from './deflate-scenarios.js';
 
 const cases: Array<{ name: string; server: boolean | PerMessageDeflateOptions; expected: string }> = [
@@ -25,21 +24,7 @@ const cases: Array<{ name: string; server: boolean | PerMessageDeflateOptions; e
 ];
 
 describe('deflate: Duplex server with Chromium', { timeout: 900_000 }, () => {
-  let browser: Browser | undefined;
-  const pages = new AgentPageServer();
-  let pageUrl = '';
-
-  before(
-    async () => {
-      pageUrl = await pages.listen();
-      if (hasSystem('chromium')) browser = await launchChromium();
-    },
-    { timeout: 60_000 },
-  );
-  after(async () => {
-    await browser?.close();
-    await pages.close();
-  });
+  const chromium = chromiumClients();
 
   for (const c of cases) {
     describe(c.name, () => {
@@ -53,7 +38,7 @@ describe('deflate: Duplex server with Chromium', { timeout: 900_000 }, () => {
         expected: c.expected,
         connect: async (t) => {
           if (!requireSystem(t, 'chromium')) return undefined;
-          const peer = await openChromiumClient(browser!, pageUrl, server!.url, []);
+          const peer = await chromium.open(server!.url, []);
           try {
             const { endpoint, socket } = await server!.nextConnection();
             return { duplex: endpoint, peer, wire: serverWire(socket, true) };

@@ -3,37 +3,22 @@
 // lists in allowedOrigins.
 
 import { after, before, describe } from 'node:test';
-import type { Browser } from 'playwright-core';
-import { hasSystem, requireSystem } from '../helpers/system.js';
+import { requireSystem } from '../helpers/system.js';
 import { makeSelfSignedCert } from '../helpers/tls.js';
-import { AgentPageServer, launchChromium, openChromiumClient } from './chromium-peer.js';
+import { chromiumClients } from './chromium-peer.js';
 import { DuplexServerFixture } from './duplex-peer.js';
 import { OFFERED_PROTOCOLS } from './payloads.js';
 import { interopScenarios, serverShutdownScenario } from './scenarios.js';
 
 describe('Duplex server with Chromium', { timeout: 900_000 }, () => {
-  let browser: Browser | undefined;
-  const pages = new AgentPageServer();
-  let pageUrl = '';
-
-  before(
-    async () => {
-      pageUrl = await pages.listen();
-      if (hasSystem('chromium')) browser = await launchChromium();
-    },
-    { timeout: 60_000 },
-  );
-  after(async () => {
-    await browser?.close();
-    await pages.close();
-  });
+  const chromium = chromiumClients();
 
   for (const secure of [false, true]) {
     describe(`over ${secure ? 'wss' : 'ws'}://`, () => {
       let server: DuplexServerFixture | undefined;
       const fixtureOptions = async () => ({
         tls: secure ? await makeSelfSignedCert() : undefined,
-        allowedOrigins: [new URL(pageUrl).origin],
+        allowedOrigins: [chromium.pageOrigin()],
       });
 
       before(async () => {
@@ -45,9 +30,7 @@ describe('Duplex server with Chromium', { timeout: 900_000 }, () => {
         peerCanPing: false,
         connect: async (t) => {
           if (!requireSystem(t, 'chromium')) return undefined;
-          const peer = await openChromiumClient(browser!, pageUrl, server!.url, OFFERED_PROTOCOLS, {
-            ignoreHTTPSErrors: secure,
-          });
+          const peer = await chromium.open(server!.url, OFFERED_PROTOCOLS, { ignoreHTTPSErrors: secure });
           try {
             const { endpoint, offered } = await server!.nextConnection();
             return { duplex: endpoint, peer, offeredSeenByServer: offered };
@@ -60,7 +43,7 @@ describe('Duplex server with Chromium', { timeout: 900_000 }, () => {
 
       serverShutdownScenario(fixtureOptions, async (t, url) => {
         if (!requireSystem(t, 'chromium')) return undefined;
-        return openChromiumClient(browser!, pageUrl, url, OFFERED_PROTOCOLS, { ignoreHTTPSErrors: secure });
+        return chromium.open(url, OFFERED_PROTOCOLS, { ignoreHTTPSErrors: secure });
       });
     });
   }

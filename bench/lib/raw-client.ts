@@ -1,0 +1,135 @@
+/**
+ * RawClient is one connection of the load generators bench/load.ts and bench/deflate-load.ts:
+ * a raw node:net socket, the opening handshake written by hand (none for the `--raw` floor),
+ * and a ServerFrameReader that hands the server's messages to the subclass. A connection
+ * fails once: `fail(kind, why)` destroys the socket and reports to `lost`.
+ */
+import net from 'node:net';
+import {
+  type MessageSink,
+  type ResponseHead,
+  responseHead,
+  ServerFrameReader,
+  upgradeRequest,
+} from './frames.js';
+
+/** ERROR_KINDS is how a RawClient connection can fail, in the order the generators report them. */
+export const ERROR_KINDS = ['connect', 'handshake', 'protocol', 'mismatch', 'closed'] as const;
+export type ErrorKind = (typeof ERROR_KINDS)[number];
+
+/** noErrors is a fresh count of failures, one per kind. */
+export function noErrors(): Record<ErrorKind, number> {
+  return { connect: 0, handshake: 0, protocol: 0, mismatch: 0, closed: 0 };
+}
+
+/** errorTotal is the number of failures of every kind. */
+export function errorTotal(errors: Record<ErrorKind, number>): number {
+  let n = 0;
+  for (const k of ERROR_KINDS) n += errors[k];
+  return n;
+}
+
+/** MAX_RESPONSE_HEAD bounds the handshake response a connection buffers before it gives up. */
+const MAX_RESPONSE_HEAD = 16384;
+
+export interface RawClientOptions {
+  host: string;
+  port: number;
+  /** Send no handshake: the connection is open once TCP connects (`load --raw`). @default false */
+  raw?: boolean;
+  /**
+   * The Sec-WebSocket-Extensions offer. Without one, a response that names an extension fails
+   * the handshake; with one, RSV1 (a compressed message) is allowed on the server's frames.
+   */
+  offer?: string;
+}
+
+export abstract class RawClient implements MessageSink {
+  socket: net.Socket | undefined;
+  open = false;
+  dead = false;
+  private head: Buffer | undefined;
+  private readonly reader: ServerFrameReader;
+
+  constructor(private readonly target: RawClientOptions) {
+    this.reader = new ServerFrameReader(this, { compressed: target.offer !== undefined });
+  }
+
+  /** opened: the handshake succeeded (or, raw, TCP connected). */
+  protected abstract opened(): void;
+  /** lost: the connection failed, before or after it opened. */
+  protected abstract lost(wasOpen: boolean, kind: ErrorKind, why: string): void;
+  abstract messageStart(opcode: number, rsv1: boolean): void;
+  abstract messageData(chunk: Buffer, start: number, end: number): void;
+  abstract messageEnd(length: number, wire: number): void;
+
+  /** refuse tells why a 101 response with the offered extension is still not acceptable; undefined if it is. */
+  protected refuse(_head: ResponseHead): string | undefined {
+    return undefined;
+  }
+
+  connect(): void {
+    const { host, port, raw, offer } = this.target;
+    const socket = net.connect({ host, port, noDelay: true });
+    this.socket = socket;
+    socket.on('connect', () => {
+      if (raw) this.becomeOpen();
+      else socket.write(upgradeRequest(host, port, offer));
+    });
+    socket.on('data', (chunk: Buffer) => (this.open ? this.reader.push(chunk) : this.handshake(chunk)));
+    socket.on('error', (e) => this.fail(this.open ? 'closed' : 'connect', e.message));
+    socket.on('close', () => this.fail(this.open ? 'closed' : 'connect', 'connection closed'));
+  }
+
+  private handshake(chunk: Buffer): void {
+    this.head = this.head ? Buffer.concat([this.head, chunk]) : chunk;
+    const head = responseHead(this.head);
+    if (!head) {
+      if (this.head.length > MAX_RESPONSE_HEAD) this.fail('handshake', 'response head too large');
+      return;
+    }
+    const refusal = this.refusal(head);
+    if (refusal !== undefined) {
+      this.fail('handshake', refusal);
+      return;
+    }
+    this.head = undefined;
+    this.becomeOpen();
+    if (head.rest.length > 0) this.reader.push(head.rest);
+  }
+
+  /** refusal is why the handshake fails, undefined when it succeeded. */
+  private refusal(head: ResponseHead): string | undefined {
+    if (!head.switched) return head.statusLine;
+    if (this.target.offer !== undefined) return this.refuse(head);
+    // RFC 6455 4.1: the client must fail the connection on an extension it did not ask for.
+    return head.extensions === undefined ? undefined : 'unexpected extension';
+  }
+
+  private becomeOpen(): void {
+    this.open = true;
+    this.opened();
+  }
+
+  fail(kind: ErrorKind, why: string): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.reader.stop();
+    const wasOpen = this.open;
+    this.open = false;
+    this.socket?.destroy();
+    this.lost(wasOpen, kind, why);
+  }
+
+  closeFrame(): void {
+    this.fail('closed', 'close frame from the server');
+  }
+
+  protocolError(why: string): void {
+    this.fail('protocol', why);
+  }
+
+  write(data: Buffer): void {
+    if (this.open && this.socket && !this.socket.destroyed) this.socket.write(data);
+  }
+}
