@@ -6,7 +6,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   buildRejectResponse,
@@ -141,18 +141,16 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         if (decision.hookError !== undefined) this.#report(decision.hookError);
         return this.#refuse(socket, decision.status, decision.body, decision.headers);
       }
-      socket.write(
-        buildServerResponse({
+      socket.off('error', ignoreError);
+      const deflateOptions = this.#options.perMessageDeflate;
+      const ws = acceptWebSocket({
+        socket,
+        head,
+        response: buildServerResponse({
           key: decision.key,
           protocol: decision.protocol,
           extensions: decision.extensions,
         }),
-      );
-      socket.off('error', ignoreError);
-      const deflateOptions = this.#options.perMessageDeflate;
-      const ws = acceptWebSocket({
-        socket: socket as Socket,
-        head,
         protocol: decision.protocol,
         extensionsHeader: decision.extensions,
         extensions:

@@ -1,7 +1,8 @@
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { type Connection, ProtocolError, ReadyState, type Role } from '../protocol/index.js';
 import { Heartbeat } from './heartbeat.js';
 import type { ResolvedSocketOptions } from './options.js';
+import { openWire, type Wire, type WireListener } from './wire.js';
 
 /** TransportHandler receives what happens on one connection, in wire order. */
 export interface TransportHandler {
@@ -25,8 +26,8 @@ export const BUFFER_FULL = { code: 1008, reason: 'send buffer full' } as const;
  * the frames it gets back corked, applies the send-buffer limit, runs the heartbeat and
  * the close timeout, and tears TCP down in the order of RFC 6455 section 7.1.1.
  */
-export class Transport {
-  readonly #socket: Socket;
+export class Transport implements WireListener {
+  readonly #wire: Wire;
   readonly #conn: Connection;
   readonly #role: Role;
   readonly #options: ResolvedSocketOptions;
@@ -38,83 +39,34 @@ export class Transport {
   #errorReported = false;
   #terminated = false;
   #finished = false;
-  #needDrain = false;
   #paused = false;
   #pendingInput = false;
   #lastBuffered = 0;
-  /** True while the socket is corked until the end of the current event-loop turn. */
-  #corked = false;
 
   /**
-   * The socket listeners are shared by every transport (no closures per connection, which
-   * an idle server pays for 10,000 times); each finds its transport through #owners.
+   * `prefix` (the server's 101 response) is written first, in the same batch as whatever
+   * the application sends before the turn ends.
    */
-  static readonly #owners = new WeakMap<Socket, Transport>();
-  static readonly #dataListener = function (this: Socket, chunk: Buffer): void {
-    const t = Transport.#owners.get(this);
-    if (t) t.#onData(chunk);
-  };
-  static readonly #endListener = function (this: Socket): void {
-    const t = Transport.#owners.get(this);
-    if (t) t.#onEnd();
-  };
-  static readonly #errorListener = function (this: Socket, error: Error): void {
-    const t = Transport.#owners.get(this);
-    if (t) t.#onSocketError(error);
-  };
-  static readonly #closeListener = function (this: Socket): void {
-    const t = Transport.#owners.get(this);
-    if (t) t.#onSocketClose();
-  };
-  static readonly #drainListener = function (this: Socket): void {
-    const t = Transport.#owners.get(this);
-    if (t) t.#onDrain();
-  };
-
-  /** Transports corked in this turn, uncorked together by #flushTurn. */
-  static #turn: Transport[] = [];
-  static #flushScheduled = false;
-
-  /**
-   * #flushTurn uncorks every socket written to in this event-loop turn, so that all the
-   * frames one socket got in the turn (the messages of one incoming chunk, say, or a
-   * broadcast of many messages) leave in one writev instead of one syscall each.
-   */
-  static #flushTurn(): void {
-    Transport.#flushScheduled = false;
-    const list = Transport.#turn;
-    Transport.#turn = [];
-    for (const t of list) t.#uncork();
-  }
-
   constructor(
-    socket: Socket,
+    socket: Duplex,
     conn: Connection,
     options: ResolvedSocketOptions,
     handler: TransportHandler,
     head?: Buffer,
+    prefix?: Buffer,
   ) {
-    this.#socket = socket;
     this.#conn = conn;
     this.#role = conn.role;
     this.#options = options;
     this.#handler = handler;
-    socket.setNoDelay(true);
-    socket.setTimeout(0);
-    if (head && head.length > 0) socket.unshift(head);
-    Transport.#owners.set(socket, this);
-    socket.on('data', Transport.#dataListener);
-    socket.on('end', Transport.#endListener);
-    socket.on('error', Transport.#errorListener);
-    socket.on('close', Transport.#closeListener);
-    socket.on('drain', Transport.#drainListener);
-    socket.resume();
+    this.#wire = openWire(socket, head, this);
+    if (prefix) this.#wire.write([prefix]);
     this.#heartbeat = options.heartbeat ? new Heartbeat(options.heartbeat, this) : undefined;
   }
 
   /** bufferedAmount is the number of bytes handed to the socket and not yet flushed to the kernel. */
   get bufferedAmount(): number {
-    if (!this.#socket.destroyed) this.#lastBuffered = this.#socket.writableLength;
+    if (!this.#finished) this.#lastBuffered = this.#wire.buffered;
     return this.#lastBuffered;
   }
 
@@ -166,14 +118,14 @@ export class Transport {
     if (this.#finished) return;
     this.#terminated = true;
     // What was sent before still gets its chance to leave, as it did before write batching.
-    this.#uncork();
-    this.#socket.destroy();
+    this.#wire.flush();
+    this.#wire.destroy();
   }
 
   /** pause stops reading from the socket, so the peer's sends back up in TCP (real backpressure). */
   pause(): void {
     this.#paused = true;
-    this.#socket.pause();
+    this.#wire.pause();
   }
 
   /** isPaused tells whether reading is paused (the heartbeat then waits instead of probing). */
@@ -188,16 +140,16 @@ export class Transport {
       this.#pendingInput = false;
       process.nextTick(() => {
         if (!this.#paused) this.#process();
-        if (!this.#paused) this.#socket.resume();
+        if (!this.#paused) this.#wire.resume();
       });
       return;
     }
-    this.#socket.resume();
+    this.#wire.resume();
   }
 
   /** #writeLimited writes data frames unless the socket already holds more than maxBufferedAmount. */
   #writeLimited(frames: readonly Buffer[]): void {
-    if (this.#socket.writableLength > this.#options.maxBufferedAmount) {
+    if (this.#wire.buffered > this.#options.maxBufferedAmount) {
       this.close(BUFFER_FULL.code, BUFFER_FULL.reason);
       return;
     }
@@ -205,32 +157,32 @@ export class Transport {
   }
 
   /**
-   * #write hands frames to the socket, corked until the end of the event-loop turn (a
-   * process.nextTick shared by all transports): every frame written to one socket in one
-   * turn goes out in one writev. `writableLength` counts corked bytes, so the send-buffer
-   * limit sees them at once.
+   * #write hands frames to the wire, which batches them until the end of the event-loop
+   * turn: every frame written to one socket in one turn goes out in one writev. The wire's
+   * `buffered` counts them at once, so the send-buffer limit sees them.
    */
   #write(frames: readonly Buffer[]): void {
-    const socket = this.#socket;
-    if (frames.length === 0 || socket.destroyed || socket.writableEnded) return;
-    if (!this.#corked) {
-      this.#corked = true;
-      socket.cork();
-      Transport.#turn.push(this);
-      if (!Transport.#flushScheduled) {
-        Transport.#flushScheduled = true;
-        process.nextTick(Transport.#flushTurn);
-      }
-    }
-    let ok = true;
-    for (const frame of frames) ok = socket.write(frame);
-    if (!ok) this.#needDrain = true;
+    if (frames.length > 0) this.#wire.write(frames);
   }
 
-  #uncork(): void {
-    if (!this.#corked) return;
-    this.#corked = false;
-    this.#socket.uncork();
+  wireData(chunk: Buffer): void {
+    this.#onData(chunk);
+  }
+
+  wireEnd(): void {
+    this.#onEnd();
+  }
+
+  wireError(error: Error): void {
+    this.#onSocketError(error);
+  }
+
+  wireClose(): void {
+    this.#onSocketClose();
+  }
+
+  wireDrain(): void {
+    this.#handler.onDrain();
   }
 
   #onData(chunk: Buffer): void {
@@ -306,7 +258,7 @@ export class Transport {
   #afterStateChange(): void {
     const done = this.#conn.state === ReadyState.CLOSED;
     if (done || this.#failure) {
-      if ((this.#role === 'server' || this.#failure) && !this.#socket.writableEnded) this.#socket.end();
+      if (this.#role === 'server' || this.#failure) this.#wire.end();
       this.#armCloseTimer(true);
     } else if (this.#conn.closeSent) {
       this.#armCloseTimer(false);
@@ -316,7 +268,7 @@ export class Transport {
   #armCloseTimer(restart: boolean): void {
     if (this.#closeTimer && !restart) return;
     clearTimeout(this.#closeTimer);
-    this.#closeTimer = setTimeout(() => this.#socket.destroy(), this.#options.closeTimeout);
+    this.#closeTimer = setTimeout(() => this.#wire.destroy(), this.#options.closeTimeout);
     this.#closeTimer.unref();
   }
 
@@ -328,19 +280,13 @@ export class Transport {
 
   #onEnd(): void {
     // The peer sent FIN. Server sockets come from node:http with allowHalfOpen, so answer it.
-    if (!this.#socket.writableEnded) this.#socket.end();
+    this.#wire.end();
     this.#armCloseTimer(false);
   }
 
   #onSocketError(error: Error): void {
     const handshakeDone = this.#conn.closeSent && this.#conn.closeReceived;
     if (!handshakeDone && !this.#terminated && !this.#failure) this.#reportError(error);
-  }
-
-  #onDrain(): void {
-    if (!this.#needDrain) return;
-    this.#needDrain = false;
-    this.#handler.onDrain();
   }
 
   #onSocketClose(): void {

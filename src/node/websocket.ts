@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import {
   Connection,
   type Extension,
@@ -28,8 +28,10 @@ export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob;
 
 /** AcceptInit is what the server hands over to build its side of a connection. */
 interface AcceptInit {
-  socket: Socket;
+  socket: Duplex;
   head: Buffer;
+  /** The 101 response, written first through the connection's wire. */
+  response: string;
   protocol: string;
   /** The Sec-WebSocket-Extensions value of the 101 response, '' for none. */
   extensionsHeader: string;
@@ -44,8 +46,8 @@ interface AcceptInit {
 let acceptInit: AcceptInit | undefined;
 
 /**
- * acceptWebSocket builds the server side of a connection whose 101 response was already
- * written. It is internal: the public constructor is the WHATWG client constructor.
+ * acceptWebSocket builds the server side of a connection and writes its 101 response. It
+ * is internal: the public constructor is the WHATWG client constructor.
  */
 export function acceptWebSocket(init: AcceptInit): WebSocket {
   acceptInit = init;
@@ -104,7 +106,13 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       this.#protocol = init.protocol;
       this.#extensions = init.extensionsHeader;
       this.#onClosed = init.onClosed;
-      this.#attach(init.socket, init.head, init.options, init.extensions);
+      this.#attach(
+        init.socket,
+        init.head,
+        init.options,
+        init.extensions,
+        Buffer.from(init.response, 'latin1'),
+      );
       return;
     }
     this.#role = 'client';
@@ -285,7 +293,13 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     return queue;
   }
 
-  #attach(socket: Socket, head: Buffer, options: ResolvedSocketOptions, extensions: Extension[]): void {
+  #attach(
+    socket: Duplex,
+    head: Buffer,
+    options: ResolvedSocketOptions,
+    extensions: Extension[],
+    prefix?: Buffer,
+  ): void {
     const conn = new Connection({
       role: this.#role,
       maxPayload: options.maxPayload,
@@ -293,7 +307,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       yieldAfterMessage: true,
     });
     this.#state = WebSocket.OPEN;
-    this.#transport = new Transport(socket, conn, options, new WebSocket.#Events(this), head);
+    this.#transport = new Transport(socket, conn, options, new WebSocket.#Events(this), head, prefix);
   }
 
   /**
