@@ -109,7 +109,9 @@ describe('WebSocketServer#broadcast', () => {
     // broadcast in one turn: node:net's Socket writes (the stream path) and the TCP
     // handle's own (the handle path of src/node/wire.ts).
     const calls = new Map<object, string[]>();
-    const tcp = (process as unknown as { binding(name: string): { TCP: { prototype: object } } }).binding('tcp_wrap');
+    const tcp = (process as unknown as { binding(name: string): { TCP: { prototype: object } } }).binding(
+      'tcp_wrap',
+    );
     const spied = [
       [Socket.prototype, ['_write', '_writev']],
       [tcp.TCP.prototype, ['writeBuffer', 'writev']],
@@ -135,7 +137,8 @@ describe('WebSocketServer#broadcast', () => {
       for (const undo of restore) undo();
     }
     assert.equal(calls.size, 3);
-    for (const list of calls.values()) assert.equal(list.length === 1 && list[0]!.endsWith('writev'), true, `${list}`);
+    for (const list of calls.values())
+      assert.equal(list.length === 1 && list[0]!.endsWith('writev'), true, `${list}`);
     for (const peer of peers) {
       for (let i = 0; i < 10; i++) assert.equal((await peer.readFrame()).payload.toString(), `message ${i}`);
       peer.destroy();
