@@ -62,6 +62,17 @@ export const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
 const FRAGMENT_COST = 8;
 const MAX_REASON_BYTES = MAX_CONTROL_PAYLOAD - 2;
 const EMPTY = Buffer.alloc(0);
+/** The extensions of every connection that negotiated none, shared rather than one array each. */
+const NO_EXTENSIONS: readonly Extension[] = [];
+
+/**
+ * Phase is where a connection stands in the closing handshake; `state`, `closeSent` and
+ * `closeReceived` derive from it, so that a connection keeps one field for all four. CLOSING:
+ * our close frame is sent, the peer's awaited. CLOSED: both were exchanged. FAILED: we sent a
+ * close frame because the peer broke the protocol, and read nothing more.
+ */
+const Phase = { OPEN: 0, CLOSING: 1, CLOSED: 2, FAILED: 3 } as const;
+type Phase = (typeof Phase)[keyof typeof Phase];
 
 function randomMaskKey(): Uint8Array {
   return randomFillSync(Buffer.allocUnsafe(4));
@@ -79,24 +90,22 @@ function toBuffer(data: string | Uint8Array | undefined): Buffer {
  * they carry and the bytes to send back (pongs, the close echo); the send methods return the
  * bytes of the frames to write. Every rule whose breach fails the connection is checked here
  * or in FrameParser, and `receive` alone decides the close code.
+ *
+ * An idle connection holds no receive-side state: the FrameParser is created by the first
+ * bytes received, and a MessageBuffer (with its Utf8Validator) lives only while a fragmented
+ * message is reassembled. Servers hold thousands of idle connections; each field counts.
  */
 export class Connection {
   readonly role: Role;
-  private _state: ReadyState = ReadyState.OPEN;
-  private _closeSent = false;
-  private _closeReceived = false;
-  private failed = false;
+  private phase: Phase = Phase.OPEN;
   private readonly maxPayload: number;
   private readonly maskKey: (() => Uint8Array) | undefined;
-  private readonly extensions: Extension[];
-  private readonly parser: FrameParser;
-  // The message being reassembled.
-  private message: MessageBuffer | undefined;
-  private messageBinary = false;
-  private messageRsv = 0;
-  private fragments = 0;
-  private readonly utf8 = new Utf8Validator();
+  private readonly extensions: readonly Extension[];
   private readonly yieldAfterMessage: boolean;
+  /** The parser of the peer's bytes; undefined until the first bytes arrive. */
+  private parser: FrameParser | undefined;
+  /** The fragmented message being reassembled, if any. */
+  private message: MessageBuffer | undefined;
   /**
    * sharedEncodingKey names how this side puts a data message on the wire when that does not
    * depend on the connection's history: '' for a server without extensions, the extensions'
@@ -114,28 +123,27 @@ export class Connection {
     if (!(this.maxPayload >= 0))
       throw new InvalidArgumentError('DUPLEX_INVALID_OPTION', 'maxPayload must be >= 0');
     this.maskKey = options.role === 'client' ? (options.maskKey ?? randomMaskKey) : undefined;
-    this.extensions = options.extensions ?? [];
+    this.extensions =
+      options.extensions !== undefined && options.extensions.length > 0 ? options.extensions : NO_EXTENSIONS;
     this.yieldAfterMessage = options.yieldAfterMessage ?? false;
-    let rsv = 0;
-    for (const ext of this.extensions) rsv |= ext.rsvBits;
     const keys = this.extensions.map((ext) => ext.sharedEncodingKey);
     this.sharedEncodingKey =
       options.role === 'server' && keys.every((key) => key !== undefined) ? keys.join(',') : undefined;
-    this.parser = new FrameParser({
-      expectMasked: options.role === 'server',
-      allowedRsv: rsv,
-      maxMessagePayload: this.extensions.length > 0 ? encodedLimit(this.maxPayload) : this.maxPayload,
-    });
   }
 
   get state(): ReadyState {
-    return this._state;
+    const phase = this.phase;
+    return phase === Phase.OPEN
+      ? ReadyState.OPEN
+      : phase === Phase.CLOSING
+        ? ReadyState.CLOSING
+        : ReadyState.CLOSED;
   }
   get closeSent(): boolean {
-    return this._closeSent;
+    return this.phase !== Phase.OPEN;
   }
   get closeReceived(): boolean {
-    return this._closeReceived;
+    return this.phase === Phase.CLOSED;
   }
 
   /**
@@ -145,15 +153,20 @@ export class Connection {
   receive(chunk: Buffer = EMPTY): ReceiveResult {
     const result: ReceiveResult = { events: [], output: [] };
     // RFC 6455 5.5.1: after the peer's Close frame, "the endpoint ... MUST NOT" expect more data; it is ignored.
-    if (this.failed || this._closeReceived) return result;
-    this.parser.push(chunk);
+    if (this.phase === Phase.CLOSED || this.phase === Phase.FAILED) return result;
+    let parser = this.parser;
+    if (parser === undefined) {
+      if (chunk.length === 0) return result;
+      parser = this.parser = this.createParser();
+    }
+    parser.push(chunk);
     try {
       for (;;) {
-        this.parser.messageBytes = this.message === undefined ? 0 : this.message.length;
-        const frame = this.parser.next();
+        parser.messageBytes = this.message === undefined ? 0 : this.message.length;
+        const frame = parser.next();
         if (frame === undefined) break;
         this.handleFrame(frame, result);
-        if (this._closeReceived) break;
+        if (this.closeReceived) break;
         if (this.yieldAfterMessage && result.events[result.events.length - 1]?.type === 'message') break;
       }
     } catch (e) {
@@ -162,10 +175,20 @@ export class Connection {
     return result;
   }
 
+  private createParser(): FrameParser {
+    let rsv = 0;
+    for (const ext of this.extensions) rsv |= ext.rsvBits;
+    return new FrameParser({
+      expectMasked: this.role === 'server',
+      allowedRsv: rsv,
+      maxMessagePayload: this.extensions.length > 0 ? encodedLimit(this.maxPayload) : this.maxPayload,
+    });
+  }
+
   private handleFrame(frame: Frame, result: ReceiveResult): void {
     switch (frame.opcode) {
       case Opcode.TEXT:
-      case Opcode.BINARY:
+      case Opcode.BINARY: {
         if (this.message !== undefined) {
           // RFC 6455 5.4: fragments of one message "MUST NOT be interleaved" with another message's.
           throw new ProtocolError(
@@ -173,12 +196,22 @@ export class Connection {
             'new message started inside a fragmented message',
           );
         }
-        this.message = new MessageBuffer(this.maxPayload);
-        this.messageBinary = frame.opcode === Opcode.BINARY;
-        this.messageRsv = frame.rsv;
-        this.fragments = 0;
-        this.appendFragment(frame, result);
+        const binary = frame.opcode === Opcode.BINARY;
+        if (frame.fin) {
+          // A message in one frame, the common case, is its payload: nothing to reassemble.
+          if (frame.rsv === 0 && frame.payload.length > this.maxPayload) {
+            throw new PayloadTooBigError({ size: frame.payload.length, limit: this.maxPayload });
+          }
+          this.deliver(frame.payload, binary, frame.rsv, undefined, result);
+          return;
+        }
+        // Plain text is checked fragment by fragment, so that invalid UTF-8 fails at once;
+        // encoded text is checked once decoded.
+        const utf8 = !binary && frame.rsv === 0 ? new Utf8Validator() : undefined;
+        this.message = new MessageBuffer(this.maxPayload, binary, frame.rsv, utf8);
+        this.appendFragment(this.message, frame, result);
         return;
+      }
       case Opcode.CONTINUATION:
         if (this.message === undefined) {
           throw new ProtocolError(
@@ -190,7 +223,7 @@ export class Connection {
           // RFC 7692 6.1 and extensions in general mark a message on its first frame only.
           throw new ProtocolError('DUPLEX_RESERVED_BITS', 'reserved bits set on a continuation frame');
         }
-        this.appendFragment(frame, result);
+        this.appendFragment(this.message, frame, result);
         return;
       case Opcode.PING:
         result.events.push({ type: 'ping', data: frame.payload });
@@ -211,43 +244,54 @@ export class Connection {
     }
   }
 
-  private appendFragment(frame: Frame, result: ReceiveResult): void {
-    const message = this.message!;
-    this.fragments++;
-    if (this.fragments * FRAGMENT_COST > this.maxPayload && !frame.fin) {
+  private appendFragment(message: MessageBuffer, frame: Frame, result: ReceiveResult): void {
+    const fragments = message.fragments + 1;
+    if (fragments * FRAGMENT_COST > this.maxPayload && !frame.fin) {
       throw new PayloadTooBigError({
-        size: message.length + this.fragments * FRAGMENT_COST,
+        size: message.length + fragments * FRAGMENT_COST,
         limit: this.maxPayload,
       });
     }
-    if (this.messageRsv === 0 && message.length + frame.payload.length > this.maxPayload) {
+    if (message.rsv === 0 && message.length + frame.payload.length > this.maxPayload) {
       // The parser's limit has room for encoded (compressed) messages; a plain one is held to maxPayload.
       throw new PayloadTooBigError({ size: message.length + frame.payload.length, limit: this.maxPayload });
     }
-    const plainText = !this.messageBinary && this.messageRsv === 0;
-    if (plainText && !(frame.fin && this.fragments === 1) && !this.utf8.push(frame.payload)) {
+    if (message.utf8 !== undefined && !message.utf8.push(frame.payload)) {
       throw new InvalidUtf8Error('text message');
     }
     message.append(frame.payload);
     if (!frame.fin) return;
-
-    let data = message.take();
     this.message = undefined;
-    if (this.messageRsv !== 0) {
+    this.deliver(message.take(), message.binary, message.rsv, message.utf8, result);
+  }
+
+  /**
+   * deliver decodes a whole message (`rsv` names the extensions that encoded it), checks its
+   * size and its text, and adds its event. `utf8` holds the check of text validated fragment
+   * by fragment; other text is validated here in one pass.
+   */
+  private deliver(
+    data: Buffer,
+    binary: boolean,
+    rsv: number,
+    utf8: Utf8Validator | undefined,
+    result: ReceiveResult,
+  ): void {
+    if (rsv !== 0) {
       for (const ext of this.extensions) {
-        const bits = this.messageRsv & ext.rsvBits;
+        const bits = rsv & ext.rsvBits;
         if (bits !== 0) data = ext.decodeMessage(data, bits, this.maxPayload);
       }
       if (data.length > this.maxPayload)
         throw new PayloadTooBigError({ size: data.length, limit: this.maxPayload });
     }
-    if (!this.messageBinary) {
+    if (!binary) {
       // RFC 6455 8.1: "When an endpoint is to interpret a byte stream as UTF-8 but finds that
       // the byte stream is not, in fact, a valid UTF-8 stream, that endpoint MUST _Fail the WebSocket Connection_."
-      const valid = plainText && this.fragments > 1 ? this.utf8.end() : isValidUtf8(data);
+      const valid = utf8 !== undefined ? utf8.end() : isValidUtf8(data);
       if (!valid) throw new InvalidUtf8Error('text message');
     }
-    result.events.push({ type: 'message', binary: this.messageBinary, data });
+    result.events.push({ type: 'message', binary, data });
   }
 
   private handleClose(payload: Buffer, result: ReceiveResult): void {
@@ -266,16 +310,15 @@ export class Connection {
       if (!isValidUtf8(raw)) throw new InvalidUtf8Error('close reason');
       reason = raw.toString('utf8');
     }
-    this._closeReceived = true;
+    const closeSent = this.phase !== Phase.OPEN;
+    this.phase = Phase.CLOSED;
     result.events.push({ type: 'close', code, reason });
-    if (!this._closeSent) {
+    if (!closeSent) {
       // RFC 6455 5.5.1: "If an endpoint receives a Close frame and did not previously send a
       // Close frame, the endpoint MUST send a Close frame in response. ... It SHOULD do so as
       // soon as practical. ... the endpoint typically echos the status code it received."
-      this._closeSent = true;
       result.output.push(...this.frame(Opcode.CLOSE, code === 1005 ? EMPTY : payload.subarray(0, 2)));
     }
-    this._state = ReadyState.CLOSED;
   }
 
   /** fail is the one place that decides the close code when the peer broke the protocol. */
@@ -288,16 +331,16 @@ export class Connection {
             `internal error: ${(e as Error)?.message ?? String(e)}`,
             1011,
           );
-    this.failed = true;
+    const closeSent = this.phase !== Phase.OPEN;
+    // A peer's close frame, once received, stays received (only our echo of it can fail here).
+    if (this.phase !== Phase.CLOSED) this.phase = Phase.FAILED;
     this.message = undefined;
     result.events.push({ type: 'error', error });
-    if (!this._closeSent) {
-      this._closeSent = true;
+    if (!closeSent) {
       // Internal error text never goes to the peer; protocol errors say what the peer did wrong.
       const reason = error.closeCode === 1011 ? '' : error.message;
       result.output.push(...this.frame(Opcode.CLOSE, closePayload(error.closeCode ?? 1002, reason, true)));
     }
-    this._state = ReadyState.CLOSED;
   }
 
   /** sendText returns the frames of a text message. A Buffer argument must already hold UTF-8. */
@@ -368,15 +411,14 @@ export class Connection {
     if (code === undefined && reason !== '') {
       throw new InvalidArgumentError('DUPLEX_INVALID_CLOSE_CODE', 'a close reason needs a close code');
     }
-    if (this._closeSent) return [];
-    this._closeSent = true;
-    this._state = this._closeReceived ? ReadyState.CLOSED : ReadyState.CLOSING;
+    if (this.phase !== Phase.OPEN) return [];
+    this.phase = Phase.CLOSING;
     return this.frame(Opcode.CLOSE, payload);
   }
 
   private assertOpen(): void {
-    if (this._state !== ReadyState.OPEN) {
-      throw new InvalidStateError(`cannot send: the connection is ${this._closeSent ? 'closing' : 'closed'}`);
+    if (this.phase !== Phase.OPEN) {
+      throw new InvalidStateError(`cannot send: the connection is ${this.closeSent ? 'closing' : 'closed'}`);
     }
   }
 

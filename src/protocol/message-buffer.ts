@@ -1,15 +1,31 @@
+import type { Utf8Validator } from './utf8.js';
+
 /**
- * MessageBuffer reassembles the fragments of one message. The first fragment is kept as
- * it came (no copy: most messages have one); from the second on, fragments are copied into
- * one buffer that grows by doubling up to the message limit, so a message retains its bytes
- * and nothing per fragment.
+ * MessageBuffer holds a fragmented message while it is reassembled: its kind, its bytes and,
+ * for text that is validated as it arrives, the UTF-8 check so far. It exists from the first
+ * fragment to the last only, so a connection between messages holds none of it (a message
+ * in one frame never needs one). The first fragment is kept as it came (no copy); from the
+ * second on, fragments are copied into one buffer that grows by doubling up to the message
+ * limit, so a message retains its bytes and nothing per fragment.
  */
 export class MessageBuffer {
+  /** Fragments appended so far. */
+  fragments = 0;
   private first: Buffer | undefined;
   private acc: Buffer | undefined;
   private used = 0;
 
-  constructor(private readonly limit: number) {}
+  /**
+   * @param binary whether the message is binary (its first frame's opcode)
+   * @param rsv the RSV bits of its first frame, which mark it for the extensions that encoded it
+   * @param utf8 the validator of text checked fragment by fragment, undefined otherwise
+   */
+  constructor(
+    private readonly limit: number,
+    readonly binary: boolean,
+    readonly rsv: number,
+    readonly utf8: Utf8Validator | undefined,
+  ) {}
 
   /** length is the number of payload bytes appended so far. */
   get length(): number {
@@ -17,6 +33,7 @@ export class MessageBuffer {
   }
 
   append(part: Buffer): void {
+    this.fragments++;
     if (this.first === undefined && this.acc === undefined) {
       this.first = part;
       this.used = part.length;
