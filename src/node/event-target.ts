@@ -1,16 +1,16 @@
-import type { CloseEvent, DataEvent, ErrorEvent } from './events.js';
+import { type CloseEvent, type DataEvent, type ErrorEvent, WebSocketEvent } from './events.js';
 
 /** WebSocketData is a received message: a string for text, binary as `binaryType` says. */
 export type WebSocketData = string | Buffer | ArrayBuffer | Blob;
 
 /** WebSocketEventMap types the events of a WebSocket. */
 export interface WebSocketEventMap {
-  open: Event;
+  open: WebSocketEvent;
   message: DataEvent<WebSocketData>;
   error: ErrorEvent;
   close: CloseEvent;
   /** The send buffer emptied after `bufferedAmount` passed the socket's high-water mark. */
-  drain: Event;
+  drain: WebSocketEvent;
   /** A ping arrived (it is answered automatically); `data` is its payload Buffer. */
   ping: DataEvent<Buffer>;
   pong: DataEvent<Buffer>;
@@ -25,19 +25,48 @@ export interface ListenerOptions {
 }
 
 type Listener<E> = ((event: E) => void) | { handleEvent(event: E): void };
+type AnyListener = Listener<never>;
+
+/** One registered listener. `removed` tells a dispatch in progress to skip it. */
+interface Entry {
+  readonly type: string;
+  readonly callback: AnyListener;
+  readonly capture: boolean;
+  readonly once: boolean;
+  readonly passive: boolean;
+  removed: boolean;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/** The event attributes a WebSocket has (`onopen` ...). */
+type HandlerType = 'open' | 'message' | 'error' | 'close';
 
 /**
- * WebSocketEventTarget is the event side of a WebSocket: the WHATWG `on<event>` attributes
- * (each one listener, registered where it was first set) and typed addEventListener.
+ * WebSocketEventTarget is the event side of a WebSocket: addEventListener,
+ * removeEventListener and dispatchEvent as the WHATWG DOM defines them for a target
+ * without parents (capture, once, passive, signal, handleEvent objects, duplicates
+ * ignored, listeners added during a dispatch not called, removed ones skipped), and the
+ * `on<event>` attributes.
+ *
+ * It is not Node's EventTarget: that one gives every instance two Maps (about 430 bytes,
+ * most of an idle connection's JavaScript) and every event internal slots. Here a target
+ * holds one array of entries, replaced (never mutated) on add and remove, so a dispatch
+ * walks its own snapshot without copying it. A listener that throws does not stop the
+ * others: its exception is rethrown on the next tick (an uncaught exception, as with
+ * Node's EventTarget and ws's emitters).
  */
-export class WebSocketEventTarget extends EventTarget {
-  /** The on<event> attributes that were ever set; created on first use (most server sockets never set one). */
-  #handlers: Map<string, unknown> | undefined;
+export class WebSocketEventTarget {
+  #entries: readonly Entry[] | undefined;
+  /** The current values of the on<event> attributes; created on first use. */
+  #handlers: Partial<Record<HandlerType, ((event: never) => void) | null>> | undefined;
+  /** The one listener behind every on<event> attribute of this target; created on first use. */
+  #runHandler: ((event: WebSocketEvent) => void) | undefined;
 
-  get onopen(): ((event: Event) => void) | null {
+  get onopen(): ((event: WebSocketEvent) => void) | null {
     return this.#getHandler('open');
   }
-  set onopen(fn: ((event: Event) => void) | null) {
+  set onopen(fn: ((event: WebSocketEvent) => void) | null) {
     this.#setHandler('open', fn);
   }
   get onmessage(): ((event: DataEvent<WebSocketData>) => void) | null {
@@ -59,50 +88,158 @@ export class WebSocketEventTarget extends EventTarget {
     this.#setHandler('close', fn);
   }
 
-  override addEventListener<K extends keyof WebSocketEventMap>(
+  addEventListener<K extends keyof WebSocketEventMap>(
     type: K,
     listener: Listener<WebSocketEventMap[K]> | null,
     options?: ListenerOptions | boolean,
   ): void;
-  override addEventListener(
+  addEventListener(
     type: string,
-    listener: Listener<Event> | null,
+    listener: Listener<WebSocketEvent> | null,
     options?: ListenerOptions | boolean,
   ): void;
-  override addEventListener(type: string, listener: Listener<never> | null, options?: unknown): void {
-    // biome-ignore lint/suspicious/noExplicitAny: forwards the overloads above to EventTarget
-    super.addEventListener(type, listener as any, options as any);
-  }
-
-  override removeEventListener<K extends keyof WebSocketEventMap>(
-    type: K,
-    listener: Listener<WebSocketEventMap[K]> | null,
-    options?: { capture?: boolean } | boolean,
-  ): void;
-  override removeEventListener(
-    type: string,
-    listener: Listener<Event> | null,
-    options?: { capture?: boolean } | boolean,
-  ): void;
-  override removeEventListener(type: string, listener: Listener<never> | null, options?: unknown): void {
-    // biome-ignore lint/suspicious/noExplicitAny: forwards the overloads above to EventTarget
-    super.removeEventListener(type, listener as any, options as any);
-  }
-
-  #getHandler<F>(type: string): F | null {
-    return (this.#handlers?.get(type) as F | undefined) ?? null;
-  }
-
-  /** #setHandler implements the on<event> attributes: one listener per type, registered on first set. */
-  #setHandler(type: string, fn: unknown): void {
-    this.#handlers ??= new Map<string, unknown>();
-    const handlers = this.#handlers;
-    if (!handlers.has(type)) {
-      super.addEventListener(type, (event) => {
-        const handler = handlers.get(type);
-        if (typeof handler === 'function') handler.call(this, event);
-      });
+  addEventListener(type: string, listener: AnyListener | null, options?: ListenerOptions | boolean): void {
+    if (arguments.length < 2) throw new TypeError('addEventListener needs a type and a listener');
+    if (listener === null || listener === undefined) return;
+    if (typeof listener !== 'function' && (typeof listener !== 'object' || listener === null)) {
+      throw new TypeError('The "listener" argument must be a function or an object with handleEvent');
     }
-    handlers.set(type, typeof fn === 'function' ? fn : null);
+    const opts = typeof options === 'object' && options !== null ? options : { capture: options === true };
+    const signal = opts.signal;
+    if (signal?.aborted) return;
+    type = `${type}`;
+    const capture = opts.capture === true;
+    if (this.#find(type, listener, capture) !== -1) return;
+    const entry: Entry = {
+      type,
+      callback: listener,
+      capture,
+      once: opts.once === true,
+      passive: opts.passive === true,
+      removed: false,
+      signal,
+      onAbort: undefined,
+    };
+    if (signal) {
+      entry.onAbort = () => this.#remove(type, listener, capture);
+      signal.addEventListener('abort', entry.onAbort, { once: true });
+    }
+    this.#entries = this.#entries ? [...this.#entries, entry] : [entry];
+  }
+
+  removeEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: Listener<WebSocketEventMap[K]> | null,
+    options?: { capture?: boolean } | boolean,
+  ): void;
+  removeEventListener(
+    type: string,
+    listener: Listener<WebSocketEvent> | null,
+    options?: { capture?: boolean } | boolean,
+  ): void;
+  removeEventListener(
+    type: string,
+    listener: AnyListener | null,
+    options?: { capture?: boolean } | boolean,
+  ): void {
+    if (listener === null || listener === undefined) return;
+    const capture =
+      typeof options === 'object' && options !== null ? options.capture === true : options === true;
+    this.#remove(`${type}`, listener, capture);
+  }
+
+  #remove(type: string, listener: AnyListener, capture: boolean): void {
+    const index = this.#find(type, listener, capture);
+    if (index === -1) return;
+    const entries = this.#entries!;
+    this.#drop(entries[index]!);
+    this.#entries = entries.length === 1 ? undefined : entries.filter((_, i) => i !== index);
+  }
+
+  /**
+   * dispatchEvent calls the listeners of `event.type` in the order they were added and
+   * returns false when a listener cancelled a cancelable event. Events of other classes
+   * (a global `Event`, say) are passed to the listeners as they are.
+   */
+  dispatchEvent(event: WebSocketEvent | { type: string }): boolean {
+    const own = event instanceof WebSocketEvent ? event : undefined;
+    if (own) {
+      if (own.eventPhase !== 0)
+        throw new DOMException('The event is already being dispatched', 'InvalidStateError');
+      own.target = this;
+      own.currentTarget = this;
+      own.eventPhase = 2;
+    }
+    const entries = this.#entries;
+    if (entries !== undefined) {
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i]!;
+        if (entry.removed || entry.type !== event.type) continue;
+        if (entry.once) this.#remove(entry.type, entry.callback, entry.capture);
+        invoke(this, entry.callback, event);
+        if (own?.stopped) break;
+      }
+    }
+    if (!own) return true;
+    own.currentTarget = null;
+    own.eventPhase = 0;
+    return !own.defaultPrevented;
+  }
+
+  /** hasListeners tells whether anything listens for `type`, so events nobody hears are never built. */
+  protected hasListeners(type: string): boolean {
+    const entries = this.#entries;
+    if (entries === undefined) return false;
+    for (const entry of entries) if (entry.type === type) return true;
+    return false;
+  }
+
+  #find(type: string, listener: AnyListener, capture: boolean): number {
+    const entries = this.#entries;
+    if (entries === undefined) return -1;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      if (e.type === type && e.callback === listener && e.capture === capture) return i;
+    }
+    return -1;
+  }
+
+  #drop(entry: Entry): void {
+    entry.removed = true;
+    if (entry.signal && entry.onAbort) entry.signal.removeEventListener('abort', entry.onAbort);
+  }
+
+  #getHandler<F>(type: HandlerType): F | null {
+    return (this.#handlers?.[type] as F | undefined) ?? null;
+  }
+
+  /**
+   * #setHandler implements an on<event> attribute (HTML's event handlers): setting a
+   * function registers one listener in the list at that point, replacing the function
+   * keeps its place, setting null removes it.
+   */
+  #setHandler(type: HandlerType, fn: unknown): void {
+    const value = typeof fn === 'function' ? (fn as (event: never) => void) : null;
+    this.#handlers ??= {};
+    const had = typeof this.#handlers[type] === 'function';
+    this.#handlers[type] = value;
+    this.#runHandler ??= (event: WebSocketEvent): void => {
+      const handler = this.#handlers?.[event.type as HandlerType];
+      if (typeof handler === 'function') (handler as (event: WebSocketEvent) => void).call(this, event);
+    };
+    if (value && !had) this.addEventListener(type, this.#runHandler);
+    else if (!value && had) this.removeEventListener(type, this.#runHandler);
+  }
+}
+
+/** invoke calls one listener; an exception is reported as uncaught on the next tick and the dispatch goes on. */
+function invoke(target: object, callback: AnyListener, event: unknown): void {
+  try {
+    if (typeof callback === 'function') (callback as (event: unknown) => void).call(target, event);
+    else (callback as { handleEvent(event: unknown): void }).handleEvent(event);
+  } catch (error) {
+    process.nextTick(() => {
+      throw error;
+    });
   }
 }

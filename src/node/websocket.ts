@@ -11,7 +11,7 @@ import {
 import type { PreparedMessage } from './broadcast.js';
 import { parseWebSocketUrl, startClientHandshake } from './client-handshake.js';
 import { type WebSocketData, WebSocketEventTarget } from './event-target.js';
-import { CloseEvent, ErrorEvent, messageEvent } from './events.js';
+import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './events.js';
 import { MessageQueue } from './message-queue.js';
 import {
   DEFAULTS,
@@ -146,7 +146,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
         const extensions =
           outcome.deflate && deflate ? [new PerMessageDeflate('client', outcome.deflate, deflate)] : [];
         this.#attach(outcome.socket, outcome.head, resolved, extensions);
-        this.dispatchEvent(new Event('open'));
+        this.dispatchEvent(new WebSocketEvent('open'));
       },
     );
   }
@@ -323,20 +323,20 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       const ws = this.#ws;
       const value = binary ? ws.#binary(data) : data.toString('utf8');
       ws.#iterator?.push(value, data.length);
-      ws.dispatchEvent(messageEvent('message', value));
+      if (ws.hasListeners('message')) ws.dispatchEvent(new MessageEvent('message', { data: value }));
     }
     onPing(data: Buffer): void {
-      this.#ws.dispatchEvent(messageEvent('ping', data));
+      if (this.#ws.hasListeners('ping')) this.#ws.dispatchEvent(new MessageEvent('ping', { data }));
     }
     onPong(data: Buffer): void {
-      this.#ws.dispatchEvent(messageEvent('pong', data));
+      if (this.#ws.hasListeners('pong')) this.#ws.dispatchEvent(new MessageEvent('pong', { data }));
     }
     onError(error: unknown): void {
       this.#ws.#error = error;
       this.#ws.dispatchEvent(new ErrorEvent('error', { error }));
     }
     onDrain(): void {
-      this.#ws.dispatchEvent(new Event('drain'));
+      if (this.#ws.hasListeners('drain')) this.#ws.dispatchEvent(new WebSocketEvent('drain'));
     }
     onClose(code: number, reason: string, wasClean: boolean): void {
       this.#ws.#closed(code, reason, wasClean);

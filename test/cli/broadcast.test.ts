@@ -78,8 +78,12 @@ describe('duplex broadcast', () => {
     const a = await open(relay.url);
     const b = await open(relay.url);
     const c = await open(`${relay.url}any/path`);
+    // Messages from different connections have no order among them at the relay: each
+    // one is sent after the previous one arrived everywhere.
     a.ws.send('hé from a');
+    await until('message of a', () => b.seen.length === 1 && c.seen.length === 1);
     b.ws.send(Buffer.from([0, 1, 255]));
+    await until('message of b', () => a.seen.length === 1 && c.seen.length === 2);
     c.ws.send(Buffer.alloc(70_000, 7));
     await until('relayed messages', () => a.seen.length === 2 && b.seen.length === 2 && c.seen.length === 2);
     assert.deepEqual(a.seen, [Buffer.from([0, 1, 255]), Buffer.alloc(70_000, 7)]);

@@ -4,7 +4,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { WebSocket, type WebSocketOptions, WebSocketServer } from 'duplex';
+import { type ErrorEvent, WebSocket, type WebSocketOptions, WebSocketServer } from 'duplex';
 import type { SelfSignedCert } from '../helpers/tls.js';
 import { type Endpoint, EventLog, messageOf, type Observed, withTimeout } from './endpoint.js';
 import { CHOSEN_PROTOCOL } from './payloads.js';
@@ -70,7 +70,8 @@ export async function openDuplexClient(
   const ws = new WebSocket(url, protocols, ca ? { ca, ...options } : options);
   ws.binaryType = 'arraybuffer';
   const early: string[] = [];
-  const onError = (ev: Event) => early.push(`error: ${String((ev as unknown as { error?: unknown }).error)}`);
+  const onError = (ev: ErrorEvent) =>
+    early.push(`error: ${String((ev as unknown as { error?: unknown }).error)}`);
   ws.addEventListener('error', onError);
   try {
     await withTimeout(

@@ -135,7 +135,7 @@ describe('async iteration', () => {
   it('delivers binary messages as binaryType says', { timeout: 10_000 }, async () => {
     const { wss, url } = await startServer();
     wss.on('connection', (server) => {
-      server.addEventListener('message', (e) => server.send((e as MessageEvent).data));
+      server.addEventListener('message', (e) => server.send(e.data));
     });
     const ws = new WebSocket(url);
     await nextEvent(ws, 'open');

@@ -57,7 +57,7 @@ describe('WebSocketServer standalone', () => {
     await nextEvent(ws, 'open');
     const server = await accepted;
     assert.equal(wss.clients.size, 1);
-    server.addEventListener('message', (e) => server.send((e as MessageEvent).data));
+    server.addEventListener('message', (e) => server.send(e.data));
     ws.send('héllo');
     const message = await nextEvent<MessageEvent>(ws, 'message');
     assert.equal(message.data, 'héllo');

@@ -13,7 +13,7 @@ describe('wss with a self-signed certificate', () => {
     const { key, cert } = await makeSelfSignedCert();
     const https = createServer({ key, cert });
     const wss = new WebSocketServer({ server: https });
-    wss.on('connection', (ws) => ws.addEventListener('message', (e) => ws.send((e as MessageEvent).data)));
+    wss.on('connection', (ws) => ws.addEventListener('message', (e) => ws.send(e.data)));
     https.listen(0, '127.0.0.1');
     await nextEmit(https, 'listening');
     const port = (https.address() as AddressInfo).port;

@@ -20,13 +20,15 @@ export function withTimeout<T>(promise: Promise<T>, what: string, ms = TIMEOUT):
 }
 
 /** nextEvent resolves with the next event of `type` on an EventTarget. */
-export function nextEvent<E extends Event = Event>(
-  target: EventTarget,
+export function nextEvent<E extends { type: string } = Event>(
+  target: EventTarget | WebSocket,
   type: string,
   ms = TIMEOUT,
 ): Promise<E> {
   return withTimeout(
-    new Promise<E>((resolve) => target.addEventListener(type, (e) => resolve(e as E), { once: true })),
+    new Promise<E>((resolve) =>
+      (target as EventTarget).addEventListener(type, (e: unknown) => resolve(e as E), { once: true }),
+    ),
     `event ${type}`,
     ms,
   );
