@@ -182,11 +182,6 @@ function deliver(wire: HandleWire, chunk: Buffer): void {
   }
 }
 
-/** deliverEarly hands over the bytes that arrived before the adoption, on a fresh stack (as a stream would). */
-function deliverEarly(wire: HandleWire, chunk: Buffer): void {
-  deliver(wire, chunk);
-}
-
 function afterWrite(this: StreamReq, status: number): void {
   this.wire?.written(status);
 }
@@ -235,7 +230,7 @@ class HandleWire implements Wire {
     this.#handle.onread = onHandleRead;
     this.#handle.setNoDelay(true);
     this.#handle.readStart();
-    if (early && early.length > 0) process.nextTick(deliverEarly, this, early);
+    if (early && early.length > 0) process.nextTick(deliver, this, early);
   }
 
   get buffered(): number {
