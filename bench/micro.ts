@@ -15,7 +15,7 @@ import {
   serializeFrame,
   Utf8Validator,
   unmask,
-} from 'duplex/protocol';
+} from 'duplexjs/protocol';
 
 const quick = process.argv.includes('--quick');
 const TIME_MS = quick ? 100 : 500;

@@ -1,6 +1,6 @@
 /**
- * duplex: the Node.js WebSocket server and client. The protocol core lives in
- * `duplex/protocol`; this entry point re-exports its errors so that applications can
+ * duplexjs: the Node.js WebSocket server and client. The protocol core lives in
+ * `duplexjs/protocol`; this entry point re-exports its errors so that applications can
  * handle every error Duplex raises from one import.
  */
 

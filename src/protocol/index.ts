@@ -1,5 +1,5 @@
 /**
- * duplex/protocol: the sans-I/O core of RFC 6455. Bytes in, events out; calls in, bytes out.
+ * duplexjs/protocol: the sans-I/O core of RFC 6455. Bytes in, events out; calls in, bytes out.
  * No sockets and no timers live here.
  */
 export { CloseCode, isValidWireCloseCode } from './close-code.js';

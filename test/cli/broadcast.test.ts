@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { type CloseEvent, WebSocket } from 'duplex';
+import { type CloseEvent, WebSocket } from 'duplexjs';
 import { CLI_PATH } from '../helpers/echo-process.js';
 import { connectRaw, Op } from '../helpers/raw-client.js';
 import { nextEvent, sleep, withTimeout } from '../node/util.js';

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import { WebSocket } from 'duplex';
+import { WebSocket } from 'duplexjs';
 import {
   type FakeConnection,
   type FakeServer,

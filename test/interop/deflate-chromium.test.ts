@@ -3,7 +3,7 @@
 // with a server that asks for no context takeover and small windows in its response.
 
 import { after, before, describe } from 'node:test';
-import type { PerMessageDeflateOptions } from 'duplex/protocol';
+import type { PerMessageDeflateOptions } from 'duplexjs/protocol';
 import { requireSystem } from '../helpers/system.js';
 import { chromiumClients } from './chromium-peer.js';
 import { DuplexDeflateServer, deflateScenarios, serverWire } from './deflate-scenarios.js';

@@ -3,7 +3,7 @@
 // 10-bit windows (a ClientPerMessageDeflateFactory / ServerPerMessageDeflateFactory).
 
 import { after, before, describe } from 'node:test';
-import type { PerMessageDeflateOptions } from 'duplex/protocol';
+import type { PerMessageDeflateOptions } from 'duplexjs/protocol';
 import { hasSystem, requireSystem } from '../helpers/system.js';
 import { DuplexDeflateServer, deflateScenarios, serverWire } from './deflate-scenarios.js';
 import { openDuplexClient } from './duplex-peer.js';

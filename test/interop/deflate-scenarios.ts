@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { it, type TestContext } from 'node:test';
-import { type WebSocket, WebSocketServer, type WebSocketServerOptions } from 'duplex';
+import { type WebSocket, WebSocketServer, type WebSocketServerOptions } from 'duplexjs';
 import { duplexEndpoint } from './duplex-peer.js';
 import { type Endpoint, EventLog, withTimeout } from './endpoint.js';
 import { ALL_BYTES, bigBinary, MIB, UTF8_TEXT } from './payloads.js';

@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe } from 'node:test';
-import type { PerMessageDeflateOptions } from 'duplex/protocol';
+import type { PerMessageDeflateOptions } from 'duplexjs/protocol';
 import type { PerMessageDeflateOptions as WsDeflateOptions } from 'ws';
 import { DuplexDeflateServer, deflateScenarios, serverWire } from './deflate-scenarios.js';
 import { openDuplexClient } from './duplex-peer.js';

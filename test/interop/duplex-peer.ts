@@ -1,10 +1,10 @@
-// Duplex's side of each interop pair, through its public API only (`import from 'duplex'`): the
+// Duplex's side of each interop pair, through its public API only (`import from 'duplexjs'`): the
 // WebSocketServer attached to an http(s) server, and the WHATWG-style WebSocket client.
 
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { type ErrorEvent, WebSocket, type WebSocketOptions, WebSocketServer } from 'duplex';
+import { type ErrorEvent, WebSocket, type WebSocketOptions, WebSocketServer } from 'duplexjs';
 import type { SelfSignedCert } from '../helpers/tls.js';
 import { type Endpoint, EventLog, messageOf, type Observed, withTimeout } from './endpoint.js';
 import { CHOSEN_PROTOCOL } from './payloads.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type CloseEvent, WebSocket } from 'duplex';
+import { type CloseEvent, WebSocket } from 'duplexjs';
 import { closePayload, connectRaw, encodeFrame, Op } from '../helpers/raw-client.js';
 import { nextConnection, nextEvent, sleep, startServer, stop, withTimeout } from './util.js';
 

@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { inflateRawSync, constants as zlib } from 'node:zlib';
-import { prepareMessage, WebSocket } from 'duplex';
-import { PerMessageDeflate, type PerMessageDeflateOptions } from 'duplex/protocol';
+import { prepareMessage, WebSocket } from 'duplexjs';
+import { PerMessageDeflate, type PerMessageDeflateOptions } from 'duplexjs/protocol';
 import { connectRaw, type Frame, type RawClient } from '../helpers/raw-client.js';
 import { nextConnection, nextEvent, sleep, startServer, stop, withTimeout } from './util.js';
 

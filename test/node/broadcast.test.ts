@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { type CloseEvent, PreparedMessage, prepareMessage, WebSocket } from 'duplex';
+import { type CloseEvent, PreparedMessage, prepareMessage, WebSocket } from 'duplexjs';
 import { closePayload, connectRaw, encodeFrame, Op } from '../helpers/raw-client.js';
 import { nextConnection, nextEvent, sleep, startServer, stop, withTimeout } from './util.js';
 

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type CloseEvent, WebSocket, type WebSocketOptions } from 'duplex';
+import { type CloseEvent, WebSocket, type WebSocketOptions } from 'duplexjs';
 import {
   type FakeConnection,
   type FakeServer,

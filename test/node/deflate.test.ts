@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { describe, test } from 'node:test';
-import { WebSocket, WebSocketServer, type WebSocketServerOptions } from 'duplex';
-import type { PerMessageDeflateOptions } from 'duplex/protocol';
+import { WebSocket, WebSocketServer, type WebSocketServerOptions } from 'duplexjs';
+import type { PerMessageDeflateOptions } from 'duplexjs/protocol';
 import { connectRaw } from '../helpers/raw-client.js';
 import { nextEmit, nextEvent, startServer, stop, withTimeout } from './util.js';
 

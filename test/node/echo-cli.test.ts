@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { type CloseEvent, WebSocket } from 'duplex';
+import { type CloseEvent, WebSocket } from 'duplexjs';
 import { CLI_PATH, startEcho } from '../helpers/echo-process.js';
 import { nextEvent, withTimeout } from './util.js';
 

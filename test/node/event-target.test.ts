@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { CloseEvent, type DataEvent, ErrorEvent, WebSocket, type WebSocketServer } from 'duplex';
+import { CloseEvent, type DataEvent, ErrorEvent, WebSocket, type WebSocketServer } from 'duplexjs';
 import { nextConnection, nextEvent, type Started, startServer, stop } from './util.js';
 
 // The WHATWG DOM "dispatch" and "add an event listener" rules for a target without

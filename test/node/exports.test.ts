@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import * as duplex from 'duplex';
+import * as duplex from 'duplexjs';
 
 describe('package root exports', () => {
   it('is the deliberate list', () => {

@@ -7,7 +7,7 @@ import {
   WebSocket,
   type WebSocketOptions,
   type WebSocketServerOptions,
-} from 'duplex';
+} from 'duplexjs';
 import { nextEvent, startServer, stop } from './util.js';
 
 /** attempt connects once and tells how it went: the protocol when open, the HTTP error otherwise. */

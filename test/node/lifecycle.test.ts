@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type CloseEvent, type ErrorEvent, WebSocket } from 'duplex';
+import { type CloseEvent, type ErrorEvent, WebSocket } from 'duplexjs';
 import { startFakeServer } from '../helpers/fake-server.js';
 import { closePayload, connectRaw, encodeFrame, Op, serverFrame } from '../helpers/raw-client.js';
 import { nextConnection, nextEvent, sleep, startServer, stop, withTimeout } from './util.js';

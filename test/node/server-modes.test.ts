@@ -8,7 +8,7 @@ import {
   UnexpectedResponseError,
   WebSocket,
   WebSocketServer,
-} from 'duplex';
+} from 'duplexjs';
 import { nextConnection, nextEmit, nextEvent, startServer, stop, withTimeout } from './util.js';
 
 /** httpGet resolves with the status and body of a plain GET. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { type CloseEvent, type ErrorEvent, WebSocket, WebSocketServer } from 'duplex';
+import { type CloseEvent, type ErrorEvent, WebSocket, WebSocketServer } from 'duplexjs';
 import { makeSelfSignedCert } from '../helpers/tls.js';
 import { nextEmit, nextEvent, stop } from './util.js';
 

@@ -3,7 +3,7 @@
  * loopback port, and event waits that always have a deadline.
  */
 import type { AddressInfo } from 'node:net';
-import { type WebSocket, WebSocketServer, type WebSocketServerOptions } from 'duplex';
+import { type WebSocket, WebSocketServer, type WebSocketServerOptions } from 'duplexjs';
 
 /** TIMEOUT bounds every wait in these tests. */
 export const TIMEOUT = 5_000;

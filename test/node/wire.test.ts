@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { WebSocket } from 'duplex';
+import { WebSocket } from 'duplexjs';
 import { encodeFrame, Op, openTcp } from '../helpers/raw-client.js';
 import { nextEmit, nextEvent, sleep, startServer, stop } from './util.js';
 

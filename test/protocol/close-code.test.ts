@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CloseCode, isValidWireCloseCode } from 'duplex/protocol';
+import { CloseCode, isValidWireCloseCode } from 'duplexjs/protocol';
 
 describe('RFC 6455 7.4 close codes', () => {
   it('CloseCode names the codes of RFC 6455 7.4.1 and the IANA registry', () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Connection } from 'duplex/protocol';
+import { Connection } from 'duplexjs/protocol';
 import { client, expectFailure, feed, hex, maskClientFrame, messages, server } from './helpers.js';
 
 describe('a Connection that has received nothing yet', () => {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Connection, type DeflateParams, InvalidStateError, PerMessageDeflate } from 'duplex/protocol';
+import { Connection, type DeflateParams, InvalidStateError, PerMessageDeflate } from 'duplexjs/protocol';
 
 const TAKEOVER: DeflateParams = {
   serverNoContextTakeover: false,

@@ -11,7 +11,7 @@ import {
   InvalidStateError,
   PayloadTooBigError,
   ProtocolError,
-} from 'duplex/protocol';
+} from 'duplexjs/protocol';
 import {
   assertBytes,
   bytewise,

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import * as protocol from 'duplex/protocol';
+import * as protocol from 'duplexjs/protocol';
 
 /** The runtime exports named in docs/design/protocol-api.md (types are not runtime values). */
 const DOCUMENTED = [
@@ -53,7 +53,7 @@ const DOCUMENTED = [
   'PerMessageDeflate',
 ].sort();
 
-describe('duplex/protocol exports', () => {
+describe('duplexjs/protocol exports', () => {
   it('exports exactly the documented names', () => {
     const actual = Object.keys(protocol).sort();
     const extra = actual.filter((k) => !DOCUMENTED.includes(k));

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Frame, FrameParser, PayloadTooBigError, ProtocolError } from 'duplex/protocol';
+import { type Frame, FrameParser, PayloadTooBigError, ProtocolError } from 'duplexjs/protocol';
 import { bytewise, hex, maskedFrame, toHex } from './helpers.js';
 
 function parser(expectMasked = false, opts: { allowedRsv?: number; maxMessagePayload?: number } = {}) {

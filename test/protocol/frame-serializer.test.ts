@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { headerLength, Opcode, serializeFrame } from 'duplex/protocol';
+import { headerLength, Opcode, serializeFrame } from 'duplexjs/protocol';
 import { assertBytes, hex, naiveMask, toHex } from './helpers.js';
 
 const KEY = Buffer.from([1, 2, 3, 4]);

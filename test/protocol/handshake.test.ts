@@ -12,7 +12,7 @@ import {
   parseTokenList,
   validateClientRequest,
   validateServerResponse,
-} from 'duplex/protocol';
+} from 'duplexjs/protocol';
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';

@@ -8,7 +8,7 @@ import {
   type ConnectionEvent,
   type ConnectionOptions,
   type ProtocolError,
-} from 'duplex/protocol';
+} from 'duplexjs/protocol';
 
 /** hex turns 'a1 b2c3' into bytes; spaces are for the reader. */
 export function hex(s: string): Buffer {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { mask, unmask } from 'duplex/protocol';
+import { mask, unmask } from 'duplexjs/protocol';
 import fc from 'fast-check';
 import { naiveMask, toHex } from './helpers.js';
 

@@ -15,7 +15,7 @@ import {
   offerDeflate,
   type PerMessageDeflateOptions,
   parseExtensionHeader,
-} from 'duplex/protocol';
+} from 'duplexjs/protocol';
 
 const DEFAULT_PARAMS: DeflateParams = {
   serverNoContextTakeover: false,

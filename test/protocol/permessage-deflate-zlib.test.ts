@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import zlib from 'node:zlib';
-import { Connection, type DeflateParams, Opcode, PerMessageDeflate, serializeFrame } from 'duplex/protocol';
+import { Connection, type DeflateParams, Opcode, PerMessageDeflate, serializeFrame } from 'duplexjs/protocol';
 import { expectFailure, feed, messages, toHex } from './helpers.js';
 
 const MiB = 1024 * 1024;

@@ -20,7 +20,7 @@ import {
   type PerMessageDeflateOptions,
   parseExtensionHeader,
   serializeFrame,
-} from 'duplex/protocol';
+} from 'duplexjs/protocol';
 import { assertBytes, expectFailure, FIXED_KEY, feed, hex, maskedFrame, messages, toHex } from './helpers.js';
 
 const MiB = 1024 * 1024;

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Connection, type ConnectionEvent, Opcode, type Role, serializeFrame } from 'duplex/protocol';
+import { Connection, type ConnectionEvent, Opcode, type Role, serializeFrame } from 'duplexjs/protocol';
 import fc from 'fast-check';
 import { FIXED_KEY, frame, maskedFrame, toHex } from './helpers.js';
 

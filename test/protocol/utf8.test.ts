@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isValidUtf8, Utf8Validator } from 'duplex/protocol';
+import { isValidUtf8, Utf8Validator } from 'duplexjs/protocol';
 import fc from 'fast-check';
 import { hex } from './helpers.js';
 

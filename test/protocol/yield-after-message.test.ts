@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Connection } from 'duplex/protocol';
+import { Connection } from 'duplexjs/protocol';
 import { assertBytes, hex } from './helpers.js';
 
 // Two messages and a close frame in one chunk, as a client (unmasked server frames) sees them.

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, test } from 'node:test';
-import type { WebSocketServerOptions } from 'duplex';
+import type { WebSocketServerOptions } from 'duplexjs';
 import { type Answer, goodRoundTrip, handshakeRequest, send1 } from './peer.js';
 import { startServerTarget } from './targets.js';
 

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import type { WebSocket } from 'duplex';
+import type { WebSocket } from 'duplexjs';
 import { clientFrame, closeBody, goodRoundTrip, openRaw, sleep, within } from './peer.js';
 import {
   childPeakRssBytes,

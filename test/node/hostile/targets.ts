@@ -4,7 +4,7 @@
  * `duplex echo` CLI as a child process. Both expose the port and a `stop()`.
  */
 import { readFileSync } from 'node:fs';
-import { type WebSocket, WebSocketServer, type WebSocketServerOptions } from 'duplex';
+import { type WebSocket, WebSocketServer, type WebSocketServerOptions } from 'duplexjs';
 import { startEcho } from '../../helpers/echo-process.js';
 import { LOOPBACK } from './peer.js';
 
