@@ -6,6 +6,8 @@
  */
 
 /** SUBPROTOCOL is the WebSocket subprotocol a hub client offers and the hub selects. */
+import type { HubErrorCode } from './codes.js';
+
 export const SUBPROTOCOL = 'duplex.v1';
 
 /**
