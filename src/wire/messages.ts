@@ -1,13 +1,13 @@
 /**
  * The hub's wire protocol, `duplex.v1`: every message a client and the hub exchange, as
  * discriminated unions. This file is shared by `src/hub` (the server) and `src/client`
- * (`HubClient`, browser-safe), so it imports nothing and holds types and plain constants only.
+ * (`HubClient`, browser-safe), so it imports nothing but codes.ts and holds types and plain constants only.
  * docs/protocol.md is the prose version; the two must agree.
  */
 
-/** SUBPROTOCOL is the WebSocket subprotocol a hub client offers and the hub selects. */
 import type { HubErrorCode } from './codes.js';
 
+/** SUBPROTOCOL is the WebSocket subprotocol a hub client offers and the hub selects. */
 export const SUBPROTOCOL = 'duplex.v1';
 
 /**
