@@ -219,7 +219,10 @@ class MemoryBrokerInstance implements MemoryBroker {
     this.#check();
     this.#channels.add(channel);
     let set = this.backend.subscribers.get(channel);
-    if (!set) this.backend.subscribers.set(channel, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.backend.subscribers.set(channel, set);
+    }
     set.add(this);
   }
 
@@ -263,7 +266,10 @@ class MemoryBrokerInstance implements MemoryBroker {
     const backend = this.backend;
     const now = backend.clock();
     let slots = backend.expirePresence(channel, now);
-    if (!slots) backend.presence.set(channel, (slots = new Map()));
+    if (!slots) {
+      slots = new Map();
+      backend.presence.set(channel, slots);
+    }
     const existing = slots.get(entry.client);
     const joined = !existing && !hasUser(slots, entry.user);
     slots.set(entry.client, { entry: { ...entry }, expires: now + ttlMs });
