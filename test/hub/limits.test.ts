@@ -63,13 +63,28 @@ describe('hub limits', () => {
     const sub = await t.connect();
     await sub.subscribe('idem');
     const pub = await t.connect();
-    const first = await pub.request({ type: 'publish', channel: 'idem', data: 'once', idempotencyKey: 'k-1' });
+    const first = await pub.request({
+      type: 'publish',
+      channel: 'idem',
+      data: 'once',
+      idempotencyKey: 'k-1',
+    });
     // The publisher lost its connection before the ack and retries on a new one.
     pub.ws.terminate();
     const again = await t.connect();
-    const retry = await again.request({ type: 'publish', channel: 'idem', data: 'once', idempotencyKey: 'k-1' });
+    const retry = await again.request({
+      type: 'publish',
+      channel: 'idem',
+      data: 'once',
+      idempotencyKey: 'k-1',
+    });
     assert.deepEqual([retry.type, retry.offset, retry.epoch], ['published', first.offset, first.epoch]);
-    const next = await again.request({ type: 'publish', channel: 'idem', data: 'next', idempotencyKey: 'k-2' });
+    const next = await again.request({
+      type: 'publish',
+      channel: 'idem',
+      data: 'next',
+      idempotencyKey: 'k-2',
+    });
     assert.equal(next.offset, first.offset + 1);
     await until(() => sub.pubs('idem').length === 2, 'two pubs');
     assert.deepEqual(
