@@ -304,7 +304,7 @@ export class Hub extends EventEmitter<HubEvents> implements HubInternals, Channe
   }
 
   pubFrames(channel: string, pub: BrokerPublication, conflated: boolean): readonly PreparedMessage[] {
-    const message: PubMessage & { conflated?: true } = { type: 'pub', channel, ...this.wirePublication(pub) };
+    const message: PubMessage = { type: 'pub', channel, ...this.wirePublication(pub) };
     if (conflated) message.conflated = true;
     const header = prepareMessage(JSON.stringify(message));
     return pub.binary === undefined ? [header] : [header, this.prepare(pub.binary)];
