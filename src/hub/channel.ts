@@ -4,6 +4,7 @@
  * the broker's stream into a gap-free one: duplicates are dropped, and a jump in offsets (a
  * message the broker's fan-out lost) is filled from history before anything later goes out.
  */
+import type { PreparedMessage } from '../index.js';
 import type { StreamPosition } from '../wire/messages.js';
 import type { BrokerPublication } from './broker.js';
 import type { HubConnection } from './connection.js';
@@ -16,13 +17,28 @@ export interface ChannelHost {
   report(error: unknown): void;
 }
 
+/** PENDING marks a subscription being set up (waiting for the broker): nothing goes to it yet. */
+export const PENDING = 0;
+/** LIVE marks a subscription receiving live publications. */
+export const LIVE = 1;
+
+/** Recovery is a subscription replaying history: live publications wait in `held` until it is done. */
+export class Recovery {
+  readonly held: Array<{ pub: BrokerPublication; frames: readonly PreparedMessage[] }> = [];
+  bytes = 0;
+}
+
+/** SubState is the state of one connection's subscription, kept in its channel's `subscribers`. */
+export type SubState = typeof PENDING | typeof LIVE | Recovery;
+
 /** Publications held while the channel starts or fills a gap; beyond this the oldest go (subscribers then recover). */
 const MAX_PENDING = 10_000;
 
 export class LocalChannel {
   readonly name: string;
   readonly policy: ResolvedPolicy;
-  readonly subscribers = new Set<HubConnection>();
+  /** The local subscribers and the state of each subscription (one Map per channel, none per connection). */
+  readonly subscribers = new Map<HubConnection, SubState>();
   readonly #host: ChannelHost;
   /** Resolves once the broker subscription is active and `last` is known. */
   readonly ready: Promise<void>;

@@ -20,7 +20,7 @@ import type {
   SubscribeRequest,
 } from '../wire/messages.js';
 import type { BrokerPublication } from './broker.js';
-import type { LocalChannel } from './channel.js';
+import { LIVE, type LocalChannel, PENDING, Recovery, type SubState } from './channel.js';
 import { HubError } from './errors.js';
 import type { HubInternals } from './hub.js';
 import type { ClientInfo, Identity } from './options.js';
@@ -36,19 +36,6 @@ enum State {
 
 /** Requests waiting in one connection's serial chain; more are refused as rate limited. */
 const MAX_CHAINED = 256;
-
-/** PENDING marks a subscription being set up (authorize, broker): it reserves the slot. */
-const PENDING = 0;
-/** LIVE marks a subscription receiving live publications. */
-const LIVE = 1;
-
-/** Recovery is a subscription replaying history: live publications wait in `held` until it is done. */
-class Recovery {
-  readonly held: Array<{ pub: BrokerPublication; frames: readonly PreparedMessage[] }> = [];
-  bytes = 0;
-}
-
-type SubState = typeof PENDING | typeof LIVE | Recovery;
 
 /** DISCARD stands for a binary frame announced by a refused publish: it is read and ignored. */
 const DISCARD = 'discard';
@@ -70,7 +57,8 @@ export class HubConnection implements ClientInfo {
   /** Connect deadline, then the token's expiry (0: none), on the hub's clock. */
   deadline: number;
   #request: IncomingMessage | undefined;
-  subs: Map<string, SubState> | undefined;
+  /** The channels this connection is subscribed to (their states live in each LocalChannel). */
+  channels: string[] | undefined;
   #tokens: number;
   #tokensAt: number;
   #strikes = 0;
@@ -92,7 +80,6 @@ export class HubConnection implements ClientInfo {
     this.#tokensAt = now;
     ws.addEventListener('message', this);
     ws.addEventListener('close', this);
-    ws.addEventListener('drain', this);
   }
 
   get open(): boolean {
@@ -163,9 +150,13 @@ export class HubConnection implements ClientInfo {
    * subscription recovers, written at once while the connection keeps up, else queued or
    * dropped as the channel's slow-consumer policy says.
    */
-  deliver(channel: LocalChannel, pub: BrokerPublication, frames: readonly PreparedMessage[]): void {
-    const sub = this.subs?.get(channel.name);
-    if (sub === undefined || sub === PENDING || this.#state === State.Closed) return;
+  deliver(
+    channel: LocalChannel,
+    sub: SubState,
+    pub: BrokerPublication,
+    frames: readonly PreparedMessage[],
+  ): void {
+    if (sub === PENDING || this.#state === State.Closed) return;
     const limits = this.#hub.options.limits;
     if (sub instanceof Recovery) {
       sub.held.push({ pub, frames });
@@ -206,8 +197,12 @@ export class HubConnection implements ClientInfo {
     counters.queuedBytes += queue.bytes - before;
   }
 
+  /** #ensureQueue creates the queue, and listens for `drain` while there is one (idle connections do not). */
   #ensureQueue(): OutQueue {
-    this.queue ??= new OutQueue();
+    if (!this.queue) {
+      this.queue = new OutQueue();
+      this.ws.addEventListener('drain', this);
+    }
     return this.queue;
   }
 
@@ -225,7 +220,10 @@ export class HubConnection implements ClientInfo {
       } else for (const frame of entry.frames) this.ws.sendPrepared(frame);
     }
     this.#hub.counters.queuedBytes -= before - queue.bytes;
-    if (queue.entries.length === 0) this.queue = undefined;
+    if (queue.entries.length === 0) {
+      this.queue = undefined;
+      this.ws.removeEventListener('drain', this);
+    }
   }
 
   /** slow closes a connection that does not read fast enough (4004). */
@@ -393,8 +391,7 @@ export class HubConnection implements ClientInfo {
       case 'subscribe':
         return this.#subscribe(message);
       case 'unsubscribe': {
-        const sub = this.subs?.get(message.channel);
-        if (sub === undefined || sub === PENDING) {
+        if (!this.channels?.includes(message.channel)) {
           this.#error(message.id, HubErrorCode.NotSubscribed, `not subscribed to ${message.channel}`);
           return;
         }
@@ -491,49 +488,50 @@ export class HubConnection implements ClientInfo {
 
   async #subscribe(message: SubscribeRequest): Promise<void> {
     const { channel, since } = message;
-    this.subs ??= new Map();
-    const current = this.subs.get(channel);
-    const resync = current !== undefined && since !== undefined;
-    if (current !== undefined && !resync) {
+    const resync = this.channels?.includes(channel) === true;
+    if (resync && since === undefined) {
       throw new HubError(HubErrorCode.AlreadySubscribed, `already subscribed to ${channel}`);
     }
-    if (!resync && this.subs.size >= this.#hub.options.limits.maxSubscriptions) {
+    if (!resync && (this.channels?.length ?? 0) >= this.#hub.options.limits.maxSubscriptions) {
       throw new HubError(HubErrorCode.TooManySubscriptions, 'too many subscriptions');
     }
     await this.#authorize('subscribe', channel);
-    if (this.#state === State.Closed) return;
+    if (this.#isClosed()) return;
     if (resync) {
       // A resubscription on a live subscription (the client saw a gap): what is queued for the
       // channel is replaced by the exact replay below.
-      this.subs.set(channel, PENDING);
       const queue = this.queue;
       if (queue) {
         const before = queue.bytes;
         queue.dropChannel(channel);
         this.#hub.counters.queuedBytes -= before - queue.bytes;
       }
-    } else this.subs.set(channel, PENDING);
+    } else {
+      // An exact-size array: most connections hold one or two subscriptions.
+      if (this.channels) this.channels.push(channel);
+      else this.channels = [channel];
+    }
     let local: LocalChannel;
     try {
       local = await this.#hub.channelFor(this, channel);
     } catch (error) {
-      if (this.subs.get(channel) === PENDING) this.#hub.unsubscribe(this, channel);
+      this.#hub.unsubscribe(this, channel);
       throw error;
     }
-    if (this.#isClosed() || this.subs.get(channel) !== PENDING) return;
+    if (this.#isClosed() || local.subscribers.get(this) !== PENDING) return;
     const start = local.last;
     const recovery =
       since !== undefined && since.epoch === start.epoch && since.offset < start.offset
         ? new Recovery()
         : undefined;
-    this.subs.set(channel, recovery ?? LIVE);
+    local.subscribers.set(this, recovery ?? LIVE);
     if (!recovery) {
       const recovered = since !== undefined && since.epoch === start.epoch && since.offset === start.offset;
       this.send({ type: 'subscribed', id: message.id, channel, recovered, position: start });
     } else {
       await this.#recover(message.id, local, since!, start, recovery);
     }
-    if (!resync && this.subs.has(channel)) this.#hub.subscribed(this, local);
+    if (!resync && local.subscribers.has(this)) this.#hub.subscribed(this, local);
   }
 
   /**
@@ -559,7 +557,7 @@ export class HubConnection implements ClientInfo {
     } catch (error) {
       this.#hub.report(error);
     }
-    if (this.#state === State.Closed || this.subs?.get(local.name) !== recovery) return;
+    if (this.#state === State.Closed || local.subscribers.get(this) !== recovery) return;
     let sent: StreamPosition;
     if (recovered) {
       this.send({ type: 'subscribed', id, channel: local.name, recovered: true, position: since });
@@ -570,17 +568,11 @@ export class HubConnection implements ClientInfo {
       this.send({ type: 'subscribed', id, channel: local.name, recovered: false, position: start });
       sent = start;
     }
-    this.subs.set(local.name, LIVE);
+    local.subscribers.set(this, LIVE);
     for (const { pub, frames } of recovery.held) {
       if (pub.epoch === sent.epoch && pub.offset <= sent.offset) continue;
-      this.deliver(local, pub, frames);
+      this.deliver(local, LIVE, pub, frames);
     }
-  }
-
-  /** receives tells whether publications and presence events of `channel` go to this connection. */
-  receives(channel: string): boolean {
-    const sub = this.subs?.get(channel);
-    return sub !== undefined && sub !== PENDING;
   }
 
   async #publish(message: PublishRequest, binary: Buffer | undefined): Promise<void> {

@@ -21,7 +21,7 @@ import type {
   HistoryResult,
   PublishInput,
 } from './broker.js';
-import { type ChannelHost, LocalChannel } from './channel.js';
+import { type ChannelHost, LocalChannel, PENDING } from './channel.js';
 import { HubConnection } from './connection.js';
 import { brokerUnavailable, HubError } from './errors.js';
 import {
@@ -320,7 +320,7 @@ export class Hub extends EventEmitter<HubEvents> implements HubInternals, Channe
       this.report(error);
       return;
     }
-    for (const connection of channel.subscribers) connection.deliver(channel, pub, frames);
+    for (const [connection, state] of channel.subscribers) connection.deliver(channel, state, pub, frames);
   }
 
   async channelFor(connection: HubConnection, name: string): Promise<LocalChannel> {
@@ -329,7 +329,7 @@ export class Hub extends EventEmitter<HubEvents> implements HubInternals, Channe
       channel = new LocalChannel(this, name, policyOf(this.options, name));
       this.#channels.set(name, channel);
     }
-    channel.subscribers.add(connection);
+    channel.subscribers.set(connection, PENDING);
     try {
       await channel.ready;
     } catch (error) {
@@ -346,12 +346,15 @@ export class Hub extends EventEmitter<HubEvents> implements HubInternals, Channe
   }
 
   unsubscribe(connection: HubConnection, name: string): void {
-    const state = connection.subs?.get(name);
-    if (state === undefined) return;
-    const wasLive = connection.receives(name);
-    connection.subs!.delete(name);
+    const names = connection.channels;
+    const index = names ? names.indexOf(name) : -1;
+    if (index === -1) return;
+    names!.splice(index, 1);
+    if (names!.length === 0) connection.channels = undefined;
     const channel = this.#channels.get(name);
     if (!channel) return;
+    const state = channel.subscribers.get(connection);
+    const wasLive = state !== undefined && state !== PENDING;
     channel.subscribers.delete(connection);
     if (wasLive && connection.user !== '' && channel.policy.presence) {
       this.options.broker.presenceRemove(name, connection.id).catch((error) => this.report(error));
@@ -370,7 +373,7 @@ export class Hub extends EventEmitter<HubEvents> implements HubInternals, Channe
 
   disconnected(connection: HubConnection, wasOpen: boolean, code: number, reason: string): void {
     this.#connections.delete(connection.id);
-    if (connection.subs) for (const name of [...connection.subs.keys()]) this.unsubscribe(connection, name);
+    if (connection.channels) for (const name of [...connection.channels]) this.unsubscribe(connection, name);
     if (wasOpen) this.emit('disconnect', connection, code, reason);
   }
 
@@ -419,8 +422,8 @@ export class Hub extends EventEmitter<HubEvents> implements HubInternals, Channe
     const channel = this.#channels.get(name);
     if (!channel || !channel.policy.joinLeave) return;
     const frame = prepareMessage(JSON.stringify({ type, channel: name, member }));
-    for (const connection of channel.subscribers) {
-      if (connection.receives(name)) connection.sendPrepared(frame);
+    for (const [connection, state] of channel.subscribers) {
+      if (state !== PENDING) connection.sendPrepared(frame);
     }
   }
 
@@ -464,10 +467,13 @@ export class Hub extends EventEmitter<HubEvents> implements HubInternals, Channe
         connection.awaitingPong = true;
         connection.sendPrepared(this.#ping);
       }
-      if (presenceDue && connection.user !== '' && connection.subs) {
-        for (const name of connection.subs.keys()) {
+      if (presenceDue && connection.user !== '' && connection.channels) {
+        for (const name of connection.channels) {
           const channel = this.#channels.get(name);
-          if (channel?.policy.presence && connection.receives(name)) this.#presenceAdd(connection, name);
+          const state = channel?.subscribers.get(connection);
+          if (channel?.policy.presence && state !== undefined && state !== PENDING) {
+            this.#presenceAdd(connection, name);
+          }
         }
       }
       if (connection.queue) connection.flush();
