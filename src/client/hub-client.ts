@@ -1,0 +1,812 @@
+import { HubCloseCode, HubErrorCode } from '../wire/codes.js';
+import {
+  type CallRequest,
+  type ClientMessage,
+  type ConnectedReply,
+  type ConnectRequest,
+  type HistoryRequest,
+  type JsonValue,
+  type PublishRequest,
+  type ServerMessage,
+  SUBPROTOCOL,
+  type WirePresenceMember,
+} from '../wire/messages.js';
+import { backoffDelay, hintDelay, retryAfterHint } from './backoff.js';
+import { Emitter, type Listener } from './emitter.js';
+import { HubClientError } from './errors.js';
+import { parseServerMessage, randomKeyPrefix, toBytes } from './frames.js';
+import { type HubClientOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { OfflineQueue, type Outgoing, type RequestKind, type RequestOptions } from './requests.js';
+import type {
+  ChannelData,
+  ChannelName,
+  HubSchema,
+  MethodName,
+  MethodParams,
+  MethodResult,
+} from './schema.js';
+import {
+  type HistoryOptions,
+  type HistoryPage,
+  Subscription,
+  type SubscriptionOwner,
+} from './subscription.js';
+import { retryableOption, SubscriptionCore, type SubscriptionHost, validated } from './subscription-core.js';
+import type { CloseEventLike, MessageEventLike, WebSocketLike } from './transport.js';
+import { utf8Length } from './utf8.js';
+
+/** HubClientState: 'connecting' until first open, 'open', 'reconnecting' after a drop, 'closed' for good. */
+export type HubClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** HubClientEvents types the events of a HubClient. */
+export type HubClientEvents = {
+  state: [state: HubClientState];
+  /** Errors that belong to no request: a failing token function, a refused refresh, a hub protocol fault, a final close. */
+  error: [error: HubClientError];
+};
+
+/** PublishOptions tune one publish. */
+export interface PublishOptions extends RequestOptions {
+  /** Overrides the automatic key that makes a resent publish be stored once. */
+  idempotencyKey?: string;
+  /** On a `conflate` channel, queued messages with the same key replace each other for slow subscribers. */
+  conflationKey?: string;
+}
+
+/** PublishResult is where the hub stored a published message. */
+export interface PublishResult {
+  offset: number;
+  epoch: string;
+}
+
+/** SubscribeOptions tune one subscription. */
+export interface SubscribeOptions<T> {
+  /**
+   * Checks each received message at run time: throw or return false to reject it (it is not
+   * delivered; the subscription emits `error` with DUPLEX_HUB_VALIDATION_FAILED); return true or
+   * nothing to keep it; any other value replaces it. A type guard and a schema's `parse` fit.
+   */
+  validate?: (data: unknown) => T | boolean | undefined;
+}
+
+/** CallArgs: params are optional when the method's params admit undefined. */
+export type CallArgs<P> = undefined extends P
+  ? [params?: P, options?: RequestOptions]
+  : [params: P, options?: RequestOptions];
+
+/** HubSession is what the hub said about the current connection. */
+export interface HubSession {
+  client: string;
+  user: string;
+}
+
+/** Close codes after which HubClient stops for good (docs/protocol.md, Close codes). */
+const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([HubCloseCode.Unauthorized, HubCloseCode.Kicked]);
+
+type TimerName = 'reconnect' | 'connect' | 'liveness' | 'refresh';
+type ReplyHandler = (reply: ServerMessage, binaries: Uint8Array[]) => void;
+
+const unexpected = (reply: ServerMessage) =>
+  new HubClientError(HubErrorCode.BadRequest, `unexpected reply of type ${reply.type}`);
+
+/**
+ * HubClient connects to a Duplex hub (docs/client.md): it keeps one WebSocket speaking
+ * `duplex.v1` open, reconnecting with backoff, resubscribes with recovery so that each
+ * subscription sees every message exactly once, in order, and makes publishes, calls, presence
+ * and history promises. Type it with a schema: `new HubClient<MySchema>(url, options)`.
+ */
+export class HubClient<S = HubSchema> {
+  readonly url: string;
+  readonly #options: ResolvedOptions;
+  readonly #events = new Emitter<HubClientEvents>();
+  readonly #queue: OfflineQueue;
+  readonly #subs = new Map<string, SubscriptionCore>();
+  readonly #inflight = new Set<Outgoing>();
+  readonly #host: SubscriptionHost;
+  readonly #owner: SubscriptionOwner;
+  readonly #timers = new Map<TimerName, unknown>();
+  readonly #retryTimers = new Set<unknown>();
+  readonly #keyPrefix = randomKeyPrefix();
+  #keyCount = 0;
+  #replies = new Map<number, ReplyHandler>();
+  #state: HubClientState = 'connecting';
+  #everOpen = false;
+  #ws: WebSocketLike | undefined;
+  /** Changes with each connection attempt and each drop; late callbacks of an older one compare it. */
+  #generation = 0;
+  #nextId = 1;
+  #attempt = 0;
+  #pingIntervalMs = 0;
+  #lastHeard = 0;
+  #session: HubSession | undefined;
+  #binaryWait: { count: number; frames: Uint8Array[]; done: (frames: Uint8Array[]) => void } | undefined;
+
+  constructor(url: string, options: HubClientOptions = {}) {
+    this.url = url;
+    this.#options = resolveOptions(options);
+    this.#queue = new OfflineQueue(this.#options.maxQueueCount, this.#options.maxQueueBytes);
+    this.#host = {
+      resubscribe: (core) => this.#resubscribe(core),
+      retry: (core) => this.#retrySubscribe(core),
+      forget: (core) => {
+        if (this.#subs.get(core.channel) === core) this.#subs.delete(core.channel);
+      },
+    };
+    this.#owner = {
+      presence: (channel, requestOptions) => this.presence(channel as ChannelName<S>, requestOptions),
+      history: (channel, historyOptions, core) => this.#history(channel, historyOptions, core.validate),
+      unsubscribe: (core) => this.#unsubscribe(core),
+    };
+    // The first attempt starts in a microtask, so that listeners added right after the
+    // constructor see the 'connecting' state event.
+    queueMicrotask(() => {
+      if (this.#state !== 'connecting') return;
+      this.#events.emit('state', 'connecting');
+      void this.#attemptConnection();
+    });
+  }
+
+  /** state is where the connection stands; a `state` event announces each change. */
+  get state(): HubClientState {
+    return this.#state;
+  }
+
+  /** session is the hub's id for the current connection and the authenticated user, while open. */
+  get session(): HubSession | undefined {
+    return this.#state === 'open' ? this.#session : undefined;
+  }
+
+  /** on adds a listener and returns the function that removes it. */
+  on<K extends keyof HubClientEvents>(event: K, listener: Listener<HubClientEvents[K]>): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  /**
+   * subscribe starts a subscription (sent now when open, else on connect) that lasts until
+   * `unsubscribe()`. Throws DUPLEX_HUB_ALREADY_SUBSCRIBED when the channel has one already and
+   * DUPLEX_HUB_CLOSED after close().
+   */
+  subscribe<C extends ChannelName<S>, T extends ChannelData<S, C> = ChannelData<S, C>>(
+    channel: C,
+    options: SubscribeOptions<T> = {},
+  ): Subscription<T> {
+    if (this.#state === 'closed') throw new HubClientError(HubErrorCode.Closed, 'the client is closed');
+    if (this.#subs.has(channel)) {
+      throw new HubClientError(HubErrorCode.AlreadySubscribed, `already subscribed to ${channel}`);
+    }
+    const core = new SubscriptionCore(channel, options.validate, this.#host);
+    this.#subs.set(channel, core);
+    if (this.#state === 'open') this.#sendSubscribe(core);
+    return new Subscription<T>(core, this.#owner);
+  }
+
+  /**
+   * publish sends a message to a channel (JSON data, or a Uint8Array/ArrayBuffer as a binary
+   * message) and resolves with its position once the hub stored it. It carries an idempotency
+   * key and is sent again after a reconnect until the hub answers, so it is stored once.
+   */
+  publish<C extends ChannelName<S>>(
+    channel: C,
+    data: ChannelData<S, C>,
+    options: PublishOptions = {},
+  ): Promise<PublishResult> {
+    const binary = toBytes(data);
+    const message: PublishRequest = { type: 'publish', id: 0, channel };
+    if (binary === undefined) message.data = data as JsonValue;
+    else message.binary = true;
+    this.#keyCount++;
+    message.idempotencyKey = options.idempotencyKey ?? `${this.#keyPrefix}-${this.#keyCount.toString(36)}`;
+    if (options.conflationKey !== undefined) message.conflationKey = options.conflationKey;
+    return this.#request('publish', message, binary, options, (reply) => {
+      if (reply.type !== 'published') throw unexpected(reply);
+      return { offset: reply.offset, epoch: reply.epoch };
+    });
+  }
+
+  /**
+   * call runs an RPC method on the hub. A call in flight when the connection drops rejects
+   * with DUPLEX_HUB_DISCONNECTED (it may have run; it is not resent). A timeout or an abort
+   * rejects it and sends `cancel` to the hub.
+   */
+  call<M extends MethodName<S>>(
+    method: M,
+    ...args: CallArgs<MethodParams<S, M>>
+  ): Promise<MethodResult<S, M>> {
+    const [params, options] = args;
+    const message: CallRequest = { type: 'call', id: 0, method };
+    if (params !== undefined) message.params = params as JsonValue;
+    return this.#request('call', message, undefined, options, (reply) => {
+      if (reply.type !== 'result') throw unexpected(reply);
+      return reply.result as MethodResult<S, M>;
+    });
+  }
+
+  /** presence resolves with the users in a channel (no subscription needed, if the hub allows). */
+  presence(channel: ChannelName<S>, options?: RequestOptions): Promise<WirePresenceMember[]> {
+    return this.#request('presence', { type: 'presence', id: 0, channel }, undefined, options, (reply) => {
+      if (reply.type !== 'presence') throw unexpected(reply);
+      return reply.members;
+    });
+  }
+
+  /** history resolves with a channel's stored messages (see Subscription.history). */
+  history<C extends ChannelName<S>>(
+    channel: C,
+    options?: HistoryOptions,
+  ): Promise<HistoryPage<ChannelData<S, C>>> {
+    return this.#history(channel, options, undefined) as Promise<HistoryPage<ChannelData<S, C>>>;
+  }
+
+  /**
+   * close ends the client for good: the WebSocket is closed with 1000, every pending request
+   * rejects with DUPLEX_HUB_CLOSED, subscriptions end, and the state becomes 'closed'.
+   */
+  close(): void {
+    if (this.#state === 'closed') return;
+    const ws = this.#ws;
+    this.#detach();
+    try {
+      ws?.close(1000, 'client closed');
+    } catch {
+      // Already closing.
+    }
+    this.#shutdown(new HubClientError(HubErrorCode.Closed, 'client.close() was called'));
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Connection
+
+  async #attemptConnection(): Promise<void> {
+    const generation = ++this.#generation;
+    let token: string | undefined;
+    try {
+      const source = this.#options.token;
+      token = typeof source === 'function' ? await source() : source;
+    } catch (cause) {
+      if (generation !== this.#generation || this.#state === 'closed') return;
+      this.#emitError(
+        new HubClientError(HubErrorCode.Unauthorized, 'the token function failed', {
+          cause,
+          retryable: true,
+        }),
+      );
+      this.#generation++;
+      this.#scheduleReconnect(undefined);
+      return;
+    }
+    if (generation !== this.#generation || this.#state === 'closed') return;
+    let ws: WebSocketLike;
+    try {
+      ws = new this.#options.WebSocket(this.url, SUBPROTOCOL);
+    } catch (cause) {
+      // A bad URL: trying again cannot help.
+      const error = new HubClientError(HubErrorCode.Closed, `cannot open a WebSocket to ${this.url}`, {
+        cause,
+      });
+      this.#shutdown(error);
+      this.#emitError(error);
+      return;
+    }
+    ws.binaryType = 'arraybuffer';
+    this.#ws = ws;
+    ws.onopen = () => {
+      if (this.#ws === ws) this.#sendConnect(ws, token);
+    };
+    ws.onmessage = (event: MessageEventLike) => {
+      if (this.#ws === ws) this.#onFrame(event.data);
+    };
+    ws.onclose = (event: CloseEventLike) => {
+      if (this.#ws === ws) this.#onGone(event.code, event.reason);
+    };
+    ws.onerror = () => {}; // a close event follows
+    this.#setTimer('connect', this.#options.connectTimeoutMs, () =>
+      this.#drop('no connected reply within connectTimeoutMs'),
+    );
+  }
+
+  #sendConnect(ws: WebSocketLike, token: string | undefined): void {
+    if (ws.protocol !== SUBPROTOCOL) {
+      this.#emitError(
+        new HubClientError(
+          HubErrorCode.BadRequest,
+          `the server did not select the ${SUBPROTOCOL} subprotocol`,
+        ),
+      );
+      this.#drop('wrong subprotocol');
+      return;
+    }
+    const id = this.#nextId++;
+    const message: ConnectRequest = { type: 'connect', id };
+    if (token !== undefined) message.token = token;
+    if (this.#options.name !== undefined) message.name = this.#options.name;
+    if (this.#options.version !== undefined) message.version = this.#options.version;
+    this.#replies.set(id, (reply) => {
+      if (reply.type === 'connected') this.#onConnected(reply);
+      else if (reply.type === 'error') {
+        this.#emitError(new HubClientError(reply.code, reply.message, retryableOption(reply)));
+        this.#drop('connect refused');
+      }
+    });
+    this.#sendMessage(message);
+  }
+
+  #onConnected(reply: ConnectedReply): void {
+    this.#clearTimer('connect');
+    this.#attempt = 0;
+    this.#everOpen = true;
+    this.#session = { client: reply.client, user: reply.user };
+    this.#pingIntervalMs = typeof reply.pingIntervalMs === 'number' ? reply.pingIntervalMs : 0;
+    this.#lastHeard = this.#options.clock.now();
+    this.#armLiveness();
+    this.#scheduleRefresh(reply.expiresIn);
+    this.#state = 'open';
+    // Subscriptions first, then the queue in order, then the event (whose listeners may send more).
+    for (const core of this.#subs.values()) this.#sendSubscribe(core);
+    for (const out of this.#queue.drain()) if (!out.settled) this.#send(out);
+    if (this.#state === 'open') this.#events.emit('state', 'open');
+  }
+
+  /** onGone: the WebSocket closed (code from its close event) or was dropped (code undefined). */
+  #onGone(code: number | undefined, reason: string): void {
+    this.#detach();
+    const resend: Outgoing[] = [];
+    for (const out of this.#inflight) {
+      out.id = undefined;
+      if (out.kind === 'call') {
+        out.fail(
+          new HubClientError(
+            HubErrorCode.Disconnected,
+            'the connection dropped while the call was in flight',
+            {
+              ...(code === undefined ? {} : { closeCode: code }),
+            },
+          ),
+        );
+      } else resend.push(out);
+    }
+    this.#inflight.clear();
+    this.#queue.requeue(resend);
+    for (const core of this.#subs.values()) core.disconnected();
+    if (code !== undefined && FINAL_CLOSE_CODES.has(code)) {
+      const error = new HubClientError(
+        HubErrorCode.Closed,
+        `the hub closed the connection with ${code}${reason ? ` (${reason})` : ''}; not reconnecting`,
+        { closeCode: code },
+      );
+      this.#shutdown(error);
+      this.#emitError(error);
+      return;
+    }
+    this.#setState(this.#everOpen ? 'reconnecting' : 'connecting');
+    this.#scheduleReconnect(code === HubCloseCode.ServiceRestart ? retryAfterHint(reason) : undefined);
+  }
+
+  /** detach forgets the current WebSocket and everything tied to its connection. */
+  #detach(): void {
+    const ws = this.#ws;
+    if (ws !== undefined) {
+      ws.onopen = null;
+      ws.onmessage = null;
+      ws.onclose = null;
+      ws.onerror = null;
+    }
+    this.#ws = undefined;
+    this.#generation++;
+    this.#session = undefined;
+    this.#binaryWait = undefined;
+    this.#nextId = 1;
+    this.#replies = new Map();
+    for (const name of ['connect', 'liveness', 'refresh'] as const) this.#clearTimer(name);
+    for (const timer of this.#retryTimers) this.#options.clock.clearTimeout(timer);
+    this.#retryTimers.clear();
+  }
+
+  /** drop abandons the current connection (dead, misbehaving) and reconnects. */
+  #drop(reason: string): void {
+    const ws = this.#ws;
+    if (ws === undefined) return;
+    this.#onGone(undefined, reason);
+    try {
+      ws.close(1000, reason.slice(0, 100));
+    } catch {
+      // Closing a socket that is already closing: nothing to do.
+    }
+  }
+
+  #scheduleReconnect(hintMs: number | undefined): void {
+    const { backoff, maxRetryAfterMs, random } = this.#options;
+    const delay =
+      hintMs === undefined
+        ? backoffDelay(this.#attempt++, backoff, random)
+        : hintDelay(hintMs, maxRetryAfterMs, random);
+    this.#setTimer('reconnect', delay, () => void this.#attemptConnection());
+  }
+
+  /** shutdown ends the client: every request rejects with `error`, subscriptions end. */
+  #shutdown(error: HubClientError): void {
+    this.#detach();
+    this.#clearTimer('reconnect');
+    this.#generation++;
+    const pending = [...this.#inflight, ...this.#queue.drain()];
+    this.#inflight.clear();
+    for (const out of pending) out.fail(error);
+    for (const core of this.#subs.values()) core.end();
+    this.#subs.clear();
+    this.#setState('closed');
+  }
+
+  /** armLiveness: with the hub's ping interval, silence for twice that long means a dead connection. */
+  #armLiveness(): void {
+    if (!(this.#pingIntervalMs > 0)) return;
+    const limit = 2 * this.#pingIntervalMs;
+    const check = () => {
+      const silent = this.#options.clock.now() - this.#lastHeard;
+      if (silent >= limit) this.#drop(`nothing heard for ${silent} ms`);
+      else this.#setTimer('liveness', limit - silent, check);
+    };
+    this.#setTimer('liveness', limit, check);
+  }
+
+  /** scheduleRefresh: docs/protocol.md: HubClient refreshes at 80 % of `expiresIn`. */
+  #scheduleRefresh(expiresIn: number | undefined): void {
+    this.#clearTimer('refresh');
+    if (typeof expiresIn !== 'number' || !(expiresIn > 0) || typeof this.#options.token !== 'function')
+      return;
+    this.#setTimer('refresh', Math.floor(expiresIn * 0.8), () => void this.#refresh());
+  }
+
+  async #refresh(): Promise<void> {
+    const generation = this.#generation;
+    const source = this.#options.token;
+    if (typeof source !== 'function') return;
+    let token: string;
+    try {
+      token = await source();
+    } catch (cause) {
+      if (generation === this.#generation) {
+        this.#emitError(
+          new HubClientError(HubErrorCode.Unauthorized, 'the token function failed', { cause }),
+        );
+      }
+      return;
+    }
+    if (generation !== this.#generation || this.#state !== 'open') return;
+    const id = this.#nextId++;
+    this.#replies.set(id, (reply) => {
+      if (reply.type === 'refreshed') this.#scheduleRefresh(reply.expiresIn);
+      else if (reply.type === 'error') {
+        this.#emitError(new HubClientError(reply.code, reply.message, retryableOption(reply)));
+      }
+    });
+    this.#sendMessage({ type: 'refresh', id, token });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Receiving
+
+  #onFrame(data: unknown): void {
+    this.#lastHeard = this.#options.clock.now();
+    if (typeof data === 'string') {
+      const message = this.#binaryWait === undefined ? parseServerMessage(data) : undefined;
+      if (message !== undefined) this.#dispatch(message);
+      else if (this.#binaryWait !== undefined)
+        this.#violation('a text frame came where a binary one was announced');
+      else this.#violation('a text frame that is not a JSON object with a type');
+      return;
+    }
+    const bytes = toBytes(data);
+    const wait = this.#binaryWait;
+    if (bytes === undefined) this.#violation('binary data the client cannot read (binaryType ignored?)');
+    else if (wait === undefined) this.#violation('a binary frame nobody announced');
+    else {
+      wait.frames.push(bytes);
+      if (wait.frames.length === wait.count) {
+        this.#binaryWait = undefined;
+        wait.done(wait.frames);
+      }
+    }
+  }
+
+  #dispatch(message: ServerMessage): void {
+    switch (message.type) {
+      case 'ping':
+        this.#sendMessage({ type: 'pong' });
+        return;
+      case 'pub': {
+        const core = this.#subs.get(message.channel);
+        if (message.binary === true) this.#expectBinary(1, ([bytes]) => core?.handlePub(message, bytes));
+        else core?.handlePub(message, message.data);
+        return;
+      }
+      case 'join':
+      case 'leave':
+        this.#subs.get(message.channel)?.handlePresence(message);
+        return;
+      case 'unsubscribed':
+        if (message.id === undefined) {
+          this.#subs.get(message.channel)?.handleEnded(message);
+          return;
+        }
+        break;
+      case 'error':
+        if (message.id === undefined) {
+          this.#emitError(new HubClientError(message.code, message.message, retryableOption(message)));
+          return;
+        }
+        break;
+      case 'history': {
+        const handler = this.#takeHandler(message.id);
+        const count = Array.isArray(message.publications)
+          ? message.publications.filter((p) => p.binary === true).length
+          : 0;
+        this.#expectBinary(count, (frames) => handler?.(message, frames));
+        return;
+      }
+      case 'connected':
+      case 'refreshed':
+      case 'subscribed':
+      case 'published':
+      case 'presence':
+      case 'result':
+        break;
+      default: {
+        // A type this client does not know (a newer hub): ignored.
+        const unknown: never = message;
+        void unknown;
+        return;
+      }
+    }
+    this.#takeHandler(message.id)?.(message, []);
+  }
+
+  #takeHandler(id: number | undefined): ReplyHandler | undefined {
+    if (id === undefined) return undefined;
+    const handler = this.#replies.get(id);
+    this.#replies.delete(id);
+    return handler;
+  }
+
+  #expectBinary(count: number, done: (frames: Uint8Array[]) => void): void {
+    if (count === 0) done([]);
+    else this.#binaryWait = { count, frames: [], done };
+  }
+
+  #violation(what: string): void {
+    this.#emitError(new HubClientError(HubErrorCode.BadRequest, `the hub broke the protocol: ${what}`));
+    this.#drop('protocol violation');
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Subscriptions
+
+  #sendSubscribe(core: SubscriptionCore): void {
+    const id = this.#nextId++;
+    this.#replies.set(id, (reply) => {
+      if (reply.type === 'subscribed') core.handleSubscribed(reply);
+      else if (reply.type === 'error') core.handleSubscribeError(reply);
+    });
+    this.#sendMessage(core.subscribeMessage(id));
+  }
+
+  /** resubscribe recovers a gap on the open connection: unsubscribe, then subscribe with `since`. */
+  #resubscribe(core: SubscriptionCore): void {
+    if (this.#state !== 'open' || this.#subs.get(core.channel) !== core) return;
+    this.#sendUnsubscribe(core.channel);
+    this.#sendSubscribe(core);
+  }
+
+  #retrySubscribe(core: SubscriptionCore): void {
+    const { clock, backoff, random } = this.#options;
+    const timer = clock.setTimeout(
+      () => {
+        this.#retryTimers.delete(timer);
+        if (this.#state === 'open' && this.#subs.get(core.channel) === core) this.#sendSubscribe(core);
+      },
+      backoffDelay(core.refusals - 1, backoff, random),
+    );
+    this.#retryTimers.add(timer);
+  }
+
+  #unsubscribe(core: SubscriptionCore): void {
+    if (core.state === 'unsubscribed') return;
+    core.end();
+    if (this.#subs.get(core.channel) === core) this.#subs.delete(core.channel);
+    if (this.#state === 'open') this.#sendUnsubscribe(core.channel);
+  }
+
+  #sendUnsubscribe(channel: string): void {
+    const id = this.#nextId++;
+    this.#replies.set(id, () => {}); // the reply (or NOT_SUBSCRIBED) changes nothing
+    this.#sendMessage({ type: 'unsubscribe', id, channel });
+  }
+
+  #history(
+    channel: string,
+    options: HistoryOptions | undefined,
+    validate: ((data: unknown) => unknown) | undefined,
+  ): Promise<HistoryPage<unknown>> {
+    const message: HistoryRequest = { type: 'history', id: 0, channel };
+    if (options?.limit !== undefined) message.limit = options.limit;
+    if (options?.since !== undefined) message.since = options.since;
+    if (options?.reverse !== undefined) message.reverse = options.reverse;
+    return this.#request('history', message, undefined, options, (reply, binaries) => {
+      if (reply.type !== 'history') throw unexpected(reply);
+      let next = 0;
+      const publications: HistoryPage<unknown>['publications'] = [];
+      for (const p of reply.publications) {
+        const data = p.binary === true ? binaries[next++] : p.data;
+        const checked = validated(validate, data);
+        if (!checked.ok) {
+          const error = new HubClientError(
+            HubErrorCode.ValidationFailed,
+            `history message ${p.offset} on ${channel} failed validation`,
+            { cause: checked.cause },
+          );
+          this.#subs.get(channel)?.events.emit('error', error);
+          continue;
+        }
+        const publication: HistoryPage<unknown>['publications'][number] = {
+          data: checked.data,
+          offset: p.offset,
+          epoch: p.epoch,
+        };
+        if (p.from !== undefined) publication.from = p.from;
+        publications.push(publication);
+      }
+      return { position: reply.position, publications };
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Requests
+
+  #request<R>(
+    kind: RequestKind,
+    message: ClientMessage & { id: number },
+    binary: Uint8Array | undefined,
+    options: RequestOptions | undefined,
+    parse: (reply: ServerMessage, binaries: Uint8Array[]) => R,
+  ): Promise<R> {
+    if (this.#state === 'closed') {
+      return Promise.reject(new HubClientError(HubErrorCode.Closed, 'the client is closed'));
+    }
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(aborted(signal));
+    const timeoutMs = options?.timeoutMs ?? this.#options.requestTimeoutMs;
+    if (!(timeoutMs > 0))
+      return Promise.reject(new TypeError(`timeoutMs must be positive, got ${timeoutMs}`));
+    const { clock } = this.#options;
+    return new Promise<R>((resolve, reject) => {
+      let timer: unknown;
+      const cleanup = () => {
+        if (timer !== undefined) clock.clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const out: Outgoing = {
+        kind,
+        message,
+        binary,
+        bytes: 0,
+        deadline: timeoutMs === Infinity ? Infinity : clock.now() + timeoutMs,
+        id: undefined,
+        settled: false,
+        reply: (reply, binaries) => {
+          if (out.settled) return;
+          if (reply.type === 'error') {
+            out.fail(new HubClientError(reply.code, reply.message, retryableOption(reply)));
+            return;
+          }
+          let value: R;
+          try {
+            value = parse(reply, binaries);
+          } catch (error) {
+            out.fail(error as HubClientError);
+            return;
+          }
+          out.settled = true;
+          cleanup();
+          resolve(value);
+        },
+        fail: (error) => {
+          if (out.settled) return;
+          out.settled = true;
+          cleanup();
+          reject(error);
+        },
+      };
+      const giveUp = (error: HubClientError) => {
+        if (out.settled) return;
+        this.#withdraw(out);
+        out.fail(error);
+      };
+      const onAbort = () => giveUp(aborted(signal));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeoutMs !== Infinity) {
+        timer = clock.setTimeout(
+          () => giveUp(new HubClientError(HubErrorCode.Timeout, `${kind} timed out after ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      }
+      if (this.#state === 'open') {
+        this.#send(out);
+        return;
+      }
+      (out as { bytes: number }).bytes = utf8Length(JSON.stringify(message)) + (binary?.byteLength ?? 0);
+      if (!this.#queue.admit(out)) {
+        out.fail(
+          new HubClientError(
+            HubErrorCode.OfflineQueueFull,
+            `the offline queue is full (${this.#queue.size} requests, ${this.#queue.bytes} bytes)`,
+          ),
+        );
+      }
+    });
+  }
+
+  /** withdraw takes a request back from the queue or the wire; a call in flight is cancelled. */
+  #withdraw(out: Outgoing): void {
+    this.#queue.remove(out);
+    if (out.id === undefined) return;
+    this.#replies.delete(out.id);
+    this.#inflight.delete(out);
+    if (out.kind === 'call' && this.#state === 'open') this.#sendMessage({ type: 'cancel', id: out.id });
+    out.id = undefined;
+  }
+
+  #send(out: Outgoing): void {
+    const id = this.#nextId++;
+    out.id = id;
+    out.message.id = id;
+    if (out.message.type === 'call' && out.deadline !== Infinity) {
+      out.message.timeoutMs = Math.max(1, Math.ceil(out.deadline - this.#options.clock.now()));
+    }
+    this.#inflight.add(out);
+    this.#replies.set(id, (reply, binaries) => {
+      this.#inflight.delete(out);
+      out.id = undefined;
+      out.reply(reply, binaries);
+    });
+    this.#sendMessage(out.message);
+    // docs/protocol.md: "the very next frame from the same sender is a binary frame holding its payload".
+    if (out.binary !== undefined) this.#ws?.send(out.binary);
+  }
+
+  #sendMessage(message: ClientMessage): void {
+    this.#ws?.send(JSON.stringify(message));
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Small things
+
+  #setState(state: HubClientState): void {
+    if (state === this.#state) return;
+    this.#state = state;
+    this.#events.emit('state', state);
+  }
+
+  #emitError(error: HubClientError): void {
+    this.#events.emit('error', error);
+  }
+
+  #setTimer(name: TimerName, ms: number, callback: () => void): void {
+    this.#clearTimer(name);
+    this.#timers.set(
+      name,
+      this.#options.clock.setTimeout(() => {
+        this.#timers.delete(name);
+        callback();
+      }, ms),
+    );
+  }
+
+  #clearTimer(name: TimerName): void {
+    const timer = this.#timers.get(name);
+    if (timer === undefined) return;
+    this.#timers.delete(name);
+    this.#options.clock.clearTimeout(timer);
+  }
+}
+
+function aborted(signal: AbortSignal | undefined): HubClientError {
+  return new HubClientError(HubErrorCode.Aborted, 'the request was aborted', { cause: signal?.reason });
+}
