@@ -349,24 +349,6 @@ export class HubClient<S = HubSchema> {
   /** onGone: the WebSocket closed (code from its close event) or was dropped (code undefined). */
   #onGone(code: number | undefined, reason: string): void {
     this.#detach();
-    const resend: Outgoing[] = [];
-    for (const out of this.#inflight) {
-      out.id = undefined;
-      if (out.kind === 'call') {
-        out.fail(
-          new HubClientError(
-            HubErrorCode.Disconnected,
-            'the connection dropped while the call was in flight',
-            {
-              ...(code === undefined ? {} : { closeCode: code }),
-            },
-          ),
-        );
-      } else resend.push(out);
-    }
-    this.#inflight.clear();
-    this.#queue.requeue(resend);
-    for (const core of this.#subs.values()) core.disconnected();
     if (code !== undefined && FINAL_CLOSE_CODES.has(code)) {
       const error = new HubClientError(
         HubErrorCode.Closed,
@@ -377,6 +359,24 @@ export class HubClient<S = HubSchema> {
       this.#emitError(error);
       return;
     }
+    const resend: Outgoing[] = [];
+    for (const out of this.#inflight) {
+      out.id = undefined;
+      if (out.kind !== 'call') resend.push(out);
+      else {
+        const message = 'the connection dropped while the call was in flight; it may have run';
+        out.fail(
+          new HubClientError(
+            HubErrorCode.Disconnected,
+            message,
+            code === undefined ? {} : { closeCode: code },
+          ),
+        );
+      }
+    }
+    this.#inflight.clear();
+    this.#queue.requeue(resend);
+    for (const core of this.#subs.values()) core.disconnected();
     this.#setState(this.#everOpen ? 'reconnecting' : 'connecting');
     this.#scheduleReconnect(code === HubCloseCode.ServiceRestart ? retryAfterHint(reason) : undefined);
   }
