@@ -66,7 +66,7 @@ export interface SubscribeOptions<T> {
    * delivered; the subscription emits `error` with DUPLEX_HUB_VALIDATION_FAILED); return true or
    * nothing to keep it; any other value replaces it. A type guard and a schema's `parse` fit.
    */
-  validate?: (data: unknown) => T | boolean | undefined;
+  validate?: ((data: unknown) => data is T) | ((data: unknown) => T | boolean | undefined);
 }
 
 /** CallArgs: params are optional when the method's params admit undefined. */
