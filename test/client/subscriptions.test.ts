@@ -296,7 +296,7 @@ describe('HubClient subscriptions', () => {
       'error DUPLEX_HUB_VALIDATION_FAILED',
       'message e1:3',
     ]);
-    assert.equal((rec.errors[0]?.cause as Error).message, 'text must be a string');
+    assert.equal((rec.errors[0]!.cause as Error).message, 'text must be a string');
     assert.equal(conn.pending.length, 0, 'no resubscription: the rejected offset counts as seen');
   });
 
