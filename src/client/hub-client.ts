@@ -14,9 +14,10 @@ import {
 import { backoffDelay, hintDelay, retryAfterHint } from './backoff.js';
 import { Emitter, type Listener } from './emitter.js';
 import { HubClientError } from './errors.js';
+import { Exchange } from './exchange.js';
 import { parseServerMessage, randomKeyPrefix, toBytes } from './frames.js';
 import { type HubClientOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { OfflineQueue, type Outgoing, type RequestKind, type RequestOptions } from './requests.js';
+import type { RequestOptions } from './requests.js';
 import type {
   ChannelData,
   ChannelName,
@@ -33,7 +34,6 @@ import {
 } from './subscription.js';
 import { retryableOption, SubscriptionCore, type SubscriptionHost, validated } from './subscription-core.js';
 import type { CloseEventLike, MessageEventLike, WebSocketLike } from './transport.js';
-import { utf8Length } from './utf8.js';
 
 /** HubClientState: 'connecting' until first open, 'open', 'reconnecting' after a drop, 'closed' for good. */
 export type HubClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -84,7 +84,6 @@ export interface HubSession {
 const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([HubCloseCode.Unauthorized, HubCloseCode.Kicked]);
 
 type TimerName = 'reconnect' | 'connect' | 'liveness' | 'refresh';
-type ReplyHandler = (reply: ServerMessage, binaries: Uint8Array[]) => void;
 
 const unexpected = (reply: ServerMessage) =>
   new HubClientError(HubErrorCode.BadRequest, `unexpected reply of type ${reply.type}`);
@@ -99,22 +98,19 @@ export class HubClient<S = HubSchema> {
   readonly url: string;
   readonly #options: ResolvedOptions;
   readonly #events = new Emitter<HubClientEvents>();
-  readonly #queue: OfflineQueue;
+  readonly #exchange: Exchange;
   readonly #subs = new Map<string, SubscriptionCore>();
-  readonly #inflight = new Set<Outgoing>();
   readonly #host: SubscriptionHost;
   readonly #owner: SubscriptionOwner;
   readonly #timers = new Map<TimerName, unknown>();
   readonly #retryTimers = new Set<unknown>();
   readonly #keyPrefix = randomKeyPrefix();
   #keyCount = 0;
-  #replies = new Map<number, ReplyHandler>();
   #state: HubClientState = 'connecting';
   #everOpen = false;
   #ws: WebSocketLike | undefined;
   /** Changes with each connection attempt and each drop; late callbacks of an older one compare it. */
   #generation = 0;
-  #nextId = 1;
   #attempt = 0;
   #pingIntervalMs = 0;
   #lastHeard = 0;
@@ -124,7 +120,15 @@ export class HubClient<S = HubSchema> {
   constructor(url: string, options: HubClientOptions = {}) {
     this.url = url;
     this.#options = resolveOptions(options);
-    this.#queue = new OfflineQueue(this.#options.maxQueueCount, this.#options.maxQueueBytes);
+    this.#exchange = new Exchange(
+      {
+        clock: this.#options.clock,
+        open: () => this.#state === 'open',
+        closed: () => this.#state === 'closed',
+        send: (data) => this.#ws?.send(data),
+      },
+      this.#options,
+    );
     this.#host = {
       resubscribe: (core) => this.#resubscribe(core),
       retry: (core) => this.#retrySubscribe(core),
@@ -197,7 +201,7 @@ export class HubClient<S = HubSchema> {
     this.#keyCount++;
     message.idempotencyKey = options.idempotencyKey ?? `${this.#keyPrefix}-${this.#keyCount.toString(36)}`;
     if (options.conflationKey !== undefined) message.conflationKey = options.conflationKey;
-    return this.#request('publish', message, binary, options, (reply) => {
+    return this.#exchange.request('publish', message, binary, options, (reply) => {
       if (reply.type !== 'published') throw unexpected(reply);
       return { offset: reply.offset, epoch: reply.epoch };
     });
@@ -215,7 +219,7 @@ export class HubClient<S = HubSchema> {
     const [params, options] = args;
     const message: CallRequest = { type: 'call', id: 0, method };
     if (params !== undefined) message.params = params as JsonValue;
-    return this.#request('call', message, undefined, options, (reply) => {
+    return this.#exchange.request('call', message, undefined, options, (reply) => {
       if (reply.type !== 'result') throw unexpected(reply);
       return reply.result as MethodResult<S, M>;
     });
@@ -223,10 +227,16 @@ export class HubClient<S = HubSchema> {
 
   /** presence resolves with the users in a channel (no subscription needed, if the hub allows). */
   presence(channel: ChannelName<S>, options?: RequestOptions): Promise<WirePresenceMember[]> {
-    return this.#request('presence', { type: 'presence', id: 0, channel }, undefined, options, (reply) => {
-      if (reply.type !== 'presence') throw unexpected(reply);
-      return reply.members;
-    });
+    return this.#exchange.request(
+      'presence',
+      { type: 'presence', id: 0, channel },
+      undefined,
+      options,
+      (reply) => {
+        if (reply.type !== 'presence') throw unexpected(reply);
+        return reply.members;
+      },
+    );
   }
 
   /** history resolves with a channel's stored messages (see Subscription.history). */
@@ -258,20 +268,17 @@ export class HubClient<S = HubSchema> {
 
   async #attemptConnection(): Promise<void> {
     const generation = ++this.#generation;
+    // The deadline covers the token function too: one that never settles must not stall the client.
+    this.#setTimer('connect', this.#options.connectTimeoutMs, () => {
+      if (this.#ws !== undefined) this.#drop('no connected reply within connectTimeoutMs');
+      else this.#retryAttempt(new Error('the token function did not settle within connectTimeoutMs'));
+    });
     let token: string | undefined;
     try {
       const source = this.#options.token;
       token = typeof source === 'function' ? await source() : source;
     } catch (cause) {
-      if (generation !== this.#generation || this.#state === 'closed') return;
-      this.#emitError(
-        new HubClientError(HubErrorCode.Unauthorized, 'the token function failed', {
-          cause,
-          retryable: true,
-        }),
-      );
-      this.#generation++;
-      this.#scheduleReconnect(undefined);
+      if (generation === this.#generation && this.#state !== 'closed') this.#retryAttempt(cause);
       return;
     }
     if (generation !== this.#generation || this.#state === 'closed') return;
@@ -299,9 +306,16 @@ export class HubClient<S = HubSchema> {
       if (this.#ws === ws) this.#onGone(event.code, event.reason);
     };
     ws.onerror = () => {}; // a close event follows
-    this.#setTimer('connect', this.#options.connectTimeoutMs, () =>
-      this.#drop('no connected reply within connectTimeoutMs'),
+  }
+
+  /** retryAttempt gives up an attempt whose token could not be had, and schedules the next. */
+  #retryAttempt(cause: unknown): void {
+    this.#generation++;
+    this.#clearTimer('connect');
+    this.#emitError(
+      new HubClientError(HubErrorCode.Unauthorized, 'the token function failed', { cause, retryable: true }),
     );
+    this.#scheduleReconnect(undefined);
   }
 
   #sendConnect(ws: WebSocketLike, token: string | undefined): void {
@@ -315,19 +329,17 @@ export class HubClient<S = HubSchema> {
       this.#drop('wrong subprotocol');
       return;
     }
-    const id = this.#nextId++;
-    const message: ConnectRequest = { type: 'connect', id };
+    const message: ConnectRequest = { type: 'connect', id: 0 };
     if (token !== undefined) message.token = token;
     if (this.#options.name !== undefined) message.name = this.#options.name;
     if (this.#options.version !== undefined) message.version = this.#options.version;
-    this.#replies.set(id, (reply) => {
+    this.#exchange.sendRequest(message, (reply) => {
       if (reply.type === 'connected') this.#onConnected(reply);
       else if (reply.type === 'error') {
         this.#emitError(new HubClientError(reply.code, reply.message, retryableOption(reply)));
         this.#drop('connect refused');
       }
     });
-    this.#sendMessage(message);
   }
 
   #onConnected(reply: ConnectedReply): void {
@@ -342,7 +354,7 @@ export class HubClient<S = HubSchema> {
     this.#state = 'open';
     // Subscriptions first, then the queue in order, then the event (whose listeners may send more).
     for (const core of this.#subs.values()) this.#sendSubscribe(core);
-    for (const out of this.#queue.drain()) if (!out.settled) this.#send(out);
+    this.#exchange.flush();
     if (this.#state === 'open') this.#events.emit('state', 'open');
   }
 
@@ -359,23 +371,7 @@ export class HubClient<S = HubSchema> {
       this.#emitError(error);
       return;
     }
-    const resend: Outgoing[] = [];
-    for (const out of this.#inflight) {
-      out.id = undefined;
-      if (out.kind !== 'call') resend.push(out);
-      else {
-        const message = 'the connection dropped while the call was in flight; it may have run';
-        out.fail(
-          new HubClientError(
-            HubErrorCode.Disconnected,
-            message,
-            code === undefined ? {} : { closeCode: code },
-          ),
-        );
-      }
-    }
-    this.#inflight.clear();
-    this.#queue.requeue(resend);
+    this.#exchange.disconnected(code);
     for (const core of this.#subs.values()) core.disconnected();
     this.#setState(this.#everOpen ? 'reconnecting' : 'connecting');
     this.#scheduleReconnect(code === HubCloseCode.ServiceRestart ? retryAfterHint(reason) : undefined);
@@ -394,8 +390,6 @@ export class HubClient<S = HubSchema> {
     this.#generation++;
     this.#session = undefined;
     this.#binaryWait = undefined;
-    this.#nextId = 1;
-    this.#replies = new Map();
     for (const name of ['connect', 'liveness', 'refresh'] as const) this.#clearTimer(name);
     for (const timer of this.#retryTimers) this.#options.clock.clearTimeout(timer);
     this.#retryTimers.clear();
@@ -427,9 +421,7 @@ export class HubClient<S = HubSchema> {
     this.#detach();
     this.#clearTimer('reconnect');
     this.#generation++;
-    const pending = [...this.#inflight, ...this.#queue.drain()];
-    this.#inflight.clear();
-    for (const out of pending) out.fail(error);
+    this.#exchange.failAll(error);
     for (const core of this.#subs.values()) core.end();
     this.#subs.clear();
     this.#setState('closed');
@@ -471,14 +463,12 @@ export class HubClient<S = HubSchema> {
       return;
     }
     if (generation !== this.#generation || this.#state !== 'open') return;
-    const id = this.#nextId++;
-    this.#replies.set(id, (reply) => {
+    this.#exchange.sendRequest({ type: 'refresh', id: 0, token }, (reply) => {
       if (reply.type === 'refreshed') this.#scheduleRefresh(reply.expiresIn);
       else if (reply.type === 'error') {
         this.#emitError(new HubClientError(reply.code, reply.message, retryableOption(reply)));
       }
     });
-    this.#sendMessage({ type: 'refresh', id, token });
   }
 
   // ---------------------------------------------------------------------------------------
@@ -535,7 +525,7 @@ export class HubClient<S = HubSchema> {
         }
         break;
       case 'history': {
-        const handler = this.#takeHandler(message.id);
+        const handler = this.#exchange.take(message.id);
         const count = Array.isArray(message.publications)
           ? message.publications.filter((p) => p.binary === true).length
           : 0;
@@ -556,14 +546,7 @@ export class HubClient<S = HubSchema> {
         return;
       }
     }
-    this.#takeHandler(message.id)?.(message, []);
-  }
-
-  #takeHandler(id: number | undefined): ReplyHandler | undefined {
-    if (id === undefined) return undefined;
-    const handler = this.#replies.get(id);
-    this.#replies.delete(id);
-    return handler;
+    this.#exchange.take(message.id)?.(message, []);
   }
 
   #expectBinary(count: number, done: (frames: Uint8Array[]) => void): void {
@@ -580,15 +563,16 @@ export class HubClient<S = HubSchema> {
   // Subscriptions
 
   #sendSubscribe(core: SubscriptionCore): void {
-    const id = this.#nextId++;
-    this.#replies.set(id, (reply) => {
+    this.#exchange.sendRequest(core.subscribeMessage(), (reply) => {
       if (reply.type === 'subscribed') core.handleSubscribed(reply);
       else if (reply.type === 'error') core.handleSubscribeError(reply);
     });
-    this.#sendMessage(core.subscribeMessage(id));
   }
 
-  /** resubscribe recovers a gap on the open connection: unsubscribe, then subscribe with `since`. */
+  /**
+   * resubscribe recovers a gap on the open connection, or retries a refused subscribe:
+   * unsubscribe (a NOT_SUBSCRIBED answer is fine), then subscribe with `since`.
+   */
   #resubscribe(core: SubscriptionCore): void {
     if (this.#state !== 'open' || this.#subs.get(core.channel) !== core) return;
     this.#sendUnsubscribe(core.channel);
@@ -600,7 +584,7 @@ export class HubClient<S = HubSchema> {
     const timer = clock.setTimeout(
       () => {
         this.#retryTimers.delete(timer);
-        if (this.#state === 'open' && this.#subs.get(core.channel) === core) this.#sendSubscribe(core);
+        this.#resubscribe(core);
       },
       backoffDelay(core.refusals - 1, backoff, random),
     );
@@ -615,9 +599,8 @@ export class HubClient<S = HubSchema> {
   }
 
   #sendUnsubscribe(channel: string): void {
-    const id = this.#nextId++;
-    this.#replies.set(id, () => {}); // the reply (or NOT_SUBSCRIBED) changes nothing
-    this.#sendMessage({ type: 'unsubscribe', id, channel });
+    // The reply (or NOT_SUBSCRIBED) changes nothing.
+    this.#exchange.sendRequest({ type: 'unsubscribe', id: 0, channel }, () => {});
   }
 
   #history(
@@ -629,7 +612,7 @@ export class HubClient<S = HubSchema> {
     if (options?.limit !== undefined) message.limit = options.limit;
     if (options?.since !== undefined) message.since = options.since;
     if (options?.reverse !== undefined) message.reverse = options.reverse;
-    return this.#request('history', message, undefined, options, (reply, binaries) => {
+    return this.#exchange.request('history', message, undefined, options, (reply, binaries) => {
       if (reply.type !== 'history') throw unexpected(reply);
       let next = 0;
       const publications: HistoryPage<unknown>['publications'] = [];
@@ -655,120 +638,6 @@ export class HubClient<S = HubSchema> {
       }
       return { position: reply.position, publications };
     });
-  }
-
-  // ---------------------------------------------------------------------------------------
-  // Requests
-
-  #request<R>(
-    kind: RequestKind,
-    message: ClientMessage & { id: number },
-    binary: Uint8Array | undefined,
-    options: RequestOptions | undefined,
-    parse: (reply: ServerMessage, binaries: Uint8Array[]) => R,
-  ): Promise<R> {
-    if (this.#state === 'closed') {
-      return Promise.reject(new HubClientError(HubErrorCode.Closed, 'the client is closed'));
-    }
-    const signal = options?.signal;
-    if (signal?.aborted) return Promise.reject(aborted(signal));
-    const timeoutMs = options?.timeoutMs ?? this.#options.requestTimeoutMs;
-    if (!(timeoutMs > 0))
-      return Promise.reject(new TypeError(`timeoutMs must be positive, got ${timeoutMs}`));
-    const { clock } = this.#options;
-    return new Promise<R>((resolve, reject) => {
-      let timer: unknown;
-      const cleanup = () => {
-        if (timer !== undefined) clock.clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const out: Outgoing = {
-        kind,
-        message,
-        binary,
-        bytes: 0,
-        deadline: timeoutMs === Infinity ? Infinity : clock.now() + timeoutMs,
-        id: undefined,
-        settled: false,
-        reply: (reply, binaries) => {
-          if (out.settled) return;
-          if (reply.type === 'error') {
-            out.fail(new HubClientError(reply.code, reply.message, retryableOption(reply)));
-            return;
-          }
-          let value: R;
-          try {
-            value = parse(reply, binaries);
-          } catch (error) {
-            out.fail(error as HubClientError);
-            return;
-          }
-          out.settled = true;
-          cleanup();
-          resolve(value);
-        },
-        fail: (error) => {
-          if (out.settled) return;
-          out.settled = true;
-          cleanup();
-          reject(error);
-        },
-      };
-      const giveUp = (error: HubClientError) => {
-        if (out.settled) return;
-        this.#withdraw(out);
-        out.fail(error);
-      };
-      const onAbort = () => giveUp(aborted(signal));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (timeoutMs !== Infinity) {
-        timer = clock.setTimeout(
-          () => giveUp(new HubClientError(HubErrorCode.Timeout, `${kind} timed out after ${timeoutMs} ms`)),
-          timeoutMs,
-        );
-      }
-      if (this.#state === 'open') {
-        this.#send(out);
-        return;
-      }
-      (out as { bytes: number }).bytes = utf8Length(JSON.stringify(message)) + (binary?.byteLength ?? 0);
-      if (!this.#queue.admit(out)) {
-        out.fail(
-          new HubClientError(
-            HubErrorCode.OfflineQueueFull,
-            `the offline queue is full (${this.#queue.size} requests, ${this.#queue.bytes} bytes)`,
-          ),
-        );
-      }
-    });
-  }
-
-  /** withdraw takes a request back from the queue or the wire; a call in flight is cancelled. */
-  #withdraw(out: Outgoing): void {
-    this.#queue.remove(out);
-    if (out.id === undefined) return;
-    this.#replies.delete(out.id);
-    this.#inflight.delete(out);
-    if (out.kind === 'call' && this.#state === 'open') this.#sendMessage({ type: 'cancel', id: out.id });
-    out.id = undefined;
-  }
-
-  #send(out: Outgoing): void {
-    const id = this.#nextId++;
-    out.id = id;
-    out.message.id = id;
-    if (out.message.type === 'call' && out.deadline !== Infinity) {
-      out.message.timeoutMs = Math.max(1, Math.ceil(out.deadline - this.#options.clock.now()));
-    }
-    this.#inflight.add(out);
-    this.#replies.set(id, (reply, binaries) => {
-      this.#inflight.delete(out);
-      out.id = undefined;
-      out.reply(reply, binaries);
-    });
-    this.#sendMessage(out.message);
-    // docs/protocol.md: "the very next frame from the same sender is a binary frame holding its payload".
-    if (out.binary !== undefined) this.#ws?.send(out.binary);
   }
 
   #sendMessage(message: ClientMessage): void {
@@ -805,8 +674,4 @@ export class HubClient<S = HubSchema> {
     this.#timers.delete(name);
     this.#options.clock.clearTimeout(timer);
   }
-}
-
-function aborted(signal: AbortSignal | undefined): HubClientError {
-  return new HubClientError(HubErrorCode.Aborted, 'the request was aborted', { cause: signal?.reason });
 }

@@ -27,7 +27,7 @@ export interface Outgoing {
   /** The payload of a binary publish, sent as the frame right after the message. */
   readonly binary: Uint8Array | undefined;
   /** Bytes it takes in the offline queue (JSON and binary). */
-  readonly bytes: number;
+  bytes: number;
   /** Wall time (clock.now) after which it times out; Infinity for never. */
   readonly deadline: number;
   /** The wire id while in flight on the current connection. */

@@ -106,8 +106,8 @@ export class SubscriptionCore {
   position: StreamPosition | undefined;
   /** How many retryable refusals in a row (for the retry backoff). */
   refusals = 0;
-  /** The id of the subscribe in flight on the current connection. */
-  #pendingId: number | undefined;
+  /** The subscribe in flight on the current connection. */
+  #pending: SubscribeRequest | undefined;
   /** The `since` that subscribe carried. */
   #since: StreamPosition | undefined;
   /** True once the current connection confirmed the subscription: pubs count from then on. */
@@ -119,26 +119,29 @@ export class SubscriptionCore {
     readonly host: SubscriptionHost,
   ) {}
 
-  /** subscribeMessage is the `subscribe` to send now, with `since` once a position is known. */
-  subscribeMessage(id: number): SubscribeRequest {
-    this.#pendingId = id;
+  /**
+   * subscribeMessage is the `subscribe` to send now, with `since` once a position is known.
+   * Its `id` is read when the reply comes: the sender sets it.
+   */
+  subscribeMessage(): SubscribeRequest {
     this.#since = this.position === undefined ? undefined : { ...this.position };
     this.#live = false;
-    const message: SubscribeRequest = { type: 'subscribe', id, channel: this.channel };
+    const message: SubscribeRequest = { type: 'subscribe', id: 0, channel: this.channel };
     if (this.#since !== undefined) message.since = this.#since;
+    this.#pending = message;
     return message;
   }
 
   /** disconnected: the connection is gone; nothing counts until the next confirmation. */
   disconnected(): void {
-    this.#pendingId = undefined;
+    this.#pending = undefined;
     this.#live = false;
     if (this.state === 'subscribed') this.state = 'subscribing';
   }
 
   handleSubscribed(reply: SubscribedReply): void {
-    if (reply.id !== this.#pendingId || this.state === 'unsubscribed') return;
-    this.#pendingId = undefined;
+    if (reply.id !== this.#pending?.id || this.state === 'unsubscribed') return;
+    this.#pending = undefined;
     this.#live = true;
     this.refusals = 0;
     this.state = 'subscribed';
@@ -160,11 +163,13 @@ export class SubscriptionCore {
   }
 
   handleSubscribeError(reply: ErrorReply): void {
-    if (reply.id !== this.#pendingId || this.state === 'unsubscribed') return;
-    this.#pendingId = undefined;
+    if (reply.id !== this.#pending?.id || this.state === 'unsubscribed') return;
+    this.#pending = undefined;
     const error = new HubClientError(reply.code, reply.message, retryableOption(reply));
     this.events.emit('error', error);
-    if (error.retryable) {
+    // ALREADY_SUBSCRIBED can only mean the hub still holds an older subscription of this
+    // client (a resubscription raced it): the retry unsubscribes first.
+    if (error.retryable || reply.code === HubErrorCode.AlreadySubscribed) {
       this.refusals++;
       this.host.retry(this);
       return;
@@ -232,7 +237,7 @@ export class SubscriptionCore {
   end(): void {
     this.state = 'unsubscribed';
     this.#live = false;
-    this.#pendingId = undefined;
+    this.#pending = undefined;
   }
 
   #gap(): void {
