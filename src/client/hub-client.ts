@@ -15,7 +15,7 @@ import { backoffDelay, hintDelay, retryAfterHint } from './backoff.js';
 import { Emitter, type Listener } from './emitter.js';
 import { HubClientError } from './errors.js';
 import { Exchange } from './exchange.js';
-import { parseServerMessage, randomKeyPrefix, toBytes } from './frames.js';
+import { FrameReader, randomKeyPrefix, toBytes } from './frame-reader.js';
 import { type HubClientOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import type { RequestOptions } from './requests.js';
 import type {
@@ -29,10 +29,11 @@ import type {
 import {
   type HistoryOptions,
   type HistoryPage,
+  historyPage,
   Subscription,
   type SubscriptionOwner,
 } from './subscription.js';
-import { retryableOption, SubscriptionCore, type SubscriptionHost, validated } from './subscription-core.js';
+import { retryableOption, SubscriptionCore, type SubscriptionHost } from './subscription-core.js';
 import type { CloseEventLike, MessageEventLike, WebSocketLike } from './transport.js';
 
 /** HubClientState: 'connecting' until first open, 'open', 'reconnecting' after a drop, 'closed' for good. */
@@ -115,7 +116,7 @@ export class HubClient<S = HubSchema> {
   #pingIntervalMs = 0;
   #lastHeard = 0;
   #session: HubSession | undefined;
-  #binaryWait: { count: number; frames: Uint8Array[]; done: (frames: Uint8Array[]) => void } | undefined;
+  readonly #reader = new FrameReader((message, binaries) => this.#dispatch(message, binaries));
 
   constructor(url: string, options: HubClientOptions = {}) {
     this.url = url;
@@ -389,7 +390,7 @@ export class HubClient<S = HubSchema> {
     this.#ws = undefined;
     this.#generation++;
     this.#session = undefined;
-    this.#binaryWait = undefined;
+    this.#reader.reset();
     for (const name of ['connect', 'liveness', 'refresh'] as const) this.#clearTimer(name);
     for (const timer of this.#retryTimers) this.#options.clock.clearTimeout(timer);
     this.#retryTimers.clear();
@@ -476,36 +477,21 @@ export class HubClient<S = HubSchema> {
 
   #onFrame(data: unknown): void {
     this.#lastHeard = this.#options.clock.now();
-    if (typeof data === 'string') {
-      const message = this.#binaryWait === undefined ? parseServerMessage(data) : undefined;
-      if (message !== undefined) this.#dispatch(message);
-      else if (this.#binaryWait !== undefined)
-        this.#violation('a text frame came where a binary one was announced');
-      else this.#violation('a text frame that is not a JSON object with a type');
-      return;
-    }
-    const bytes = toBytes(data);
-    const wait = this.#binaryWait;
-    if (bytes === undefined) this.#violation('binary data the client cannot read (binaryType ignored?)');
-    else if (wait === undefined) this.#violation('a binary frame nobody announced');
-    else {
-      wait.frames.push(bytes);
-      if (wait.frames.length === wait.count) {
-        this.#binaryWait = undefined;
-        wait.done(wait.frames);
-      }
-    }
+    const violation = this.#reader.read(data);
+    if (violation === undefined) return;
+    this.#emitError(new HubClientError(HubErrorCode.BadRequest, `the hub broke the protocol: ${violation}`));
+    this.#drop('protocol violation');
   }
 
-  #dispatch(message: ServerMessage): void {
+  #dispatch(message: ServerMessage, binaries: Uint8Array[]): void {
     switch (message.type) {
       case 'ping':
         this.#sendMessage({ type: 'pong' });
         return;
       case 'pub': {
-        const core = this.#subs.get(message.channel);
-        if (message.binary === true) this.#expectBinary(1, ([bytes]) => core?.handlePub(message, bytes));
-        else core?.handlePub(message, message.data);
+        this.#subs
+          .get(message.channel)
+          ?.handlePub(message, message.binary === true ? binaries[0] : message.data);
         return;
       }
       case 'join':
@@ -524,15 +510,8 @@ export class HubClient<S = HubSchema> {
           return;
         }
         break;
-      case 'history': {
-        const handler = this.#exchange.take(message.id);
-        const count = Array.isArray(message.publications)
-          ? message.publications.filter((p) => p.binary === true).length
-          : 0;
-        this.#expectBinary(count, (frames) => handler?.(message, frames));
-        return;
-      }
       case 'connected':
+      case 'history':
       case 'refreshed':
       case 'subscribed':
       case 'published':
@@ -546,17 +525,7 @@ export class HubClient<S = HubSchema> {
         return;
       }
     }
-    this.#exchange.take(message.id)?.(message, []);
-  }
-
-  #expectBinary(count: number, done: (frames: Uint8Array[]) => void): void {
-    if (count === 0) done([]);
-    else this.#binaryWait = { count, frames: [], done };
-  }
-
-  #violation(what: string): void {
-    this.#emitError(new HubClientError(HubErrorCode.BadRequest, `the hub broke the protocol: ${what}`));
-    this.#drop('protocol violation');
+    this.#exchange.take(message.id)?.(message, binaries);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -614,29 +583,9 @@ export class HubClient<S = HubSchema> {
     if (options?.reverse !== undefined) message.reverse = options.reverse;
     return this.#exchange.request('history', message, undefined, options, (reply, binaries) => {
       if (reply.type !== 'history') throw unexpected(reply);
-      let next = 0;
-      const publications: HistoryPage<unknown>['publications'] = [];
-      for (const p of reply.publications) {
-        const data = p.binary === true ? binaries[next++] : p.data;
-        const checked = validated(validate, data);
-        if (!checked.ok) {
-          const error = new HubClientError(
-            HubErrorCode.ValidationFailed,
-            `history message ${p.offset} on ${channel} failed validation`,
-            { cause: checked.cause },
-          );
-          this.#subs.get(channel)?.events.emit('error', error);
-          continue;
-        }
-        const publication: HistoryPage<unknown>['publications'][number] = {
-          data: checked.data,
-          offset: p.offset,
-          epoch: p.epoch,
-        };
-        if (p.from !== undefined) publication.from = p.from;
-        publications.push(publication);
-      }
-      return { position: reply.position, publications };
+      return historyPage(reply, binaries, validate, (error) =>
+        this.#subs.get(channel)?.events.emit('error', error),
+      );
     });
   }
 

@@ -1,7 +1,14 @@
-import type { StreamPosition, WirePresenceMember } from '../wire/messages.js';
+import { HubErrorCode } from '../wire/codes.js';
+import type { HistoryReply, StreamPosition, WirePresenceMember } from '../wire/messages.js';
 import type { Listener } from './emitter.js';
+import { HubClientError } from './errors.js';
 import type { RequestOptions } from './requests.js';
-import type { SubscriptionCore, SubscriptionEvents, SubscriptionState } from './subscription-core.js';
+import {
+  type SubscriptionCore,
+  type SubscriptionEvents,
+  type SubscriptionState,
+  validated,
+} from './subscription-core.js';
 
 /** HistoryOptions select a slice of a channel's history. */
 export interface HistoryOptions extends RequestOptions {
@@ -26,6 +33,32 @@ export interface HistoryPage<T> {
   /** The channel's position when the hub read the history. */
   position: StreamPosition;
   publications: HistoryPublication<T>[];
+}
+
+/**
+ * historyPage reads a `history` reply: binary publications take the binary frames that followed
+ * it, in order; publications the validator rejects are left out and reported to `invalid`.
+ */
+export function historyPage(
+  reply: HistoryReply,
+  binaries: Uint8Array[],
+  validate: ((data: unknown) => unknown) | undefined,
+  invalid: (error: HubClientError) => void,
+): HistoryPage<unknown> {
+  let next = 0;
+  const publications: HistoryPublication<unknown>[] = [];
+  for (const p of reply.publications) {
+    const checked = validated(validate, p.binary === true ? binaries[next++] : p.data);
+    if (!checked.ok) {
+      const message = `history message ${p.offset} on ${reply.channel} failed validation`;
+      invalid(new HubClientError(HubErrorCode.ValidationFailed, message, { cause: checked.cause }));
+      continue;
+    }
+    const publication: HistoryPublication<unknown> = { data: checked.data, offset: p.offset, epoch: p.epoch };
+    if (p.from !== undefined) publication.from = p.from;
+    publications.push(publication);
+  }
+  return { position: reply.position, publications };
 }
 
 /** SubscriptionOwner is what a Subscription asks of its HubClient. */
