@@ -222,6 +222,61 @@ describe('HubClient connection', () => {
     assert.equal(client.state, 'open');
   });
 
+  it('retries after a token function that throws (error event), calling it again', async () => {
+    hub = await startScriptedHub();
+    let calls = 0;
+    client = newClient(hub.url, {
+      token: async () => {
+        calls++;
+        if (calls === 1) throw new Error('token service down');
+        return `tok-${calls}`;
+      },
+    });
+    const error = waitFor<HubClientError>('error', (cb) => client!.on('error', cb));
+    const first = await error;
+    assert.equal(first.code, 'DUPLEX_HUB_UNAUTHORIZED');
+    assert.equal(first.retryable, true);
+    assert.equal((first.cause as Error).message, 'token service down');
+    const conn = await hub.accept();
+    assert.equal((await conn.handshake()).token, 'tok-2');
+    await stateReached(client, 'open');
+    assert.equal(hub.connections, 1, 'no WebSocket was opened for the failed attempt');
+  });
+
+  it('gives up an attempt whose token function never settles at connectTimeoutMs, and retries', async () => {
+    hub = await startScriptedHub();
+    const clock = new FakeClock();
+    let calls = 0;
+    client = newClient(hub.url, {
+      clock,
+      random: () => 0,
+      token: () => (++calls === 1 ? new Promise<string>(() => {}) : 'tok'),
+    });
+    const errors: HubClientError[] = [];
+    client.on('error', (e) => errors.push(e));
+    clock.fire(await clock.waitForTimer('connect deadline', (t) => t.ms === 10_000));
+    assert.equal(errors[0]?.code, 'DUPLEX_HUB_UNAUTHORIZED');
+    clock.fire(await clock.waitForTimer('reconnect', isReconnect));
+    assert.equal((await (await hub.accept()).handshake()).token, 'tok');
+    await stateReached(client, 'open');
+  });
+
+  it('drops an attempt the hub does not answer within connectTimeoutMs and tries again, still connecting', async () => {
+    hub = await startScriptedHub();
+    const clock = new FakeClock();
+    client = newClient(hub.url, { clock, random: () => 0 });
+    const states: HubClientState[] = [];
+    client.on('state', (s) => states.push(s));
+    const silent = await hub.accept();
+    await silent.expect('connect');
+    clock.fire(await clock.waitForTimer('connect deadline', (t) => t.ms === 10_000));
+    await silent.closed;
+    clock.fire(await clock.waitForTimer('reconnect', isReconnect));
+    await (await hub.accept()).handshake();
+    await stateReached(client, 'open');
+    assert.deepEqual(states, ['connecting', 'open']);
+  });
+
   it('drops a connection whose hub sends an unannounced binary frame, and reconnects', async () => {
     hub = await startScriptedHub();
     client = newClient(hub.url);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import type { HubClient, HubClientError, MessageMeta, SubscribedInfo, Subscription } from 'duplexjs/client';
 import {
+  FakeClock,
   type Message,
   type ScriptedConnection,
   type ScriptedHub,
@@ -433,5 +434,38 @@ describe('HubClient subscriptions', () => {
     assert.equal(errors[0]?.retryable, false);
     assert.equal(other.state, 'unsubscribed');
     assert.equal((await outcome(Promise.resolve(client!.subscribe('secret')))).error, undefined);
+  });
+
+  it('retries a subscribe refused with a retryable code after a backoff delay', async () => {
+    hub = await startScriptedHub();
+    const clock = new FakeClock();
+    client = newClient(hub.url, { clock, random: () => 0.5, backoff: { baseMs: 200, maxMs: 1_000 } });
+    const sub = client.subscribe('busy');
+    const rec = new Recorder(sub);
+    const conn = await hub.accept();
+    await conn.handshake();
+    const first = await conn.expect('subscribe');
+    conn.send({
+      type: 'error',
+      id: first.id,
+      code: 'DUPLEX_HUB_BROKER_UNAVAILABLE',
+      message: 'down',
+      retryable: true,
+    });
+    await rec.until(1);
+    assert.equal(rec.errors[0]?.code, 'DUPLEX_HUB_BROKER_UNAVAILABLE');
+    assert.equal(sub.state, 'subscribing');
+    clock.fire(await clock.waitForTimer('subscribe retry', (t) => t.ms === 100));
+    await conn.expect('unsubscribe');
+    const second = await conn.expect('subscribe');
+    conn.send({
+      type: 'subscribed',
+      id: second.id,
+      channel: 'busy',
+      recovered: false,
+      position: { offset: 3, epoch: 'e' },
+    });
+    await rec.until(2);
+    assert.equal(sub.state, 'subscribed');
   });
 });
