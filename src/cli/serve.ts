@@ -90,7 +90,8 @@ export async function runServe(options: ServeOptions): Promise<void> {
     stopping = true;
     const deadline = setTimeout(() => process.exit(0), SHUTDOWN_DEADLINE_MS);
     deadline.unref();
-    http.close();
+    // The listener stays open until exit so that new upgrades get a clear 503, not a refused
+    // connection: a load balancer then moves them to another process.
     http.closeIdleConnections();
     Promise.allSettled([hub.close({ restart: true, retryAfterMs: RESTART_RETRY_MS }), echo.close()]).then(() =>
       process.exit(0),
