@@ -21,7 +21,7 @@ export const SHUTDOWN_DEADLINE_MS = 10_000;
 export const RESTART_RETRY_MS = 1_000;
 
 /** The demo policy of the contract: history keeps 1,000 messages of each channel for 10 minutes. */
-export const DEMO_HISTORY = { size: 1_000, ttlMs: 10 * 60_000 } as const;
+export const DEMO_HISTORY = { size: 1_000, ttlMs: 10 * 60_000 };
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -49,7 +49,8 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const hub = new Hub({
     noServer: true,
     broker: memoryBroker(),
-    history: DEMO_HISTORY,
+    channels: { '*': { history: DEMO_HISTORY } },
+    // The demo policy: anonymous clients may subscribe, publish, and read presence and history everywhere.
     authorize: () => true,
   });
   hub.method('echo', async (params) => params);
