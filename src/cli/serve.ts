@@ -128,6 +128,12 @@ async function handleRequest(
     res.end(req.method === 'HEAD' ? undefined : body);
     return;
   }
+  if (path === '/favicon.ico') {
+    // Browsers ask for it on every page; no icon is no error.
+    res.writeHead(204, { 'cache-control': 'max-age=86400' });
+    res.end();
+    return;
+  }
   const entry = STATIC[path];
   if (entry === undefined) {
     res.writeHead(404, { 'content-type': 'text/plain' });
