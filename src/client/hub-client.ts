@@ -116,6 +116,7 @@ export class HubClient<S = HubSchema> {
   #pingIntervalMs = 0;
   #lastHeard = 0;
   #session: HubSession | undefined;
+  #maxMessageBytes: number | undefined;
   readonly #reader = new FrameReader((message, binaries) => this.#dispatch(message, binaries));
 
   constructor(url: string, options: HubClientOptions = {}) {
@@ -127,6 +128,7 @@ export class HubClient<S = HubSchema> {
         open: () => this.#state === 'open',
         closed: () => this.#state === 'closed',
         send: (data) => this.#ws?.send(data),
+        maxMessageBytes: () => this.#maxMessageBytes,
       },
       this.#options,
     );
@@ -348,6 +350,8 @@ export class HubClient<S = HubSchema> {
     this.#attempt = 0;
     this.#everOpen = true;
     this.#session = { client: reply.client, user: reply.user };
+    const limit = reply.limits?.maxMessageBytes;
+    this.#maxMessageBytes = typeof limit === 'number' && limit > 0 ? limit : undefined;
     this.#pingIntervalMs = typeof reply.pingIntervalMs === 'number' ? reply.pingIntervalMs : 0;
     this.#lastHeard = this.#options.clock.now();
     this.#armLiveness();
@@ -539,21 +543,27 @@ export class HubClient<S = HubSchema> {
   }
 
   /**
-   * resubscribe recovers a gap on the open connection, or retries a refused subscribe:
-   * unsubscribe (a NOT_SUBSCRIBED answer is fine), then subscribe with `since`.
+   * resubscribe recovers a gap on the open connection: `subscribe` with `since` on the live
+   * subscription is a resync (docs/protocol.md, Subscribe); the hub replays from `since`.
    */
   #resubscribe(core: SubscriptionCore): void {
     if (this.#state !== 'open' || this.#subs.get(core.channel) !== core) return;
-    this.#sendUnsubscribe(core.channel);
     this.#sendSubscribe(core);
   }
 
+  /**
+   * retrySubscribe sends a refused subscribe again after a backoff delay, as `unsubscribe` then
+   * `subscribe` (a NOT_SUBSCRIBED answer is fine): after ALREADY_SUBSCRIBED, from a hub that
+   * does not resync, that clears the old subscription first.
+   */
   #retrySubscribe(core: SubscriptionCore): void {
     const { clock, backoff, random } = this.#options;
     const timer = clock.setTimeout(
       () => {
         this.#retryTimers.delete(timer);
-        this.#resubscribe(core);
+        if (this.#state !== 'open' || this.#subs.get(core.channel) !== core) return;
+        this.#sendUnsubscribe(core.channel);
+        this.#sendSubscribe(core);
       },
       backoffDelay(core.refusals - 1, backoff, random),
     );
