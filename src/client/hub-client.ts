@@ -33,7 +33,8 @@ import {
   Subscription,
   type SubscriptionOwner,
 } from './subscription.js';
-import { retryableOption, SubscriptionCore, type SubscriptionHost } from './subscription-core.js';
+import { retryableOption } from './subscription-core.js';
+import { Subscriptions } from './subscriptions.js';
 import type { CloseEventLike, MessageEventLike, WebSocketLike } from './transport.js';
 
 /** HubClientState: 'connecting' until first open, 'open', 'reconnecting' after a drop, 'closed' for good. */
@@ -100,11 +101,9 @@ export class HubClient<S = HubSchema> {
   readonly #options: ResolvedOptions;
   readonly #events = new Emitter<HubClientEvents>();
   readonly #exchange: Exchange;
-  readonly #subs = new Map<string, SubscriptionCore>();
-  readonly #host: SubscriptionHost;
+  readonly #subs: Subscriptions;
   readonly #owner: SubscriptionOwner;
   readonly #timers = new Map<TimerName, unknown>();
-  readonly #retryTimers = new Set<unknown>();
   readonly #keyPrefix = randomKeyPrefix();
   #keyCount = 0;
   #state: HubClientState = 'connecting';
@@ -132,17 +131,17 @@ export class HubClient<S = HubSchema> {
       },
       this.#options,
     );
-    this.#host = {
-      resubscribe: (core) => this.#resubscribe(core),
-      retry: (core) => this.#retrySubscribe(core),
-      forget: (core) => {
-        if (this.#subs.get(core.channel) === core) this.#subs.delete(core.channel);
-      },
-    };
+    this.#subs = new Subscriptions({
+      clock: this.#options.clock,
+      backoff: this.#options.backoff,
+      random: this.#options.random,
+      open: () => this.#state === 'open',
+      sendRequest: (message, handler) => this.#exchange.sendRequest(message, handler),
+    });
     this.#owner = {
       presence: (channel, requestOptions) => this.presence(channel as ChannelName<S>, requestOptions),
       history: (channel, historyOptions, core) => this.#history(channel, historyOptions, core.validate),
-      unsubscribe: (core) => this.#unsubscribe(core),
+      unsubscribe: (core) => this.#subs.unsubscribe(core),
     };
     // The first attempt starts in a microtask, so that listeners added right after the
     // constructor see the 'connecting' state event.
@@ -181,10 +180,7 @@ export class HubClient<S = HubSchema> {
     if (this.#subs.has(channel)) {
       throw new HubClientError(HubErrorCode.AlreadySubscribed, `already subscribed to ${channel}`);
     }
-    const core = new SubscriptionCore(channel, options.validate, this.#host);
-    this.#subs.set(channel, core);
-    if (this.#state === 'open') this.#sendSubscribe(core);
-    return new Subscription<T>(core, this.#owner);
+    return new Subscription<T>(this.#subs.add(channel, options.validate), this.#owner);
   }
 
   /**
@@ -358,7 +354,7 @@ export class HubClient<S = HubSchema> {
     this.#scheduleRefresh(reply.expiresIn);
     this.#state = 'open';
     // Subscriptions first, then the queue in order, then the event (whose listeners may send more).
-    for (const core of this.#subs.values()) this.#sendSubscribe(core);
+    this.#subs.connected();
     this.#exchange.flush();
     if (this.#state === 'open') this.#events.emit('state', 'open');
   }
@@ -377,7 +373,6 @@ export class HubClient<S = HubSchema> {
       return;
     }
     this.#exchange.disconnected(code);
-    for (const core of this.#subs.values()) core.disconnected();
     this.#setState(this.#everOpen ? 'reconnecting' : 'connecting');
     this.#scheduleReconnect(code === HubCloseCode.ServiceRestart ? retryAfterHint(reason) : undefined);
   }
@@ -396,8 +391,7 @@ export class HubClient<S = HubSchema> {
     this.#session = undefined;
     this.#reader.reset();
     for (const name of ['connect', 'liveness', 'refresh'] as const) this.#clearTimer(name);
-    for (const timer of this.#retryTimers) this.#options.clock.clearTimeout(timer);
-    this.#retryTimers.clear();
+    this.#subs.disconnected();
   }
 
   /** drop abandons the current connection (dead, misbehaving) and reconnects. */
@@ -427,8 +421,7 @@ export class HubClient<S = HubSchema> {
     this.#clearTimer('reconnect');
     this.#generation++;
     this.#exchange.failAll(error);
-    for (const core of this.#subs.values()) core.end();
-    this.#subs.clear();
+    this.#subs.endAll();
     this.#setState('closed');
   }
 
@@ -533,54 +526,7 @@ export class HubClient<S = HubSchema> {
   }
 
   // ---------------------------------------------------------------------------------------
-  // Subscriptions
-
-  #sendSubscribe(core: SubscriptionCore): void {
-    this.#exchange.sendRequest(core.subscribeMessage(), (reply) => {
-      if (reply.type === 'subscribed') core.handleSubscribed(reply);
-      else if (reply.type === 'error') core.handleSubscribeError(reply);
-    });
-  }
-
-  /**
-   * resubscribe recovers a gap on the open connection: `subscribe` with `since` on the live
-   * subscription is a resync (docs/protocol.md, Subscribe); the hub replays from `since`.
-   */
-  #resubscribe(core: SubscriptionCore): void {
-    if (this.#state !== 'open' || this.#subs.get(core.channel) !== core) return;
-    this.#sendSubscribe(core);
-  }
-
-  /**
-   * retrySubscribe sends a refused subscribe again after a backoff delay, as `unsubscribe` then
-   * `subscribe` (a NOT_SUBSCRIBED answer is fine): after ALREADY_SUBSCRIBED, from a hub that
-   * does not resync, that clears the old subscription first.
-   */
-  #retrySubscribe(core: SubscriptionCore): void {
-    const { clock, backoff, random } = this.#options;
-    const timer = clock.setTimeout(
-      () => {
-        this.#retryTimers.delete(timer);
-        if (this.#state !== 'open' || this.#subs.get(core.channel) !== core) return;
-        this.#sendUnsubscribe(core.channel);
-        this.#sendSubscribe(core);
-      },
-      backoffDelay(core.refusals - 1, backoff, random),
-    );
-    this.#retryTimers.add(timer);
-  }
-
-  #unsubscribe(core: SubscriptionCore): void {
-    if (core.state === 'unsubscribed') return;
-    core.end();
-    if (this.#subs.get(core.channel) === core) this.#subs.delete(core.channel);
-    if (this.#state === 'open') this.#sendUnsubscribe(core.channel);
-  }
-
-  #sendUnsubscribe(channel: string): void {
-    // The reply (or NOT_SUBSCRIBED) changes nothing.
-    this.#exchange.sendRequest({ type: 'unsubscribe', id: 0, channel }, () => {});
-  }
+  // Small things
 
   #history(
     channel: string,
@@ -602,9 +548,6 @@ export class HubClient<S = HubSchema> {
   #sendMessage(message: ClientMessage): void {
     this.#ws?.send(JSON.stringify(message));
   }
-
-  // ---------------------------------------------------------------------------------------
-  // Small things
 
   #setState(state: HubClientState): void {
     if (state === this.#state) return;
