@@ -254,4 +254,18 @@ describe('HubClient requests', () => {
     conn.send({ type: 'published', id: sent.id, channel: 'x', offset: 1, epoch: 'e' });
     await fits;
   });
+
+  it('sends a presence or history request in flight at a drop again after the reconnect', async () => {
+    const conn = await openClient();
+    const presence = client!.presence('room');
+    const first = await conn.expect('presence');
+    conn.terminate();
+    const next = await hub!.accept();
+    await next.handshake();
+    const again = await next.expect('presence');
+    assert.equal(again.channel, 'room');
+    next.send({ type: 'presence', id: again.id, channel: 'room', members: [] });
+    assert.deepEqual(await presence, []);
+    assert.equal(first.channel, 'room');
+  });
 });
