@@ -18,6 +18,8 @@ export interface ExchangeLink {
   closed(): boolean;
   /** send writes one frame on the open connection. */
   send(data: string | Uint8Array): void;
+  /** maxMessageBytes is the connection's limit (the `connected` reply's `limits`), if known. */
+  maxMessageBytes(): number | undefined;
 }
 
 /** ExchangeOptions are the resolved request options of the client. */
@@ -206,18 +208,29 @@ export class Exchange {
 
   #send(out: Outgoing): void {
     const id = this.#nextId++;
-    out.id = id;
     out.message.id = id;
     if (out.message.type === 'call' && out.deadline !== Infinity) {
       out.message.timeoutMs = Math.max(1, Math.ceil(out.deadline - this.#link.clock.now()));
     }
+    const text = JSON.stringify(out.message);
+    // The hub answers a message over its limit with TOO_LARGE, and closes the connection (1009)
+    // for a frame over four times it: refused here, it cannot make the client resend it forever.
+    const limit = this.#link.maxMessageBytes();
+    const size = Math.max(utf8Length(text), out.binary?.byteLength ?? 0);
+    if (limit !== undefined && size > limit) {
+      out.fail(
+        new HubClientError(HubErrorCode.TooLarge, `${out.kind} of ${size} bytes, over the hub's ${limit}`),
+      );
+      return;
+    }
+    out.id = id;
     this.#inflight.add(out);
     this.#replies.set(id, (reply, binaries) => {
       this.#inflight.delete(out);
       out.id = undefined;
       out.reply(reply, binaries);
     });
-    this.#link.send(JSON.stringify(out.message));
+    this.#link.send(text);
     // docs/protocol.md: "the very next frame from the same sender is a binary frame holding its payload".
     if (out.binary !== undefined) this.#link.send(out.binary);
   }

@@ -33,7 +33,8 @@ import {
   Subscription,
   type SubscriptionOwner,
 } from './subscription.js';
-import { retryableOption, SubscriptionCore, type SubscriptionHost } from './subscription-core.js';
+import { retryableOption } from './subscription-core.js';
+import { Subscriptions } from './subscriptions.js';
 import type { CloseEventLike, MessageEventLike, WebSocketLike } from './transport.js';
 
 /** HubClientState: 'connecting' until first open, 'open', 'reconnecting' after a drop, 'closed' for good. */
@@ -100,11 +101,9 @@ export class HubClient<S = HubSchema> {
   readonly #options: ResolvedOptions;
   readonly #events = new Emitter<HubClientEvents>();
   readonly #exchange: Exchange;
-  readonly #subs = new Map<string, SubscriptionCore>();
-  readonly #host: SubscriptionHost;
+  readonly #subs: Subscriptions;
   readonly #owner: SubscriptionOwner;
   readonly #timers = new Map<TimerName, unknown>();
-  readonly #retryTimers = new Set<unknown>();
   readonly #keyPrefix = randomKeyPrefix();
   #keyCount = 0;
   #state: HubClientState = 'connecting';
@@ -116,6 +115,7 @@ export class HubClient<S = HubSchema> {
   #pingIntervalMs = 0;
   #lastHeard = 0;
   #session: HubSession | undefined;
+  #maxMessageBytes: number | undefined;
   readonly #reader = new FrameReader((message, binaries) => this.#dispatch(message, binaries));
 
   constructor(url: string, options: HubClientOptions = {}) {
@@ -127,20 +127,21 @@ export class HubClient<S = HubSchema> {
         open: () => this.#state === 'open',
         closed: () => this.#state === 'closed',
         send: (data) => this.#ws?.send(data),
+        maxMessageBytes: () => this.#maxMessageBytes,
       },
       this.#options,
     );
-    this.#host = {
-      resubscribe: (core) => this.#resubscribe(core),
-      retry: (core) => this.#retrySubscribe(core),
-      forget: (core) => {
-        if (this.#subs.get(core.channel) === core) this.#subs.delete(core.channel);
-      },
-    };
+    this.#subs = new Subscriptions({
+      clock: this.#options.clock,
+      backoff: this.#options.backoff,
+      random: this.#options.random,
+      open: () => this.#state === 'open',
+      sendRequest: (message, handler) => this.#exchange.sendRequest(message, handler),
+    });
     this.#owner = {
       presence: (channel, requestOptions) => this.presence(channel as ChannelName<S>, requestOptions),
       history: (channel, historyOptions, core) => this.#history(channel, historyOptions, core.validate),
-      unsubscribe: (core) => this.#unsubscribe(core),
+      unsubscribe: (core) => this.#subs.unsubscribe(core),
     };
     // The first attempt starts in a microtask, so that listeners added right after the
     // constructor see the 'connecting' state event.
@@ -179,10 +180,7 @@ export class HubClient<S = HubSchema> {
     if (this.#subs.has(channel)) {
       throw new HubClientError(HubErrorCode.AlreadySubscribed, `already subscribed to ${channel}`);
     }
-    const core = new SubscriptionCore(channel, options.validate, this.#host);
-    this.#subs.set(channel, core);
-    if (this.#state === 'open') this.#sendSubscribe(core);
-    return new Subscription<T>(core, this.#owner);
+    return new Subscription<T>(this.#subs.add(channel, options.validate), this.#owner);
   }
 
   /**
@@ -348,13 +346,15 @@ export class HubClient<S = HubSchema> {
     this.#attempt = 0;
     this.#everOpen = true;
     this.#session = { client: reply.client, user: reply.user };
+    const limit = reply.limits?.maxMessageBytes;
+    this.#maxMessageBytes = typeof limit === 'number' && limit > 0 ? limit : undefined;
     this.#pingIntervalMs = typeof reply.pingIntervalMs === 'number' ? reply.pingIntervalMs : 0;
     this.#lastHeard = this.#options.clock.now();
     this.#armLiveness();
     this.#scheduleRefresh(reply.expiresIn);
     this.#state = 'open';
     // Subscriptions first, then the queue in order, then the event (whose listeners may send more).
-    for (const core of this.#subs.values()) this.#sendSubscribe(core);
+    this.#subs.connected();
     this.#exchange.flush();
     if (this.#state === 'open') this.#events.emit('state', 'open');
   }
@@ -373,7 +373,6 @@ export class HubClient<S = HubSchema> {
       return;
     }
     this.#exchange.disconnected(code);
-    for (const core of this.#subs.values()) core.disconnected();
     this.#setState(this.#everOpen ? 'reconnecting' : 'connecting');
     this.#scheduleReconnect(code === HubCloseCode.ServiceRestart ? retryAfterHint(reason) : undefined);
   }
@@ -392,8 +391,7 @@ export class HubClient<S = HubSchema> {
     this.#session = undefined;
     this.#reader.reset();
     for (const name of ['connect', 'liveness', 'refresh'] as const) this.#clearTimer(name);
-    for (const timer of this.#retryTimers) this.#options.clock.clearTimeout(timer);
-    this.#retryTimers.clear();
+    this.#subs.disconnected();
   }
 
   /** drop abandons the current connection (dead, misbehaving) and reconnects. */
@@ -423,8 +421,7 @@ export class HubClient<S = HubSchema> {
     this.#clearTimer('reconnect');
     this.#generation++;
     this.#exchange.failAll(error);
-    for (const core of this.#subs.values()) core.end();
-    this.#subs.clear();
+    this.#subs.endAll();
     this.#setState('closed');
   }
 
@@ -529,48 +526,7 @@ export class HubClient<S = HubSchema> {
   }
 
   // ---------------------------------------------------------------------------------------
-  // Subscriptions
-
-  #sendSubscribe(core: SubscriptionCore): void {
-    this.#exchange.sendRequest(core.subscribeMessage(), (reply) => {
-      if (reply.type === 'subscribed') core.handleSubscribed(reply);
-      else if (reply.type === 'error') core.handleSubscribeError(reply);
-    });
-  }
-
-  /**
-   * resubscribe recovers a gap on the open connection, or retries a refused subscribe:
-   * unsubscribe (a NOT_SUBSCRIBED answer is fine), then subscribe with `since`.
-   */
-  #resubscribe(core: SubscriptionCore): void {
-    if (this.#state !== 'open' || this.#subs.get(core.channel) !== core) return;
-    this.#sendUnsubscribe(core.channel);
-    this.#sendSubscribe(core);
-  }
-
-  #retrySubscribe(core: SubscriptionCore): void {
-    const { clock, backoff, random } = this.#options;
-    const timer = clock.setTimeout(
-      () => {
-        this.#retryTimers.delete(timer);
-        this.#resubscribe(core);
-      },
-      backoffDelay(core.refusals - 1, backoff, random),
-    );
-    this.#retryTimers.add(timer);
-  }
-
-  #unsubscribe(core: SubscriptionCore): void {
-    if (core.state === 'unsubscribed') return;
-    core.end();
-    if (this.#subs.get(core.channel) === core) this.#subs.delete(core.channel);
-    if (this.#state === 'open') this.#sendUnsubscribe(core.channel);
-  }
-
-  #sendUnsubscribe(channel: string): void {
-    // The reply (or NOT_SUBSCRIBED) changes nothing.
-    this.#exchange.sendRequest({ type: 'unsubscribe', id: 0, channel }, () => {});
-  }
+  // Small things
 
   #history(
     channel: string,
@@ -592,9 +548,6 @@ export class HubClient<S = HubSchema> {
   #sendMessage(message: ClientMessage): void {
     this.#ws?.send(JSON.stringify(message));
   }
-
-  // ---------------------------------------------------------------------------------------
-  // Small things
 
   #setState(state: HubClientState): void {
     if (state === this.#state) return;

@@ -33,7 +33,7 @@ export interface HubClientOptions {
    * offline queue included). Infinity for none. @default 30 000
    */
   requestTimeoutMs?: number;
-  /** From opening the WebSocket to the hub's `connected`; then the attempt is dropped and retried. @default 10 000 */
+  /** From the start of an attempt (token function included) to the hub's `connected`; then it is dropped and retried. @default 10 000 */
   connectTimeoutMs?: number;
   /** Time and timers, for tests. @default the platform's */
   clock?: Clock;

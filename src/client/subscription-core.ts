@@ -65,9 +65,9 @@ export type SubscriptionState = 'subscribing' | 'subscribed' | 'unsubscribed';
 
 /** SubscriptionHost is what a subscription asks of its client. */
 export interface SubscriptionHost {
-  /** resubscribe sends `unsubscribe`, then `subscribe` with `since`, on the open connection. */
+  /** resubscribe sends `subscribe` with `since` on the open connection (a resync after a gap). */
   resubscribe(core: SubscriptionCore): void;
-  /** retry sends `subscribe` again later, after a retryable refusal. */
+  /** retry sends `unsubscribe` and `subscribe` again later, after a retryable refusal. */
   retry(core: SubscriptionCore): void;
   /** forget drops the subscription from the client (it ended). */
   forget(core: SubscriptionCore): void;
@@ -187,7 +187,9 @@ export class SubscriptionCore {
     if (typeof offset !== 'number' || typeof epoch !== 'string') return;
     if (epoch === last.epoch) {
       if (offset <= last.offset) return; // seen already
-      if (offset !== last.offset + 1) {
+      // A `conflated` pub (a channel with the conflate slow-consumer policy) replaced older
+      // queued ones on purpose: its jump is taken, not recovered.
+      if (offset !== last.offset + 1 && (message as { conflated?: unknown }).conflated !== true) {
         this.#gap();
         return;
       }

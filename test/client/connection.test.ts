@@ -289,4 +289,16 @@ describe('HubClient connection', () => {
     await (await hub.accept()).handshake();
     await stateReached(client, 'open');
   });
+
+  it('reports a hub error that belongs to no request as an error event', async () => {
+    hub = await startScriptedHub();
+    client = newClient(hub.url);
+    const conn = await hub.accept();
+    await conn.handshake();
+    const error = waitFor<HubClientError>('error', (cb) => client!.on('error', cb));
+    conn.send({ type: 'error', code: 'DUPLEX_HUB_RATE_LIMITED', message: 'slow down', retryable: true });
+    const e = await error;
+    assert.deepEqual([e.code, e.message, e.retryable], ['DUPLEX_HUB_RATE_LIMITED', 'slow down', true]);
+    assert.equal(client.state, 'open');
+  });
 });

@@ -236,4 +236,36 @@ describe('HubClient requests', () => {
     assert.equal((await conn.closed).code, 1000);
     assert.throws(() => client!.subscribe('y'), { code: 'DUPLEX_HUB_CLOSED' });
   });
+
+  it("refuses a request over the hub's maxMessageBytes with DUPLEX_HUB_TOO_LARGE without sending it", async () => {
+    hub = await startScriptedHub();
+    client = newClient(hub.url);
+    const queued = outcome(client.publish('x', 'q'.repeat(200)));
+    const conn = await hub.accept();
+    await conn.handshake({ limits: { maxMessageBytes: 150, maxSubscriptions: 10 } });
+    await stateReached(client, 'open');
+    assert.equal(codeOf(await queued), 'DUPLEX_HUB_TOO_LARGE');
+    const direct = await outcome(client.publish('x', new Uint8Array(151)));
+    assert.equal(codeOf(direct), 'DUPLEX_HUB_TOO_LARGE');
+    assert.equal((direct.error as HubClientError).retryable, false);
+    const fits = client.publish('x', 'small');
+    const sent = await conn.expect('publish');
+    assert.equal(sent.data, 'small', 'the refused ones were never sent');
+    conn.send({ type: 'published', id: sent.id, channel: 'x', offset: 1, epoch: 'e' });
+    await fits;
+  });
+
+  it('sends a presence or history request in flight at a drop again after the reconnect', async () => {
+    const conn = await openClient();
+    const presence = client!.presence('room');
+    const first = await conn.expect('presence');
+    conn.terminate();
+    const next = await hub!.accept();
+    await next.handshake();
+    const again = await next.expect('presence');
+    assert.equal(again.channel, 'room');
+    next.send({ type: 'presence', id: again.id, channel: 'room', members: [] });
+    assert.deepEqual(await presence, []);
+    assert.equal(first.channel, 'room');
+  });
 });

@@ -208,22 +208,19 @@ describe('HubClient subscriptions', () => {
     assert.equal(rec.subscribed[1]?.recovered, false);
   });
 
-  it('on a gap resubscribes with since (unsubscribe, subscribe) instead of delivering out of order', async () => {
+  it('on a gap resyncs with subscribe since (no unsubscribe) instead of delivering out of order', async () => {
     const { conn, rec } = await open();
     conn.send(pub(42));
     conn.send(pub(44)); // 43 is missing
-    const unsubscribe = await conn.expect('unsubscribe');
-    assert.equal(unsubscribe.channel, 'chat:lobby');
     const subscribe = await conn.expect('subscribe');
     assert.deepEqual(subscribe.since, { offset: 42, epoch: 'e1' });
     conn.send(pub(45)); // still the old stream: ignored until the new confirmation
-    conn.send({ type: 'unsubscribed', id: unsubscribe.id, channel: 'chat:lobby' });
     conn.send({
       type: 'subscribed',
       id: subscribe.id,
       channel: 'chat:lobby',
       recovered: true,
-      position: { offset: 45, epoch: 'e1' },
+      position: { offset: 42, epoch: 'e1' },
     });
     conn.send(pub(43));
     conn.send(pub(44));
@@ -232,13 +229,24 @@ describe('HubClient subscriptions', () => {
     await turns();
     assert.deepEqual(rec.offsets, [42, 43, 44, 45]);
     assert.deepEqual(rec.log[2], 'subscribed recovered=true');
+    assert.equal(conn.pending.length, 0, 'one resync, no unsubscribe');
+  });
+
+  it('takes the deliberate jump before a conflated pub without resubscribing', async () => {
+    const { conn, rec } = await open();
+    conn.send(pub(42));
+    conn.send({ ...pub(45), conflated: true });
+    conn.send(pub(46));
+    await rec.until(4);
+    await turns();
+    assert.deepEqual(rec.offsets, [42, 45, 46]);
+    assert.equal(conn.pending.length, 0, 'no resubscription');
   });
 
   it('on an epoch change in the live stream resubscribes, and the hub says whether it recovered', async () => {
     const { conn, rec } = await open();
     conn.send(pub(42));
     conn.send(pub(5, {}, 'e2'));
-    await conn.expect('unsubscribe');
     const subscribe = await conn.expect('subscribe');
     assert.deepEqual(subscribe.since, { offset: 42, epoch: 'e1' });
     conn.send({

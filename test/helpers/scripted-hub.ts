@@ -142,6 +142,7 @@ export async function startScriptedHub(): Promise<ScriptedHub> {
     host: '127.0.0.1',
     port: 0,
     heartbeat: false,
+    dangerouslyAllowAnyOrigin: true, // browser pages of the tests come from another port
     handleProtocols: (protocols) => (protocols.includes('duplex.v1') ? 'duplex.v1' : false),
   });
   await new Promise<void>((resolve) => wss.on('listening', resolve));
