@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { runBroadcast } from './broadcast.js';
+import { runCommand } from './command.js';
 import { runEcho } from './echo.js';
 
 /** USAGE lists the subcommands this version implements. */
@@ -11,6 +12,10 @@ commands:
       RFC 6455 echo server on every path (default ws://127.0.0.1:9001/)
   broadcast [--host H] [--port P] [--no-deflate]
       relay: each message a client sends goes to every other client (default ws://127.0.0.1:9001/)
+  connect URL [-H 'Name: value']... [-s PROTOCOL]... [-x MESSAGE]... [--no-deflate] [...]
+      a WebSocket client on stdin and stdout (duplex connect --help)
+  bench URL [--connections N] [--size BYTES] [--binary] [--inflight K] [--duration S] [--json] [...]
+      load test of an echo endpoint (duplex bench --help)
 `;
 
 /** usageError prints a message and the usage on stderr and exits with status 2. */
@@ -31,6 +36,10 @@ function main(argv: string[]): void {
   const [command, ...rest] = argv;
   if (command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (command === 'connect' || command === 'bench') {
+    runCommand(command, rest, USAGE);
     return;
   }
   if (command !== 'echo' && command !== 'broadcast')
