@@ -195,7 +195,8 @@ class WorkerRun implements BenchHandler {
         // when a slow server let us send it.
         conn.sent.push(conn.nextDue);
         conn.nextDue += this.gap;
-        (frames ??= []).push(this.#frame());
+        frames ??= [];
+        frames.push(this.#frame());
       }
       if (frames) {
         conn.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
