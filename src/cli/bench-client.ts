@@ -180,7 +180,7 @@ export class BenchConnection {
         this.#headerLen += take;
         i += take;
         if (this.#headerLen < this.#need) return;
-        if (!this.#parseHeader()) return;
+        if (!this.#parseHeader()) continue; // an extended length follows, or the frame failed
         if (this.#left > 0) continue;
       }
       const take = Math.min(this.#left, n - i);
