@@ -1,3 +1,4 @@
+import { BENCH_USAGE, parseBenchOptions } from './bench-options.js';
 import { CONNECT_USAGE, parseConnectOptions } from './connect-options.js';
 import { UsageError } from './usage-error.js';
 
@@ -11,7 +12,7 @@ function exit(code: number): void {
  * flags (a UsageError prints the message and the usage, exit 2), runs, and resolves to its
  * exit status. Their modules load only when used, so `duplex echo` starts as fast as before.
  */
-export function runCommand(command: 'connect' | 'bench', argv: string[], mainUsage: string): void {
+export function runCommand(command: 'connect' | 'bench', argv: string[]): void {
   const run = async (): Promise<number> => {
     if (command === 'connect') {
       const options = parseConnectOptions(argv);
@@ -22,7 +23,6 @@ export function runCommand(command: 'connect' | 'bench', argv: string[], mainUsa
       const { runConnect } = await import('./connect.js');
       return runConnect(options);
     }
-    const { BENCH_USAGE, parseBenchOptions } = await import('./bench-options.js');
     const options = parseBenchOptions(argv);
     if (!options) {
       process.stdout.write(BENCH_USAGE);
@@ -34,7 +34,7 @@ export function runCommand(command: 'connect' | 'bench', argv: string[], mainUsa
   run().then(exit, (error: unknown) => {
     if (error instanceof UsageError) {
       process.stderr.write(`duplex ${command}: ${error.message}\n\n`);
-      process.stderr.write(command === 'connect' ? CONNECT_USAGE : mainUsage);
+      process.stderr.write(command === 'connect' ? CONNECT_USAGE : BENCH_USAGE);
       exit(2);
       return;
     }

@@ -39,7 +39,7 @@ function main(argv: string[]): void {
     return;
   }
   if (command === 'connect' || command === 'bench') {
-    runCommand(command, rest, USAGE);
+    runCommand(command, rest);
     return;
   }
   if (command !== 'echo' && command !== 'broadcast')
