@@ -48,6 +48,8 @@ export interface BenchResult {
   stddev_us: number;
   /** Where latency counts from: the send (closed loop) or the time a message was due (--rate). */
   latency_from: 'send' | 'due';
+  /** CPU time of this process (every thread) over the measured time, % of one core: near 100 x threads means the tool itself was the limit. */
+  client_cpu_pct: number;
   errors: number;
   error_detail: Record<ErrorKind, number>;
   first_errors: string[];
@@ -230,7 +232,9 @@ export async function runBench(o: BenchOptions): Promise<number> {
   for (const c of channels) c.post('measure');
   phase = 'measure';
   const m0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await sleep(o.durationS * 1000);
+  const cpu = process.cpuUsage(cpu0);
   clearInterval(sampler);
   while (sampling) await sleep(5);
   await sampleAll();
@@ -271,6 +275,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
     max_us: total.maxValue,
     stddev_us: round(total.stdDeviation, 1),
     latency_from: o.rate === undefined ? 'send' : 'due',
+    client_cpu_pct: Math.round(((cpu.user + cpu.system) / 1e6 / secs) * 100),
     errors: ERROR_KINDS.reduce((n, k) => n + errorDetail[k], 0),
     error_detail: errorDetail,
     first_errors: finals.flatMap((f) => f.firstErrors).slice(0, 5),

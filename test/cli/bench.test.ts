@@ -139,7 +139,7 @@ describe('duplex bench', () => {
     const result = JSON.parse(r.stdout) as { connected: number; errors: number; error: string };
     assert.equal(result.connected, 0);
     assert.equal(result.errors, 2);
-    assert.match(result.error, /403/);
+    assert.match(result.error, /401/);
   });
 
   it('exits 2 on usage errors', T, async () => {

@@ -190,7 +190,7 @@ describe('duplex connect against a ws server', () => {
   it('exits 1 with the HTTP status when the handshake is refused', T, async () => {
     const r = await runCli(['connect', ws.url('/refuse'), '-x', 'x']);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /cannot connect to .*\/refuse: the server answered HTTP 403 instead of 101/);
+    assert.match(r.stderr, /cannot connect to .*\/refuse: the server answered HTTP 401 instead of 101/);
   });
 
   it('reconnects with --reconnect after the peer closed, and keeps sending', T, async () => {

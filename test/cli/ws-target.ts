@@ -2,7 +2,7 @@
  * ws-target is an independent `ws` server for the CLI tests, with one behaviour per path:
  * `/echo` echoes, `/hello` reports the request (headers, subprotocol) as one JSON message,
  * `/close/CODE` closes with CODE at the first message, `/drop` destroys TCP at the first
- * message, `/refuse` is refused with 403, `/flaky` closes every connection with 1012 at
+ * message, `/refuse` is refused with 401, `/flaky` closes every connection with 1012 at
  * its first message and counts connections. Plain ws:// or, given a certificate, wss://.
  */
 import { createServer as createHttpServer, type Server } from 'node:http';
