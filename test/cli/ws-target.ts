@@ -14,6 +14,8 @@ export interface WsTarget {
   port: number;
   url(path: string, host?: string): string;
   connections: number;
+  /** Every text message received, on any path, in arrival order. */
+  received: string[];
   close(): Promise<void>;
 }
 
@@ -27,6 +29,7 @@ export async function startWsTarget(tls?: { key: string; cert: string }): Promis
   const target: WsTarget = {
     port: 0,
     connections: 0,
+    received: [],
     url: (path, host = '127.0.0.1') => `${tls ? 'wss' : 'ws'}://${host}:${target.port}${path}`,
     close: () =>
       new Promise<void>((resolve) => {
@@ -49,6 +52,7 @@ export async function startWsTarget(tls?: { key: string; cert: string }): Promis
       );
     }
     ws.on('message', (data, isBinary) => {
+      if (!isBinary) target.received.push(String(data));
       if (path === '/echo' || path === '/hello') ws.send(data, { binary: isBinary });
       else if (path.startsWith('/close/')) ws.close(Number(path.slice(7)), 'bye');
       else if (path === '/drop') ws.terminate();
