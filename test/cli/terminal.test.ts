@@ -1,11 +1,12 @@
-// duplex connect on a terminal: a line editor with history. The terminal is a real pty made by
-// util-linux's script(1); keys are written to it as a person would type them.
+// The commands on a terminal: duplex connect's line editor with history, duplex bench's live
+// progress line. The terminal is a real pty made by util-linux's script(1); keys are written
+// to it as a person would type them.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { CLI_PATH } from '../helpers/echo-process.js';
+import { CLI_PATH, startEcho } from '../helpers/echo-process.js';
 import { sleep, withTimeout } from '../node/util.js';
 import { startWsTarget } from './ws-target.js';
 
@@ -58,6 +59,35 @@ describe('duplex connect on a terminal', () => {
       assert.match(out, /closed: 1000 normal closure/);
     } finally {
       await ws.close();
+    }
+  });
+});
+
+describe('duplex bench on a terminal', () => {
+  it('shows a live progress line (connections, msgs/s, p99) and still prints the summary', {
+    timeout: 40_000,
+    skip: existsSync(SCRIPT) ? false : 'no /usr/bin/script (util-linux) to make a pty',
+  }, async () => {
+    const echo = await startEcho();
+    try {
+      const command = `${process.execPath} ${CLI_PATH} bench ${echo.url} -c 2 -d 2.5 -w 0.5`;
+      const child = spawn(SCRIPT, ['-q', '-e', '-c', command, '/dev/null'], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+      });
+      const code = await withTimeout(
+        new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c))),
+        'bench to finish',
+        30_000,
+      );
+      assert.equal(code, 0, out);
+      assert.match(out, /\r\x1b\[K(warmup|measure) \d+ s: 2 open, [\d,]+ msgs\/s, p99 [\d.]+ (µs|ms)/);
+      assert.match(out, /throughput +[\d,]+ msgs\/s/);
+    } finally {
+      await echo.stop();
     }
   });
 });
