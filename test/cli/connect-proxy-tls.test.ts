@@ -1,5 +1,5 @@
 // duplex connect through an HTTP CONNECT proxy written here (with Basic authorization), and
-// over TLS with a certificate made at test time.
+// over TLS with a certificate made at test time (and duplex bench over TLS).
 
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -137,6 +137,38 @@ describe('duplex connect over TLS', () => {
     assert.equal(insecure.code, 0, insecure.stderr);
     assert.equal(insecure.stdout, 'anyway\n');
     assert.match(insecure.stderr, /WARNING: --insecure: the TLS certificate of the server is not checked/);
+  });
+
+  it('duplex bench measures a wss:// echo with --ca', T, async () => {
+    const r = await runCli([
+      'bench',
+      wss.url('/echo', 'localhost'),
+      '--ca',
+      pems.paths['ca']!,
+      '-c',
+      '2',
+      '-d',
+      '0.5',
+      '-w',
+      '0',
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout) as { connected: number; messages: number; errors: number };
+    assert.equal(result.connected, 2);
+    assert.equal(result.errors, 0);
+    assert.ok(result.messages > 0);
+    const untrusted = await runCli([
+      'bench',
+      wss.url('/echo', 'localhost'),
+      '-c',
+      '1',
+      '-d',
+      '0.5',
+      '--json',
+    ]);
+    assert.equal(untrusted.code, 1, untrusted.stderr);
+    assert.match(untrusted.stderr, /self[- ]signed/i);
   });
 
   it('tunnels wss:// through HTTPS_PROXY with TLS end to end, checking the real host name', T, async () => {
