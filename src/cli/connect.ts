@@ -284,11 +284,12 @@ class ConnectSession {
     }
     rl.on('line', (line) => {
       void this.#line(line).then(() => {
-        if (this.#terminal) rl.prompt();
+        if (this.#terminal && this.#rl === rl) rl.prompt();
       });
     });
     rl.on('close', () => {
       this.#inputEnded = true;
+      this.#rl = undefined; // a closed interface may not prompt again
       // A person who pressed Ctrl-D means "done"; piped input waits for the answers.
       if (this.#terminal || !this.#ws) this.#closeByUs();
       else this.#traffic();
