@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { runBroadcast } from './broadcast.js';
+import { runCommand } from './command.js';
 import { runEcho } from './echo.js';
 import { runServe } from './serve.js';
 
@@ -15,6 +16,10 @@ commands:
   serve [--host H] [--port P] [--redis URL]
       the hub at /hub, echo at /echo, the apps at / and /dashboard, the client bundle at
       /duplex-client.js and Prometheus metrics at /metrics (default http://127.0.0.1:8080/)
+  connect URL [-H 'Name: value']... [-s PROTOCOL]... [-x MESSAGE]... [--no-deflate] [...]
+      a WebSocket client on stdin and stdout (duplex connect --help)
+  bench URL [--connections N] [--size BYTES] [--binary] [--inflight K] [--duration S] [--json] [...]
+      load test of an echo endpoint (duplex bench --help)
 `;
 
 /** usageError prints a message and the usage on stderr and exits with status 2. */
@@ -47,6 +52,10 @@ function main(argv: string[]): void {
   const [command, ...rest] = argv;
   if (command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (command === 'connect' || command === 'bench') {
+    runCommand(command, rest);
     return;
   }
   if (command !== 'echo' && command !== 'broadcast' && command !== 'serve')
