@@ -24,7 +24,7 @@ import { LIVE, type LocalChannel, PENDING, Recovery, type SubState } from './cha
 import { HubError } from './errors.js';
 import type { HubInternals } from './hub.js';
 import type { ClientInfo, Identity } from './options.js';
-import { framesBytes, OutQueue } from './outbound.js';
+import { framesBytes, type OutEntry, OutQueue } from './outbound.js';
 import { BadRequest, ProtocolViolation, parseClientMessage } from './validate.js';
 
 enum State {
@@ -112,8 +112,7 @@ export class HubConnection implements ClientInfo {
     if (this.#state === State.Closed) return;
     this.#hub.counters.messagesOut++;
     if (this.queue) {
-      this.queue.push({ frames: text, bytes: text.length + 14 });
-      this.#hub.counters.queuedBytes += text.length + 14;
+      this.#queueReply({ frames: text, bytes: text.length + 14 });
       return;
     }
     this.ws.send(text);
@@ -123,9 +122,7 @@ export class HubConnection implements ClientInfo {
     if (this.#state === State.Closed) return;
     const frames = [this.#hub.prepare(data)];
     if (this.queue) {
-      const bytes = framesBytes(frames);
-      this.queue.push({ frames, bytes });
-      this.#hub.counters.queuedBytes += bytes;
+      this.#queueReply({ frames, bytes: framesBytes(frames) });
       return;
     }
     this.ws.sendPrepared(frames[0]!);
@@ -137,12 +134,23 @@ export class HubConnection implements ClientInfo {
     this.#hub.counters.messagesOut++;
     if (this.queue) {
       const frames = [frame];
-      const bytes = framesBytes(frames);
-      this.queue.push({ frames, bytes });
-      this.#hub.counters.queuedBytes += bytes;
+      this.#queueReply({ frames, bytes: framesBytes(frames) });
       return;
     }
     this.ws.sendPrepared(frame);
+  }
+
+  /**
+   * #queueReply queues a message that is never dropped (a reply, a presence event) behind the
+   * queued publications. Replies are bounded too: a client that keeps asking without reading
+   * is closed as a slow consumer once the queue holds twice the slow-consumer mark.
+   */
+  #queueReply(entry: OutEntry): void {
+    if (this.ws.readyState !== 1) return; // closing: nothing more goes out
+    const queue = this.queue!;
+    queue.push(entry);
+    this.#hub.counters.queuedBytes += entry.bytes;
+    if (queue.bytes > 2 * this.#hub.options.limits.slowConsumerBytes) this.slow();
   }
 
   /**
@@ -170,6 +178,7 @@ export class HubConnection implements ClientInfo {
       return;
     }
     const policy = channel.policy.slowConsumer;
+    if (this.ws.readyState !== 1) return;
     if (policy === 'close') {
       this.slow();
       return;
@@ -581,7 +590,8 @@ export class HubConnection implements ClientInfo {
       message.channel,
       {
         data: binary === undefined ? message.data : undefined,
-        binary,
+        // A copy: the received Buffer may share memory with the socket's read buffer.
+        binary: binary === undefined ? undefined : Buffer.from(binary),
         from: this.user === '' ? undefined : this.user,
         idempotencyKey: message.idempotencyKey,
         conflationKey: message.conflationKey,
