@@ -237,6 +237,7 @@ export class HubConnection implements ClientInfo {
 
   /** slow closes a connection that does not read fast enough (4004). */
   slow(): void {
+    if (this.#state === State.Closed || this.ws.readyState !== 1) return;
     this.#hub.counters.slowClosed++;
     this.close(HubCloseCode.SlowConsumer, 'slow consumer');
   }
@@ -437,8 +438,7 @@ export class HubConnection implements ClientInfo {
     const authenticate = this.#hub.options.authenticate;
     if (!authenticate) return { user: '' };
     try {
-      const request = this.#request as IncomingMessage;
-      const identity = await authenticate({ token, request, client: this });
+      const identity = await authenticate({ token, request: this.#request, client: this });
       if (identity && typeof identity === 'object' && typeof identity.user === 'string') return identity;
     } catch (error) {
       this.#hub.report(error);

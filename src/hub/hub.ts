@@ -420,7 +420,7 @@ export class Hub extends EventEmitter<HubEvents> implements HubInternals, Channe
 
   #presenceEvent(type: 'join' | 'leave', name: string, member: { user: string; info?: JsonValue }): void {
     const channel = this.#channels.get(name);
-    if (!channel || !channel.policy.joinLeave) return;
+    if (!channel?.policy.joinLeave) return;
     const frame = prepareMessage(JSON.stringify({ type, channel: name, member }));
     for (const [connection, state] of channel.subscribers) {
       if (state !== PENDING) connection.sendPrepared(frame);

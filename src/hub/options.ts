@@ -20,8 +20,11 @@ export type HubAction = 'subscribe' | 'publish' | 'presence' | 'history';
 /** AuthenticateContext is what `authenticate` gets: the token from the client's `connect` (never from the URL). */
 export interface AuthenticateContext {
   token: string | undefined;
-  /** The HTTP upgrade request (headers, remote address). On `refresh`, the original request. */
-  request: IncomingMessage;
+  /**
+   * The HTTP upgrade request (headers, remote address) at connect; undefined on `refresh` (the
+   * hub does not keep requests: they would cost every connection several KB).
+   */
+  request: IncomingMessage | undefined;
   client: ClientInfo;
 }
 

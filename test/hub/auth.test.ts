@@ -11,7 +11,7 @@ describe('hub auth', () => {
     const seen: Array<{ token: string | undefined; url: string | undefined; client: string }> = [];
     t = await startHub({
       authenticate: ({ token, request, client }) => {
-        seen.push({ token, url: request.url, client: client.id });
+        seen.push({ token, url: request?.url, client: client.id });
         return token === 'good' ? { user: 'u1', info: { role: 'admin' } } : false;
       },
     });
