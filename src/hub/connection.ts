@@ -350,13 +350,11 @@ export class HubConnection implements ClientInfo {
       case 'pong':
         return;
       case 'cancel':
-        this.#cancel(message.id, 'the caller cancelled the call');
-        return;
       case 'call':
-        this.#call(message);
-        return;
       case 'refresh':
-        void this.#refresh(message);
+        // These do not wait for earlier requests, except for a `connect` still running.
+        if (this.#state === State.Authenticating) this.#chainRequest(message, undefined);
+        else this.#direct(message);
         return;
       case 'publish':
         if (announcesBinary) this.#binaryFor = message;
@@ -391,8 +389,18 @@ export class HubConnection implements ClientInfo {
       });
   }
 
+  #direct(message: ClientMessage): void {
+    if (message.type === 'cancel') this.#cancel(message.id, 'the caller cancelled the call');
+    else if (message.type === 'call') this.#call(message);
+    else if (message.type === 'refresh') void this.#refresh(message);
+  }
+
   async #handle(message: ClientMessage, binary: Buffer | undefined): Promise<void> {
     if (message.type === 'connect') return this.#connect(message);
+    if (message.type === 'cancel' || message.type === 'call' || message.type === 'refresh') {
+      this.#direct(message);
+      return;
+    }
     if (this.#state !== State.Open) {
       this.#error('id' in message ? message.id : undefined, HubErrorCode.NotConnected, 'not connected');
       return;

@@ -159,8 +159,10 @@ export class Hub extends EventEmitter<HubEvents> implements HubInternals, Channe
       host: options.host,
       maxPayload: 4 * limits.maxMessageBytes,
       maxBufferedAmount: Math.max(16 * 1024 * 1024, 4 * limits.slowConsumerBytes),
-      authenticate: (req) =>
-        offersSubprotocol(req) ? true : { status: 400, body: `offer the subprotocol ${SUBPROTOCOL}\n` },
+      authenticate: (req) => {
+        if (!offersSubprotocol(req)) return { status: 400, body: `offer the subprotocol ${SUBPROTOCOL}\n` };
+        return options.websocket?.authenticate?.(req) ?? true;
+      },
       handleProtocols: (protocols) => (protocols.includes(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });
     this.#wss.on('connection', this.#onConnection);
