@@ -20,7 +20,7 @@ import type {
   SubscribeRequest,
 } from '../wire/messages.js';
 import type { BrokerPublication } from './broker.js';
-import { LIVE, type LocalChannel, PENDING, Recovery, type SubState } from './channel.js';
+import { Ahead, LIVE, type LocalChannel, PENDING, Recovery, type SubState } from './channel.js';
 import { HubError } from './errors.js';
 import type { HubInternals } from './hub.js';
 import type { ClientInfo, Identity } from './options.js';
@@ -165,6 +165,10 @@ export class HubConnection implements ClientInfo {
     frames: readonly PreparedMessage[],
   ): void {
     if (sub === PENDING || this.#state === State.Closed) return;
+    if (sub instanceof Ahead) {
+      if (pub.epoch === sub.until.epoch && pub.offset <= sub.until.offset) return;
+      channel.subscribers.set(this, LIVE);
+    }
     const limits = this.#hub.options.limits;
     if (sub instanceof Recovery) {
       sub.held.push({ pub, frames });
@@ -537,8 +541,11 @@ export class HubConnection implements ClientInfo {
     }
     if (this.#isClosed() || local.subscribers.get(this) !== PENDING) return;
     const start = local.last;
+    // A `since` behind this process's stream is replayed from history; one ahead of it (the client
+    // came from a process whose fan-out was further along) is checked against history too, and
+    // the live messages up to it are skipped.
     const recovery =
-      since !== undefined && since.epoch === start.epoch && since.offset < start.offset
+      since !== undefined && since.epoch === start.epoch && since.offset !== start.offset
         ? new Recovery()
         : undefined;
     local.subscribers.set(this, recovery ?? LIVE);
@@ -585,7 +592,9 @@ export class HubConnection implements ClientInfo {
       this.send({ type: 'subscribed', id, channel: local.name, recovered: false, position: start });
       sent = start;
     }
-    local.subscribers.set(this, LIVE);
+    const last = local.last;
+    const ahead = sent.epoch === last.epoch && sent.offset > last.offset;
+    local.subscribers.set(this, ahead ? new Ahead(sent) : LIVE);
     for (const { pub, frames } of recovery.held) {
       if (pub.epoch === sent.epoch && pub.offset <= sent.offset) continue;
       this.deliver(local, LIVE, pub, frames);
