@@ -16,15 +16,15 @@ import type {
   PublishRequest,
   RefreshRequest,
   ServerMessage,
-  StreamPosition,
-  SubscribeRequest,
 } from '../wire/messages.js';
 import type { BrokerPublication } from './broker.js';
+import { Calls } from './calls.js';
 import { Ahead, LIVE, type LocalChannel, PENDING, Recovery, type SubState } from './channel.js';
 import { HubError } from './errors.js';
 import type { HubInternals } from './hub.js';
 import type { ClientInfo, Identity } from './options.js';
 import { framesBytes, type OutEntry, OutQueue } from './outbound.js';
+import { subscribe } from './subscribe.js';
 import { BadRequest, ProtocolViolation, parseClientMessage } from './validate.js';
 
 enum State {
@@ -39,11 +39,6 @@ const MAX_CHAINED = 256;
 
 /** DISCARD stands for a binary frame announced by a refused publish: it is read and ignored. */
 const DISCARD = 'discard';
-
-interface Call {
-  controller: AbortController;
-  timer: NodeJS.Timeout;
-}
 
 const RESOLVED = Promise.resolve();
 
@@ -65,7 +60,7 @@ export class HubConnection implements ClientInfo {
   awaitingPong = false;
   queue: OutQueue | undefined;
   #binaryFor: PublishRequest | typeof DISCARD | undefined;
-  #calls: Map<number, Call> | undefined;
+  #calls: Calls | undefined;
   #chain: Promise<void> | undefined;
   #chained = 0;
 
@@ -86,7 +81,8 @@ export class HubConnection implements ClientInfo {
     return this.#state === State.Open;
   }
 
-  #isClosed(): boolean {
+  /** isClosed tells whether the socket closed (async steps check it after each wait). */
+  isClosed(): boolean {
     return this.#state === State.Closed;
   }
 
@@ -411,7 +407,7 @@ export class HubConnection implements ClientInfo {
     }
     switch (message.type) {
       case 'subscribe':
-        return this.#subscribe(message);
+        return subscribe(this, this.#hub, message);
       case 'unsubscribe': {
         if (!this.channels?.includes(message.channel)) {
           this.#error(message.id, HubErrorCode.NotSubscribed, `not subscribed to ${message.channel}`);
@@ -424,7 +420,7 @@ export class HubConnection implements ClientInfo {
       case 'publish':
         return this.#publish(message, binary);
       case 'presence': {
-        await this.#authorize('presence', message.channel);
+        await this.authorize('presence', message.channel);
         const members = await this.#hub.presence(message.channel);
         this.send({ type: 'presence', id: message.id, channel: message.channel, members });
         return;
@@ -436,7 +432,8 @@ export class HubConnection implements ClientInfo {
     }
   }
 
-  async #authorize(action: 'subscribe' | 'publish' | 'presence' | 'history', channel: string): Promise<void> {
+  /** authorize asks the hub's `authorize` hook; it throws a DUPLEX_HUB_FORBIDDEN HubError when refused. */
+  async authorize(action: 'subscribe' | 'publish' | 'presence' | 'history', channel: string): Promise<void> {
     let allowed = false;
     try {
       allowed = (await this.#hub.options.authorize(this, action, channel)) === true;
@@ -507,102 +504,8 @@ export class HubConnection implements ClientInfo {
     this.send(reply);
   }
 
-  async #subscribe(message: SubscribeRequest): Promise<void> {
-    const { channel, since } = message;
-    const resync = this.channels?.includes(channel) === true;
-    if (resync && since === undefined) {
-      throw new HubError(HubErrorCode.AlreadySubscribed, `already subscribed to ${channel}`);
-    }
-    if (!resync && (this.channels?.length ?? 0) >= this.#hub.options.limits.maxSubscriptions) {
-      throw new HubError(HubErrorCode.TooManySubscriptions, 'too many subscriptions');
-    }
-    await this.#authorize('subscribe', channel);
-    if (this.#isClosed()) return;
-    if (resync) {
-      // A resubscription on a live subscription (the client saw a gap): what is queued for the
-      // channel is replaced by the exact replay below.
-      const queue = this.queue;
-      if (queue) {
-        const before = queue.bytes;
-        queue.dropChannel(channel);
-        this.#hub.counters.queuedBytes -= before - queue.bytes;
-      }
-    } else {
-      // An exact-size array: most connections hold one or two subscriptions.
-      if (this.channels) this.channels.push(channel);
-      else this.channels = [channel];
-    }
-    let local: LocalChannel;
-    try {
-      local = await this.#hub.channelFor(this, channel);
-    } catch (error) {
-      this.#hub.unsubscribe(this, channel);
-      throw error;
-    }
-    if (this.#isClosed() || local.subscribers.get(this) !== PENDING) return;
-    const start = local.last;
-    // A `since` behind this process's stream is replayed from history; one ahead of it (the client
-    // came from a process whose fan-out was further along) is checked against history too, and
-    // the live messages up to it are skipped.
-    const recovery =
-      since !== undefined && since.epoch === start.epoch && since.offset !== start.offset
-        ? new Recovery()
-        : undefined;
-    local.subscribers.set(this, recovery ?? LIVE);
-    if (!recovery) {
-      const recovered = since !== undefined && since.epoch === start.epoch && since.offset === start.offset;
-      this.send({ type: 'subscribed', id: message.id, channel, recovered, position: start });
-    } else {
-      await this.#recover(message.id, local, since!, start, recovery);
-    }
-    if (!resync && local.subscribers.has(this)) this.#hub.subscribed(this, local);
-  }
-
-  /**
-   * #recover replays what the client missed after `since`, then what arrived live meanwhile,
-   * merged by offset: the history read started after the live stream was being held, so
-   * together they cover everything, and nothing goes out twice.
-   */
-  async #recover(
-    id: number,
-    local: LocalChannel,
-    since: StreamPosition,
-    start: StreamPosition,
-    recovery: Recovery,
-  ): Promise<void> {
-    const limit = this.#hub.options.limits.maxHistoryLimit;
-    let pubs: BrokerPublication[] = [];
-    let recovered = false;
-    try {
-      const result = await this.#hub.options.broker.history(local.name, { since, limit });
-      pubs = result.publications;
-      const reached = pubs.length > 0 ? pubs[pubs.length - 1]!.offset : since.offset;
-      recovered = result.complete && reached >= start.offset;
-    } catch (error) {
-      this.#hub.report(error);
-    }
-    if (this.#state === State.Closed || local.subscribers.get(this) !== recovery) return;
-    let sent: StreamPosition;
-    if (recovered) {
-      this.send({ type: 'subscribed', id, channel: local.name, recovered: true, position: since });
-      for (const pub of pubs)
-        for (const frame of this.#hub.pubFrames(local.name, pub, false)) this.sendPrepared(frame);
-      sent = { offset: pubs.length > 0 ? pubs[pubs.length - 1]!.offset : since.offset, epoch: since.epoch };
-    } else {
-      this.send({ type: 'subscribed', id, channel: local.name, recovered: false, position: start });
-      sent = start;
-    }
-    const last = local.last;
-    const ahead = sent.epoch === last.epoch && sent.offset > last.offset;
-    local.subscribers.set(this, ahead ? new Ahead(sent) : LIVE);
-    for (const { pub, frames } of recovery.held) {
-      if (pub.epoch === sent.epoch && pub.offset <= sent.offset) continue;
-      this.deliver(local, LIVE, pub, frames);
-    }
-  }
-
   async #publish(message: PublishRequest, binary: Buffer | undefined): Promise<void> {
-    await this.#authorize('publish', message.channel);
+    await this.authorize('publish', message.channel);
     const position = await this.#hub.store(
       message.channel,
       {
@@ -619,7 +522,7 @@ export class HubConnection implements ClientInfo {
   }
 
   async #history(message: HistoryRequest): Promise<void> {
-    await this.#authorize('history', message.channel);
+    await this.authorize('history', message.channel);
     const max = this.#hub.options.limits.maxHistoryLimit;
     const result = await this.#hub.history(message.channel, {
       since: message.since,
@@ -654,62 +557,32 @@ export class HubConnection implements ClientInfo {
       this.#error(message.id, HubErrorCode.MethodNotFound, `no method ${message.method}`);
       return;
     }
-    this.#calls ??= new Map();
-    if (this.#calls.has(message.id)) {
-      this.#error(message.id, HubErrorCode.BadRequest, 'a call with this id is in flight');
-      return;
-    }
-    const limits = this.#hub.options.limits;
-    if (this.#calls.size >= limits.maxCallsInFlight) {
-      this.#error(message.id, HubErrorCode.RateLimited, 'too many calls in flight', true);
-      return;
-    }
-    const id = message.id;
-    const controller = new AbortController();
-    const timeout = Math.min(message.timeoutMs ?? limits.callTimeoutMs, limits.callTimeoutMs);
-    const timer = setTimeout(() => {
-      if (this.#calls?.get(id)?.controller !== controller) return;
-      this.#endCall(id);
-      this.#error(id, HubErrorCode.Timeout, `the call ran past ${timeout} ms`, true);
-      controller.abort(new HubError(HubErrorCode.Timeout, 'the call timed out'));
-    }, timeout);
-    this.#calls.set(id, { controller, timer });
-    const context = { client: this as ClientInfo, signal: controller.signal };
-    RESOLVED.then(() => handler(message.params, context)).then(
-      (result) => {
-        if (this.#calls?.get(id)?.controller !== controller) return;
-        this.#endCall(id);
-        let text: string;
-        try {
-          text = JSON.stringify(
-            result === undefined ? { type: 'result', id } : { type: 'result', id, result },
-          );
-        } catch (error) {
-          this.#fail(id, error);
-          return;
-        }
-        this.#sendText(text);
-      },
-      (error: unknown) => {
-        if (this.#calls?.get(id)?.controller !== controller) return;
-        this.#endCall(id);
-        this.#fail(id, error);
-      },
-    );
-  }
-
-  #endCall(id: number): Call | undefined {
-    const call = this.#calls?.get(id);
-    if (!call) return undefined;
-    clearTimeout(call.timer);
-    this.#calls!.delete(id);
-    if (this.#calls!.size === 0) this.#calls = undefined;
-    return call;
+    this.#calls ??= new Calls(this);
+    this.#calls.start(message, handler, this.#hub.options.limits);
   }
 
   #cancel(id: number, why: string): void {
-    const call = this.#endCall(id);
-    call?.controller.abort(new HubError(HubErrorCode.Cancelled, why));
+    this.#calls?.cancel(id, why);
+  }
+
+  /** replyError sends an `error` reply (CallOwner). */
+  replyError(id: number, code: HubErrorCode, message: string, retryable?: boolean): void {
+    this.#error(id, code, message, retryable);
+  }
+
+  /** replyFailure sends the `error` reply of an exception: its public code, or DUPLEX_HUB_INTERNAL (CallOwner). */
+  replyFailure(id: number, error: unknown): void {
+    this.#fail(id, error);
+  }
+
+  /** replyText sends a serialized reply (CallOwner). */
+  replyText(text: string): void {
+    this.#sendText(text);
+  }
+
+  /** callsIdle drops the call table once no call is in flight (CallOwner). */
+  callsIdle(): void {
+    this.#calls = undefined;
   }
 
   // ---- closing -------------------------------------------------------------------------------
@@ -725,7 +598,7 @@ export class HubConnection implements ClientInfo {
       this.#hub.counters.queuedBytes -= this.queue.bytes;
       this.queue = undefined;
     }
-    if (this.#calls) for (const id of [...this.#calls.keys()]) this.#cancel(id, 'the caller disconnected');
+    this.#calls?.cancelAll('the caller disconnected');
     this.#hub.disconnected(this, wasOpen, code, reason);
   }
 }
