@@ -44,7 +44,7 @@ export interface MethodContext {
 }
 
 /** MethodHandler answers one RPC method; throw a HubError to send a public code. */
-export type MethodHandler = (params: JsonValue | undefined, context: MethodContext) => unknown;
+export type MethodHandler<P = JsonValue | undefined> = (params: P, context: MethodContext) => unknown;
 
 /** HubEvents types the events of a Hub. */
 export interface HubEvents {
@@ -211,9 +211,12 @@ export class Hub extends EventEmitter<HubEvents> implements HubInternals, Channe
     return this.store(channel, input, undefined);
   }
 
-  /** method registers (or replaces) an RPC method. */
-  method(name: string, handler: MethodHandler): this {
-    this.methods.set(name, handler);
+  /**
+   * method registers (or replaces) an RPC method. `P` types the params for the handler's
+   * convenience only: they arrive as the client sent them (any JSON), so check them before use.
+   */
+  method<P = JsonValue | undefined>(name: string, handler: MethodHandler<P>): this {
+    this.methods.set(name, handler as MethodHandler);
     return this;
   }
 
