@@ -253,9 +253,8 @@ export class HubConnection implements ClientInfo {
   }
 
   #error(id: number | undefined, code: HubErrorCode, message: string, retryable?: boolean): void {
-    const reply: ServerMessage = { type: 'error', code, message };
+    const reply: ServerMessage = { type: 'error', code, message, retryable: retryable === true };
     if (id !== undefined) reply.id = id;
-    if (retryable) reply.retryable = true;
     this.send(reply);
   }
 

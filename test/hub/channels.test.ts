@@ -116,7 +116,7 @@ describe('hub channels', () => {
     const refused = await a.request({ type: 'publish', channel: 'news', data: 1 });
     assert.deepEqual(
       [refused.type, refused.code, refused.retryable],
-      ['error', 'DUPLEX_HUB_FORBIDDEN', undefined],
+      ['error', 'DUPLEX_HUB_FORBIDDEN', false],
     );
     assert.equal(t.hub.stats().publications, 0);
   });
