@@ -391,7 +391,8 @@ export class HubConnection implements ClientInfo {
   #direct(message: ClientMessage): void {
     if (message.type === 'cancel') this.#cancel(message.id, 'the caller cancelled the call');
     else if (message.type === 'call') this.#call(message);
-    else if (message.type === 'refresh') void this.#refresh(message);
+    else if (message.type === 'refresh')
+      this.#refresh(message).catch((error) => this.#fail(message.id, error));
   }
 
   async #handle(message: ClientMessage, binary: Buffer | undefined): Promise<void> {
