@@ -11,7 +11,7 @@ export {
   type PrepareOptions,
   prepareMessage,
 } from './node/broadcast.js';
-export { UnexpectedResponseError } from './node/errors.js';
+export { BufferFullError, ConnectionClosedError, UnexpectedResponseError } from './node/errors.js';
 export type { ListenerOptions, WebSocketData, WebSocketEventMap } from './node/event-target.js';
 export { CloseEvent, type DataEvent, ErrorEvent } from './node/events.js';
 export type {

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { type Connection, ProtocolError, ReadyState, type Role } from '../protocol/index.js';
+import { BufferFullError } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
 import type { ResolvedSocketOptions } from './options.js';
 import { openWire, type Wire, type WireListener } from './wire.js';
@@ -36,6 +37,7 @@ export class Transport implements WireListener {
   #closeTimer: NodeJS.Timeout | undefined;
   #peerClose: { code: number; reason: string } | undefined;
   #failure: ProtocolError | undefined;
+  #bufferFull: BufferFullError | undefined;
   #errorReported = false;
   #terminated = false;
   #finished = false;
@@ -75,12 +77,14 @@ export class Transport implements WireListener {
     return this.#finished ? ReadyState.CLOSED : this.#conn.state;
   }
 
-  sendText(data: string | Buffer): void {
-    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.sendText(data));
+  /** sendText queues a text message; false when the caller should wait for drain (or it was dropped). */
+  sendText(data: string | Buffer): boolean {
+    return this.#conn.state === ReadyState.OPEN && this.#writeLimited(this.#conn.sendText(data));
   }
 
-  sendBinary(data: Buffer | Uint8Array): void {
-    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.sendBinary(data));
+  /** sendBinary queues a binary message; false when the caller should wait for drain (or it was dropped). */
+  sendBinary(data: Buffer | Uint8Array): boolean {
+    return this.#conn.state === ReadyState.OPEN && this.#writeLimited(this.#conn.sendBinary(data));
   }
 
   /** sharedEncodingKey is the Connection's: recipients with equal keys can be written the same frames (a prepared broadcast). */
@@ -94,8 +98,8 @@ export class Transport implements WireListener {
   }
 
   /** sendFrames writes data frames serialized elsewhere (a prepared broadcast), through the send-buffer limit. */
-  sendFrames(frames: readonly Buffer[]): void {
-    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(frames);
+  sendFrames(frames: readonly Buffer[]): boolean {
+    return this.#conn.state === ReadyState.OPEN && this.#writeLimited(frames);
   }
 
   ping(data?: Buffer | string): void {
@@ -147,13 +151,27 @@ export class Transport implements WireListener {
     this.#wire.resume();
   }
 
-  /** #writeLimited writes data frames unless the socket already holds more than maxBufferedAmount. */
-  #writeLimited(frames: readonly Buffer[]): void {
-    if (this.#wire.buffered > this.#options.maxBufferedAmount) {
+  /**
+   * #writeLimited writes data frames unless the socket already holds more than
+   * maxBufferedAmount. Hitting the limit is loud: the error event carries a
+   * BufferFullError, the connection closes with 1008 and its close event says wasClean
+   * false, since data the application sent was dropped. Returns the wire's verdict: false
+   * above its high-water mark (wait for drain) and when the frames were dropped.
+   */
+  #writeLimited(frames: readonly Buffer[]): boolean {
+    const buffered = this.#wire.buffered;
+    if (buffered > this.#options.maxBufferedAmount) {
+      if (!this.#bufferFull) {
+        this.#bufferFull = new BufferFullError({
+          bufferedAmount: buffered,
+          limit: this.#options.maxBufferedAmount,
+        });
+        this.#reportError(this.#bufferFull);
+      }
       this.close(BUFFER_FULL.code, BUFFER_FULL.reason);
-      return;
+      return false;
     }
-    this.#write(frames);
+    return this.#write(frames);
   }
 
   /**
@@ -161,8 +179,8 @@ export class Transport implements WireListener {
    * turn: every frame written to one socket in one turn goes out in one writev. The wire's
    * `buffered` counts them at once, so the send-buffer limit sees them.
    */
-  #write(frames: readonly Buffer[]): void {
-    if (frames.length > 0) this.#wire.write(frames);
+  #write(frames: readonly Buffer[]): boolean {
+    return frames.length > 0 ? this.#wire.write(frames) : this.#wire.writable;
   }
 
   wireData(chunk: Buffer): void {
@@ -298,7 +316,10 @@ export class Transport implements WireListener {
     let code: number = 1006;
     let reason = '';
     let wasClean = false;
-    if (this.#failure) {
+    if (this.#bufferFull) {
+      code = BUFFER_FULL.code;
+      reason = BUFFER_FULL.reason;
+    } else if (this.#failure) {
       code = this.#failure.closeCode ?? 1002;
     } else if (this.#peerClose) {
       code = this.#peerClose.code;

@@ -105,7 +105,7 @@ describe('WebSocketServer attached to an http server', () => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=1`);
     await nextEvent(ws, 'open');
     const refused = await expectRefusal(`ws://127.0.0.1:${port}/other`);
-    assert.equal(refused.status, 400);
+    assert.equal(refused.status, 404);
     ws.close();
     await nextEvent(ws, 'close');
     await stop(wss);
