@@ -26,12 +26,15 @@ export interface SocketOptions {
   /** Time to wait for the peer's close frame (and, for a client, the server's FIN) after ours, before the TCP connection is destroyed. @default 5_000 */
   closeTimeout?: number;
   /**
-   * Send-buffer limit of one socket. A send (or an automatic pong) that finds more than
-   * this many bytes still waiting in the socket closes the connection with 1008
-   * `send buffer full`: no more data is queued, and the socket is destroyed when the peer
-   * does not finish the close handshake within `closeTimeout`. One message is always
+   * Send-buffer limit of one socket, the guard against a peer that stops reading. A send
+   * (or an automatic pong) that finds more than this many bytes still waiting in the
+   * socket fails the connection loudly: an `error` event with a BufferFullError
+   * (`DUPLEX_BUFFER_FULL`), close 1008 `send buffer full` with `wasClean: false`; no more
+   * data is queued, and the socket is destroyed when the peer does not finish the close
+   * handshake within `closeTimeout`. A sender that waits for `drain` whenever `send`
+   * returns false never comes near it, whatever it sends in total. One message is always
    * accepted on top of an almost full buffer, so memory per socket stays below about
-   * `maxBufferedAmount` plus one message. @default 16 MiB
+   * `maxBufferedAmount` plus one message. @default 64 MiB
    */
   maxBufferedAmount?: number;
   /** Keep-alive probing, or `false` to switch it off. @default server { interval: 30_000, timeout: 30_000 }, client false */
@@ -161,7 +164,7 @@ export interface ResolvedServerOptions extends ResolvedSocketOptions {
 export const DEFAULTS = {
   maxPayload: 16 * MiB,
   closeTimeout: 5_000,
-  maxBufferedAmount: 16 * MiB,
+  maxBufferedAmount: 64 * MiB,
   handshakeTimeout: 10_000,
   heartbeat: { interval: 30_000, timeout: 30_000 },
 } as const;
