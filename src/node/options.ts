@@ -67,7 +67,12 @@ export type TlsOptions = Pick<
 
 /** WebSocketOptions are the Node-specific options of a client `WebSocket` (third constructor argument). */
 export interface WebSocketOptions extends SocketOptions, TlsOptions {
-  /** Extra request headers, e.g. `Authorization`. They cannot override the handshake headers. @default {} */
+  /**
+   * Extra request headers, e.g. `Authorization`. They cannot set the handshake's own
+   * headers (Connection, Upgrade, Sec-WebSocket-Key, -Version, -Protocol, -Extensions, in any
+   * spelling): those are dropped. `Host` may be set (a virtual host); `origin` wins over an
+   * `Origin` header. @default {}
+   */
   headers?: Record<string, string>;
   /** Value of the `Origin` header; none is sent when absent (a Node client is not a browser). @default undefined */
   origin?: string;
