@@ -2,6 +2,7 @@ import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { PerMessageDeflateOptions } from '../protocol/index.js';
+import { type Clock, realClock } from './clock.js';
 
 /** MiB is one mebibyte, the unit of the size defaults below. */
 const MiB = 1024 * 1024;
@@ -47,6 +48,11 @@ export interface SocketOptions {
    * `maxPayload` while inflating, so a compression bomb closes with 1009. @default true
    */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * The time source of the heartbeat, the close timeout and the server's handshake
+   * timeout: tests pass a fake clock to move time by hand. @default the real clock
+   */
+  clock?: Clock;
 }
 
 /** TlsOptions are the TLS settings a `wss:` client passes on to node:tls. */
@@ -148,6 +154,7 @@ export interface ResolvedSocketOptions {
   heartbeat: HeartbeatOptions | false;
   /** permessage-deflate settings, or false when switched off. */
   perMessageDeflate: PerMessageDeflateOptions | false;
+  clock: Clock;
 }
 
 /** ResolvedServerOptions are WebSocketServerOptions with every default filled in. */
@@ -202,6 +209,7 @@ export function resolveSocketOptions(
     maxBufferedAmount: positive('maxBufferedAmount', user.maxBufferedAmount, DEFAULTS.maxBufferedAmount),
     heartbeat: resolveHeartbeat(user.heartbeat, heartbeat),
     perMessageDeflate: resolveDeflate(user.perMessageDeflate),
+    clock: user.clock ?? realClock,
   };
 }
 

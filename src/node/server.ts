@@ -137,13 +137,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
     this.#handshakes.add(socket);
     let timedOut = false;
-    const timer = setTimeout(() => {
+    const clock = this.#options.clock;
+    const timer = clock.setTimeout(() => {
       timedOut = true;
       this.#refuse(socket, 408, 'opening handshake timed out\n');
     }, this.#options.handshakeTimeout);
-    timer.unref();
     void decideUpgrade(this.#options, req).then((decision) => {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       this.#handshakes.delete(socket);
       if (timedOut) return;
       if (socket.destroyed || !socket.writable) {
@@ -290,13 +290,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       return;
     }
     socket.on('error', ignoreError);
-    const timer = setTimeout(() => {
+    const clock = this.#options.clock;
+    const timer = clock.setTimeout(() => {
       const untouched =
         !socket.destroyed && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0;
       if (untouched) this.#refuse(socket, 404, 'no WebSocket endpoint on this path\n');
     }, this.#options.handshakeTimeout);
-    timer.unref();
-    socket.once('close', () => clearTimeout(timer));
+    socket.once('close', () => clock.clearTimeout(timer));
   }
 
   /** #refuse answers the handshake with an HTTP error and closes the socket (destroyed after closeTimeout at most). */
@@ -314,7 +314,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       }
       socket.end(response);
     }
-    setTimeout(() => socket.destroy(), this.#options.closeTimeout).unref();
+    this.#options.clock.setTimeout(() => socket.destroy(), this.#options.closeTimeout);
   }
 
   /** #report surfaces an exception from application code without letting it crash the process. */

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { type Connection, ProtocolError, ReadyState, type Role } from '../protocol/index.js';
+import type { ClockTimer } from './clock.js';
 import { BufferFullError } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
 import type { ResolvedSocketOptions } from './options.js';
@@ -34,7 +35,7 @@ export class Transport implements WireListener {
   readonly #options: ResolvedSocketOptions;
   readonly #handler: TransportHandler;
   readonly #heartbeat: Heartbeat | undefined;
-  #closeTimer: NodeJS.Timeout | undefined;
+  #closeTimer: ClockTimer | undefined;
   #peerClose: { code: number; reason: string } | undefined;
   #failure: ProtocolError | undefined;
   #bufferFull: BufferFullError | undefined;
@@ -63,7 +64,7 @@ export class Transport implements WireListener {
     this.#handler = handler;
     this.#wire = openWire(socket, head, this);
     if (prefix) this.#wire.write([prefix]);
-    this.#heartbeat = options.heartbeat ? new Heartbeat(options.heartbeat, this) : undefined;
+    this.#heartbeat = options.heartbeat ? new Heartbeat(options.heartbeat, this, options.clock) : undefined;
   }
 
   /** bufferedAmount is the number of bytes handed to the socket and not yet flushed to the kernel. */
@@ -285,9 +286,9 @@ export class Transport implements WireListener {
 
   #armCloseTimer(restart: boolean): void {
     if (this.#closeTimer && !restart) return;
-    clearTimeout(this.#closeTimer);
-    this.#closeTimer = setTimeout(() => this.#wire.destroy(), this.#options.closeTimeout);
-    this.#closeTimer.unref();
+    const clock = this.#options.clock;
+    clock.clearTimeout(this.#closeTimer);
+    this.#closeTimer = clock.setTimeout(() => this.#wire.destroy(), this.#options.closeTimeout);
   }
 
   #reportError(error: unknown): void {
@@ -311,7 +312,7 @@ export class Transport implements WireListener {
     if (this.#finished) return;
     this.bufferedAmount;
     this.#finished = true;
-    clearTimeout(this.#closeTimer);
+    this.#options.clock.clearTimeout(this.#closeTimer);
     this.#heartbeat?.stop();
     let code: number = 1006;
     let reason = '';
