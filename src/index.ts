@@ -11,7 +11,8 @@ export {
   type PrepareOptions,
   prepareMessage,
 } from './node/broadcast.js';
-export { UnexpectedResponseError } from './node/errors.js';
+export type { Clock, ClockTimer } from './node/clock.js';
+export { BufferFullError, ConnectionClosedError, UnexpectedResponseError } from './node/errors.js';
 export type { ListenerOptions, WebSocketData, WebSocketEventMap } from './node/event-target.js';
 export { CloseEvent, type DataEvent, ErrorEvent } from './node/events.js';
 export type {

@@ -124,7 +124,7 @@ export function startClientHandshake(
       return;
     }
     finished = true;
-    clearTimeout(timer);
+    resolved.clock.clearTimeout(timer);
     done(error, outcome);
   };
   const abort = (error: Error): void => {
@@ -132,7 +132,7 @@ export function startClientHandshake(
     req?.destroy();
     finish(error);
   };
-  const timer = setTimeout(
+  const timer = resolved.clock.setTimeout(
     () =>
       abort(
         new HandshakeError(
@@ -143,7 +143,6 @@ export function startClientHandshake(
       ),
     handshakeTimeout,
   );
-  timer.unref();
 
   try {
     const requestOptions: RequestOptions = {

@@ -1,3 +1,4 @@
+import { type Clock, type ClockTimer, realClock } from './clock.js';
 import type { HeartbeatOptions } from './options.js';
 
 /** HeartbeatTarget is what a Heartbeat probes: the transport of one connection. */
@@ -30,10 +31,10 @@ export class Heartbeat {
   #pingSentAt = -1;
   #stopped = false;
 
-  constructor(options: HeartbeatOptions, target: HeartbeatTarget, now: () => number = Date.now) {
-    this.#wheel = HeartbeatWheel.for(options, now);
+  constructor(options: HeartbeatOptions, target: HeartbeatTarget, clock: Clock = realClock) {
+    this.#wheel = HeartbeatWheel.for(options, clock);
     this.#target = target;
-    this.#lastSeen = now();
+    this.#lastSeen = clock.now();
     this.#wheel.add(this);
   }
 
@@ -81,57 +82,58 @@ export class Heartbeat {
 }
 
 /**
- * HeartbeatWheel is the one timer behind every Heartbeat with the same interval and
- * timeout: an unref'd setInterval that runs while the wheel has members and sweeps them.
+ * HeartbeatWheel is the one timer behind every Heartbeat with the same interval, timeout
+ * and clock: a timer re-armed after each sweep while the wheel has members.
  */
 export class HeartbeatWheel {
-  static readonly #wheels = new Map<string, HeartbeatWheel>();
+  static readonly #wheels = new WeakMap<Clock, Map<string, HeartbeatWheel>>();
 
   /**
    * for returns the shared wheel of these settings, creating it on first use. Wheels stay
-   * (an idle one holds no timer); a wheel with an injected clock is never shared.
+   * (an idle one holds no timer), one set per clock.
    */
-  static for(options: HeartbeatOptions, now: () => number): HeartbeatWheel {
+  static for(options: HeartbeatOptions, clock: Clock): HeartbeatWheel {
     const key = `${options.interval}/${options.timeout}`;
-    let wheel = HeartbeatWheel.#wheels.get(key);
-    if (wheel === undefined || wheel.#now !== now) {
-      wheel = new HeartbeatWheel(options, now);
-      if (now === Date.now) HeartbeatWheel.#wheels.set(key, wheel);
-    }
+    const wheels = HeartbeatWheel.#wheels.get(clock) ?? new Map<string, HeartbeatWheel>();
+    HeartbeatWheel.#wheels.set(clock, wheels);
+    const wheel = wheels.get(key) ?? new HeartbeatWheel(options, clock);
+    wheels.set(key, wheel);
     return wheel;
   }
 
   readonly #options: HeartbeatOptions;
-  readonly #now: () => number;
+  readonly #clock: Clock;
+  readonly #period: number;
   readonly #members = new Set<Heartbeat>();
-  #timer: NodeJS.Timeout | undefined;
+  #timer: ClockTimer | undefined;
 
-  private constructor(options: HeartbeatOptions, now: () => number) {
+  private constructor(options: HeartbeatOptions, clock: Clock) {
     this.#options = { interval: options.interval, timeout: options.timeout };
-    this.#now = now;
+    this.#clock = clock;
+    this.#period = Math.max(1, Math.floor(Math.min(options.interval, options.timeout) / 4));
   }
 
   add(heartbeat: Heartbeat): void {
     this.#members.add(heartbeat);
-    if (this.#timer === undefined) {
-      const period = Math.max(1, Math.floor(Math.min(this.#options.interval, this.#options.timeout) / 4));
-      this.#timer = setInterval(this.#sweep, period);
-      this.#timer.unref();
-    }
+    if (this.#timer === undefined) this.#timer = this.#clock.setTimeout(this.#sweep, this.#period);
   }
 
   delete(heartbeat: Heartbeat): void {
     this.#members.delete(heartbeat);
     if (this.#members.size === 0 && this.#timer !== undefined) {
-      clearInterval(this.#timer);
+      this.#clock.clearTimeout(this.#timer);
       this.#timer = undefined;
     }
   }
 
   #sweep = (): void => {
-    const now = this.#now();
+    this.#timer = undefined;
+    const now = this.#clock.now();
     for (const heartbeat of this.#members) {
       if (!heartbeat.sweep(now, this.#options)) this.delete(heartbeat);
+    }
+    if (this.#members.size > 0 && this.#timer === undefined) {
+      this.#timer = this.#clock.setTimeout(this.#sweep, this.#period);
     }
   };
 }

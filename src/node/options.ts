@@ -2,6 +2,7 @@ import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { PerMessageDeflateOptions } from '../protocol/index.js';
+import { type Clock, realClock } from './clock.js';
 
 /** MiB is one mebibyte, the unit of the size defaults below. */
 const MiB = 1024 * 1024;
@@ -26,12 +27,15 @@ export interface SocketOptions {
   /** Time to wait for the peer's close frame (and, for a client, the server's FIN) after ours, before the TCP connection is destroyed. @default 5_000 */
   closeTimeout?: number;
   /**
-   * Send-buffer limit of one socket. A send (or an automatic pong) that finds more than
-   * this many bytes still waiting in the socket closes the connection with 1008
-   * `send buffer full`: no more data is queued, and the socket is destroyed when the peer
-   * does not finish the close handshake within `closeTimeout`. One message is always
+   * Send-buffer limit of one socket, the guard against a peer that stops reading. A send
+   * (or an automatic pong) that finds more than this many bytes still waiting in the
+   * socket fails the connection loudly: an `error` event with a BufferFullError
+   * (`DUPLEX_BUFFER_FULL`), close 1008 `send buffer full` with `wasClean: false`; no more
+   * data is queued, and the socket is destroyed when the peer does not finish the close
+   * handshake within `closeTimeout`. A sender that waits for `drain` whenever `send`
+   * returns false never comes near it, whatever it sends in total. One message is always
    * accepted on top of an almost full buffer, so memory per socket stays below about
-   * `maxBufferedAmount` plus one message. @default 16 MiB
+   * `maxBufferedAmount` plus one message. @default 64 MiB
    */
   maxBufferedAmount?: number;
   /** Keep-alive probing, or `false` to switch it off. @default server { interval: 30_000, timeout: 30_000 }, client false */
@@ -44,6 +48,11 @@ export interface SocketOptions {
    * `maxPayload` while inflating, so a compression bomb closes with 1009. @default true
    */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * The time source of the heartbeat, the close timeout and the server's handshake
+   * timeout: tests pass a fake clock to move time by hand. @default the real clock
+   */
+  clock?: Clock;
 }
 
 /** TlsOptions are the TLS settings a `wss:` client passes on to node:tls. */
@@ -64,7 +73,12 @@ export type TlsOptions = Pick<
 
 /** WebSocketOptions are the Node-specific options of a client `WebSocket` (third constructor argument). */
 export interface WebSocketOptions extends SocketOptions, TlsOptions {
-  /** Extra request headers, e.g. `Authorization`. They cannot override the handshake headers. @default {} */
+  /**
+   * Extra request headers, e.g. `Authorization`. They cannot set the handshake's own
+   * headers (Connection, Upgrade, Sec-WebSocket-Key, -Version, -Protocol, -Extensions, in any
+   * spelling): those are dropped. `Host` may be set (a virtual host); `origin` wins over an
+   * `Origin` header. @default {}
+   */
   headers?: Record<string, string>;
   /** Value of the `Origin` header; none is sent when absent (a Node client is not a browser). @default undefined */
   origin?: string;
@@ -140,6 +154,7 @@ export interface ResolvedSocketOptions {
   heartbeat: HeartbeatOptions | false;
   /** permessage-deflate settings, or false when switched off. */
   perMessageDeflate: PerMessageDeflateOptions | false;
+  clock: Clock;
 }
 
 /** ResolvedServerOptions are WebSocketServerOptions with every default filled in. */
@@ -161,7 +176,7 @@ export interface ResolvedServerOptions extends ResolvedSocketOptions {
 export const DEFAULTS = {
   maxPayload: 16 * MiB,
   closeTimeout: 5_000,
-  maxBufferedAmount: 16 * MiB,
+  maxBufferedAmount: 64 * MiB,
   handshakeTimeout: 10_000,
   heartbeat: { interval: 30_000, timeout: 30_000 },
 } as const;
@@ -194,6 +209,7 @@ export function resolveSocketOptions(
     maxBufferedAmount: positive('maxBufferedAmount', user.maxBufferedAmount, DEFAULTS.maxBufferedAmount),
     heartbeat: resolveHeartbeat(user.heartbeat, heartbeat),
     perMessageDeflate: resolveDeflate(user.perMessageDeflate),
+    clock: user.clock ?? realClock,
   };
 }
 

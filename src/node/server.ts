@@ -42,6 +42,19 @@ export interface WebSocketServerEvents {
 const SHUTDOWN_REASON = 'server shutting down';
 
 /**
+ * attached lists the WebSocketServers listening on each http server, in the order they
+ * attached, so that an upgrade no path matches gets exactly one answer (see #onUpgrade).
+ */
+const attached = new WeakMap<HttpServer | HttpsServer, Set<WebSocketServer>>();
+
+/** isPromiseLike tells whether a listener returned something to watch for a rejection. */
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/**
  * WebSocketServer accepts WebSocket connections in one of three modes: standalone (it owns
  * an HTTP server on `port`, answering plain HTTP requests with 426), attached to an
  * existing http/https `server` (optionally only on `path`), or `noServer`, where the
@@ -58,7 +71,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   #closing: Promise<void> | undefined;
 
   constructor(options: WebSocketServerOptions, onListening?: () => void) {
-    super();
+    // A rejected promise from an async `connection` listener comes back to
+    // [captureRejectionSymbol] instead of becoming an unhandled rejection.
+    super({ captureRejections: true });
     this.#options = resolveServerOptions(options);
     const opts = this.#options;
     if (opts.mode === 'standalone') {
@@ -80,6 +95,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (this.#http) {
       this.#http.on('upgrade', this.#onUpgrade);
       this.#http.on('listening', this.#onListening);
+      const siblings = attached.get(this.#http) ?? new Set<WebSocketServer>();
+      attached.set(this.#http, siblings.add(this));
     }
     if (onListening) this.once('listening', onListening);
   }
@@ -107,7 +124,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     req: IncomingMessage,
     socket: Duplex,
     head: Buffer,
-    callback: (socket: WebSocket, request: IncomingMessage) => void,
+    callback: (socket: WebSocket, request: IncomingMessage) => unknown,
   ): void {
     socket.on('error', ignoreError);
     if (this.#closing) {
@@ -120,13 +137,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
     this.#handshakes.add(socket);
     let timedOut = false;
-    const timer = setTimeout(() => {
+    const clock = this.#options.clock;
+    const timer = clock.setTimeout(() => {
       timedOut = true;
       this.#refuse(socket, 408, 'opening handshake timed out\n');
     }, this.#options.handshakeTimeout);
-    timer.unref();
     void decideUpgrade(this.#options, req).then((decision) => {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       this.#handshakes.delete(socket);
       if (timedOut) return;
       if (socket.destroyed || !socket.writable) {
@@ -161,13 +178,35 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         onClosed: this.#forgetClient,
       });
       this.clients.add(ws);
+      let result: unknown;
       try {
-        callback(ws, req);
+        result = callback(ws, req);
       } catch (error) {
-        this.#report(error);
-        ws.close(1011);
+        this.#failClient(ws, error);
+        return;
       }
+      if (isPromiseLike(result)) result.then(undefined, (error: unknown) => this.#failClient(ws, error));
     });
+  }
+
+  /**
+   * captureRejectionSymbol receives the rejection of a promise that an async listener
+   * returned (EventEmitter's captureRejections). One from a `connection` listener is
+   * handled as a thrown exception: reported, and the connection closed with 1011.
+   */
+  override [EventEmitter.captureRejectionSymbol]<K>(
+    error: Error,
+    event: keyof WebSocketServerEvents | K,
+    ...args: K extends keyof WebSocketServerEvents ? WebSocketServerEvents[K] : never
+  ): void {
+    if (event === 'connection') this.#failClient(args[0] as unknown as WebSocket, error);
+    else this.#report(error);
+  }
+
+  /** #failClient reports an exception of the application's code for one client and closes it with 1011. */
+  #failClient(ws: WebSocket, error: unknown): void {
+    this.#report(error);
+    if (ws.readyState === ws.OPEN) ws.close(1011);
   }
 
   /**
@@ -198,6 +237,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     const http = this.#http;
     http?.off('upgrade', this.#onUpgrade);
     http?.off('listening', this.#onListening);
+    if (http) attached.get(http)?.delete(this);
     const gone = [...this.clients].map(
       (ws) => new Promise<void>((resolve) => ws.addEventListener('close', () => resolve(), { once: true })),
     );
@@ -223,13 +263,41 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   };
 
   #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (!this.shouldHandle(req)) {
-      // Another listener (another WebSocketServer on another path, say) may want it.
-      if (this.#http && this.#http.listenerCount('upgrade') <= 1) this.#refuse(socket, 400);
+    if (!this.shouldHandle(req)) this.#unmatched(req, socket);
+    else this.handleUpgrade(req, socket, head, (ws, request) => this.emit('connection', ws, request));
+  };
+
+  /**
+   * #unmatched makes sure an upgrade that is not for our path gets an answer. Every
+   * WebSocketServer on this http server sees it; when one of them has the path, it
+   * answers. Otherwise the last one attached answers for all: at once with 404 when the
+   * WebSocketServers are the only `upgrade` listeners, else (another library may be
+   * handling it, asynchronously) with 404 after `handshakeTimeout` if by then nothing was
+   * written to the socket and it is still open.
+   */
+  #unmatched(req: IncomingMessage, socket: Duplex): void {
+    const http = this.#http;
+    const siblings = http ? attached.get(http) : undefined;
+    if (!http || !siblings) return;
+    let last: WebSocketServer | undefined;
+    for (const server of siblings) {
+      if (server.shouldHandle(req)) return;
+      last = server;
+    }
+    if (last !== this) return;
+    if (http.listenerCount('upgrade') <= siblings.size) {
+      this.#refuse(socket, 404, 'no WebSocket endpoint on this path\n');
       return;
     }
-    this.handleUpgrade(req, socket, head, (ws, request) => this.emit('connection', ws, request));
-  };
+    socket.on('error', ignoreError);
+    const clock = this.#options.clock;
+    const timer = clock.setTimeout(() => {
+      const untouched =
+        !socket.destroyed && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0;
+      if (untouched) this.#refuse(socket, 404, 'no WebSocket endpoint on this path\n');
+    }, this.#options.handshakeTimeout);
+    socket.once('close', () => clock.clearTimeout(timer));
+  }
 
   /** #refuse answers the handshake with an HTTP error and closes the socket (destroyed after closeTimeout at most). */
   #refuse(socket: Duplex, status: number, body?: string, headers?: Record<string, string>): void {
@@ -246,7 +314,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       }
       socket.end(response);
     }
-    setTimeout(() => socket.destroy(), this.#options.closeTimeout).unref();
+    this.#options.clock.setTimeout(() => socket.destroy(), this.#options.closeTimeout);
   }
 
   /** #report surfaces an exception from application code without letting it crash the process. */

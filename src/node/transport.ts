@@ -1,5 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { type Connection, ProtocolError, ReadyState, type Role } from '../protocol/index.js';
+import type { ClockTimer } from './clock.js';
+import { BufferFullError } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
 import type { ResolvedSocketOptions } from './options.js';
 import { openWire, type Wire, type WireListener } from './wire.js';
@@ -33,9 +35,10 @@ export class Transport implements WireListener {
   readonly #options: ResolvedSocketOptions;
   readonly #handler: TransportHandler;
   readonly #heartbeat: Heartbeat | undefined;
-  #closeTimer: NodeJS.Timeout | undefined;
+  #closeTimer: ClockTimer | undefined;
   #peerClose: { code: number; reason: string } | undefined;
   #failure: ProtocolError | undefined;
+  #bufferFull: BufferFullError | undefined;
   #errorReported = false;
   #terminated = false;
   #finished = false;
@@ -62,7 +65,7 @@ export class Transport implements WireListener {
     // Only the server adopts handles: a client is one connection, not worth Node's internals.
     this.#wire = openWire(socket, head, this, conn.role === 'server');
     if (prefix) this.#wire.write([prefix]);
-    this.#heartbeat = options.heartbeat ? new Heartbeat(options.heartbeat, this) : undefined;
+    this.#heartbeat = options.heartbeat ? new Heartbeat(options.heartbeat, this, options.clock) : undefined;
   }
 
   /** bufferedAmount is the number of bytes handed to the socket and not yet flushed to the kernel. */
@@ -76,12 +79,14 @@ export class Transport implements WireListener {
     return this.#finished ? ReadyState.CLOSED : this.#conn.state;
   }
 
-  sendText(data: string | Buffer): void {
-    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.sendText(data));
+  /** sendText queues a text message; false when the caller should wait for drain (or it was dropped). */
+  sendText(data: string | Buffer): boolean {
+    return this.#conn.state === ReadyState.OPEN && this.#writeLimited(this.#conn.sendText(data));
   }
 
-  sendBinary(data: Buffer | Uint8Array): void {
-    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.sendBinary(data));
+  /** sendBinary queues a binary message; false when the caller should wait for drain (or it was dropped). */
+  sendBinary(data: Buffer | Uint8Array): boolean {
+    return this.#conn.state === ReadyState.OPEN && this.#writeLimited(this.#conn.sendBinary(data));
   }
 
   /** sharedEncodingKey is the Connection's: recipients with equal keys can be written the same frames (a prepared broadcast). */
@@ -95,8 +100,8 @@ export class Transport implements WireListener {
   }
 
   /** sendFrames writes data frames serialized elsewhere (a prepared broadcast), through the send-buffer limit. */
-  sendFrames(frames: readonly Buffer[]): void {
-    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(frames);
+  sendFrames(frames: readonly Buffer[]): boolean {
+    return this.#conn.state === ReadyState.OPEN && this.#writeLimited(frames);
   }
 
   ping(data?: Buffer | string): void {
@@ -148,13 +153,27 @@ export class Transport implements WireListener {
     this.#wire.resume();
   }
 
-  /** #writeLimited writes data frames unless the socket already holds more than maxBufferedAmount. */
-  #writeLimited(frames: readonly Buffer[]): void {
-    if (this.#wire.buffered > this.#options.maxBufferedAmount) {
+  /**
+   * #writeLimited writes data frames unless the socket already holds more than
+   * maxBufferedAmount. Hitting the limit is loud: the error event carries a
+   * BufferFullError, the connection closes with 1008 and its close event says wasClean
+   * false, since data the application sent was dropped. Returns the wire's verdict: false
+   * above its high-water mark (wait for drain) and when the frames were dropped.
+   */
+  #writeLimited(frames: readonly Buffer[]): boolean {
+    const buffered = this.#wire.buffered;
+    if (buffered > this.#options.maxBufferedAmount) {
+      if (!this.#bufferFull) {
+        this.#bufferFull = new BufferFullError({
+          bufferedAmount: buffered,
+          limit: this.#options.maxBufferedAmount,
+        });
+        this.#reportError(this.#bufferFull);
+      }
       this.close(BUFFER_FULL.code, BUFFER_FULL.reason);
-      return;
+      return false;
     }
-    this.#write(frames);
+    return this.#write(frames);
   }
 
   /**
@@ -162,8 +181,8 @@ export class Transport implements WireListener {
    * turn: every frame written to one socket in one turn goes out in one writev. The wire's
    * `buffered` counts them at once, so the send-buffer limit sees them.
    */
-  #write(frames: readonly Buffer[]): void {
-    if (frames.length > 0) this.#wire.write(frames);
+  #write(frames: readonly Buffer[]): boolean {
+    return frames.length > 0 ? this.#wire.write(frames) : this.#wire.writable;
   }
 
   wireData(chunk: Buffer): void {
@@ -268,9 +287,9 @@ export class Transport implements WireListener {
 
   #armCloseTimer(restart: boolean): void {
     if (this.#closeTimer && !restart) return;
-    clearTimeout(this.#closeTimer);
-    this.#closeTimer = setTimeout(() => this.#wire.destroy(), this.#options.closeTimeout);
-    this.#closeTimer.unref();
+    const clock = this.#options.clock;
+    clock.clearTimeout(this.#closeTimer);
+    this.#closeTimer = clock.setTimeout(() => this.#wire.destroy(), this.#options.closeTimeout);
   }
 
   #reportError(error: unknown): void {
@@ -294,12 +313,15 @@ export class Transport implements WireListener {
     if (this.#finished) return;
     this.bufferedAmount;
     this.#finished = true;
-    clearTimeout(this.#closeTimer);
+    this.#options.clock.clearTimeout(this.#closeTimer);
     this.#heartbeat?.stop();
     let code: number = 1006;
     let reason = '';
     let wasClean = false;
-    if (this.#failure) {
+    if (this.#bufferFull) {
+      code = BUFFER_FULL.code;
+      reason = BUFFER_FULL.reason;
+    } else if (this.#failure) {
       code = this.#failure.closeCode ?? 1002;
     } else if (this.#peerClose) {
       code = this.#peerClose.code;

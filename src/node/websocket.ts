@@ -10,6 +10,7 @@ import {
 } from '../protocol/index.js';
 import type { PreparedMessage } from './broadcast.js';
 import { parseWebSocketUrl, startClientHandshake } from './client-handshake.js';
+import { ConnectionClosedError } from './errors.js';
 import { type WebSocketData, WebSocketEventTarget } from './event-target.js';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './events.js';
 import { MessageQueue } from './message-queue.js';
@@ -66,6 +67,9 @@ function byteSize(data: SendData): number {
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
+/** SEND_HIGH_WATER_MARK is where `send` starts answering false while Blobs wait to be read (the wire's mark). */
+const SEND_HIGH_WATER_MARK = 16 * 1024;
+
 /**
  * WebSocket is one end of a WebSocket connection, the same class on both sides. As a
  * client (`new WebSocket(url, protocols?, options?)`) it follows the WHATWG WebSocket API;
@@ -91,7 +95,15 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
   #transport: Transport | undefined;
   #abortHandshake: ((error: Error) => void) | undefined;
   #error: unknown;
-  #iterator: MessageQueue<WebSocketData> | undefined;
+  /** The messages kept for async iteration: claimed by a loop, or kept from the start until one comes (see #Events.onMessage). */
+  #queue: MessageQueue<WebSocketData> | undefined;
+  #iterating = false;
+  /** True until a message arrives while a message listener exists, or a loop ends: unclaimed messages are kept for a loop. */
+  #keepForLoop = true;
+  /** A send returned false and drain has not fired yet. */
+  #drainOwed = false;
+  /** What the async iterator throws after an abnormal close. */
+  #closedError: ConnectionClosedError | undefined;
   #outbox: SendData[] | undefined;
   #outboxBytes = 0;
   #onClosed: ((ws: WebSocket) => void) | undefined;
@@ -182,18 +194,21 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
   }
 
   /**
-   * send queues a message: a string as text, anything else as binary. It throws while
-   * CONNECTING and, as WHATWG says, silently drops data once closing has begun. A Blob is
-   * read asynchronously; later sends wait for it, so the order is kept.
+   * send queues a message: a string as text, anything else as binary. Like a stream's
+   * `write`, it returns true while `bufferedAmount` is below the socket's high-water mark
+   * and false when the caller should wait for `drain` before sending more (or when the
+   * data was dropped). It throws while CONNECTING and, as WHATWG says, drops data once
+   * closing has begun (returning false). A Blob is read asynchronously; later sends wait
+   * for it, so the order is kept.
    */
-  send(data: SendData): void {
+  send(data: SendData): boolean {
     if (this.#state === WebSocket.CONNECTING) throw new InvalidStateError('WebSocket is still connecting');
-    if (this.readyState !== WebSocket.OPEN) return;
+    if (this.readyState !== WebSocket.OPEN) return false;
     if (this.#outbox || data instanceof Blob) {
       this.#enqueue(data);
-      return;
+      return this.#owe(this.bufferedAmount < SEND_HIGH_WATER_MARK);
     }
-    this.#sendNow(data);
+    return this.#owe(this.#sendNow(data));
   }
 
   /**
@@ -205,19 +220,19 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
    * serialized once per encoding; a client socket (which must mask) or one that compresses
    * with context takeover sends the message's payload the usual way instead.
    */
-  sendPrepared(message: PreparedMessage): void {
+  sendPrepared(message: PreparedMessage): boolean {
     if (this.#state === WebSocket.CONNECTING) throw new InvalidStateError('WebSocket is still connecting');
-    if (this.readyState !== WebSocket.OPEN) return;
+    if (this.readyState !== WebSocket.OPEN) return false;
     if (this.#outbox) {
       this.#enqueue(message.binary ? message.data : message.data.toString('utf8'));
-      return;
+      return this.#owe(this.bufferedAmount < SEND_HIGH_WATER_MARK);
     }
     const transport = this.#transport;
-    if (!transport) return;
+    if (!transport) return false;
     const key = transport.sharedEncodingKey;
-    if (key !== undefined) transport.sendFrames(message.framesFor(key, transport));
-    else if (message.binary) transport.sendBinary(message.data);
-    else transport.sendText(message.data);
+    if (key !== undefined) return this.#owe(transport.sendFrames(message.framesFor(key, transport)));
+    if (message.binary) return this.#owe(transport.sendBinary(message.data));
+    return this.#owe(transport.sendText(message.data));
   }
 
   /**
@@ -246,6 +261,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       return;
     }
     if (this.#state !== WebSocket.OPEN) return;
+    this.#dropUnclaimed();
     const effective = code === undefined && reason ? 1000 : code;
     this.#transport?.close(effective, effective === undefined ? undefined : (reason ?? ''));
   }
@@ -275,22 +291,45 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
 
   /**
    * Async iteration yields each message (as a `message` event's `data`) until the
-   * connection closes; it throws the error of a failed connection. At most 16 messages or
-   * 1 MiB wait in its queue: beyond that reading pauses, so a slow loop slows the peer.
-   * Messages that arrived before the loop started are not replayed. `break` detaches the
-   * loop and leaves the connection open.
+   * connection closes. It ends after a clean close and throws a ConnectionClosedError
+   * after an abnormal one (no closing handshake: a dropped connection, a protocol error,
+   * terminate, the send-buffer limit). At most 16 messages or 1 MiB wait in its queue:
+   * beyond that reading pauses, so a slow loop slows the peer. The first loop sees every
+   * message since the socket opened, as long as no `message` listener took them first
+   * (see #Events.onMessage). `break` detaches the loop and leaves the connection open.
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<WebSocketData> {
-    if (this.#iterator) throw new InvalidStateError('WebSocket is already being iterated');
-    const queue = new MessageQueue<WebSocketData>(
+    if (this.#iterating) throw new InvalidStateError('WebSocket is already being iterated');
+    const queue = this.#queue ?? this.#newQueue();
+    if (this.#state === WebSocket.CLOSED) queue.end(this.#closedError);
+    this.#iterating = true;
+    this.#queue = queue;
+    return queue;
+  }
+
+  #newQueue(): MessageQueue<WebSocketData> {
+    const queue: MessageQueue<WebSocketData> = new MessageQueue<WebSocketData>(
       { pause: () => this.#transport?.pause(), resume: () => this.#transport?.resume() },
       () => {
-        if (this.#iterator === queue) this.#iterator = undefined;
+        if (this.#queue !== queue) return;
+        this.#queue = undefined;
+        this.#iterating = false;
+        this.#keepForLoop = false;
       },
     );
-    if (this.#state === WebSocket.CLOSED) queue.end(this.#error);
-    else this.#iterator = queue;
     return queue;
+  }
+
+  /** #dropUnclaimed stops keeping messages for a loop that never came (reading resumes). */
+  #dropUnclaimed(): void {
+    this.#keepForLoop = false;
+    if (this.#queue && !this.#iterating) void this.#queue.return();
+  }
+
+  /** #owe records that a send returned false, so the drain (or the close) that follows releases its waiters. */
+  #owe(ok: boolean): boolean {
+    if (!ok) this.#drainOwed = true;
+    return ok;
   }
 
   #attach(
@@ -319,11 +358,25 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     constructor(ws: WebSocket) {
       this.#ws = ws;
     }
+    /**
+     * onMessage hands a message to the loop and to the listeners. Until a loop claims the
+     * queue, messages are kept for it from the start (so `await once(ws, 'open')` then
+     * `for await` misses nothing), bounded as the loop's queue is; the first message that
+     * finds a `message` listener ends that for good, so event-only sockets keep nothing.
+     */
     onMessage(binary: boolean, data: Buffer): void {
       const ws = this.#ws;
       const value = binary ? ws.#binary(data) : data.toString('utf8');
-      ws.#iterator?.push(value, data.length);
-      if (ws.hasListeners('message')) ws.dispatchEvent(new MessageEvent('message', { data: value }));
+      const listening = ws.hasListeners('message');
+      if (ws.#iterating) ws.#queue?.push(value, data.length);
+      else if (ws.#keepForLoop) {
+        if (listening) ws.#dropUnclaimed();
+        else {
+          ws.#queue ??= ws.#newQueue();
+          ws.#queue.push(value, data.length);
+        }
+      }
+      if (listening) ws.dispatchEvent(new MessageEvent('message', { data: value }));
     }
     onPing(data: Buffer): void {
       if (this.#ws.hasListeners('ping')) this.#ws.dispatchEvent(new MessageEvent('ping', { data }));
@@ -336,6 +389,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       this.#ws.dispatchEvent(new ErrorEvent('error', { error }));
     }
     onDrain(): void {
+      this.#ws.#drainOwed = false;
       if (this.#ws.hasListeners('drain')) this.#ws.dispatchEvent(new WebSocketEvent('drain'));
     }
     onClose(code: number, reason: string, wasClean: boolean): void {
@@ -355,25 +409,35 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     this.#closed(1006, '', false);
   }
 
+  /**
+   * #closed finishes the connection: the loop ends (or throws a ConnectionClosedError when
+   * the close was not clean), a `drain` still owed to a send that returned false is fired
+   * so that nobody waits for it forever (readyState is CLOSED by then), then `close`.
+   */
   #closed(code: number, reason: string, wasClean: boolean): void {
     this.#state = WebSocket.CLOSED;
     this.#outbox = undefined;
     this.#outboxBytes = 0;
-    this.#iterator?.end(wasClean ? undefined : this.#error);
+    if (!wasClean) this.#closedError = new ConnectionClosedError(code, reason, wasClean, this.#error);
+    this.#queue?.end(this.#closedError);
     const onClosed = this.#onClosed;
     this.#onClosed = undefined;
     onClosed?.(this);
+    if (this.#drainOwed) {
+      this.#drainOwed = false;
+      if (this.hasListeners('drain')) this.dispatchEvent(new WebSocketEvent('drain'));
+    }
     this.dispatchEvent(new CloseEvent('close', { code, reason, wasClean }));
   }
 
-  #sendNow(data: Exclude<SendData, Blob>): void {
+  #sendNow(data: Exclude<SendData, Blob>): boolean {
     const transport = this.#transport;
-    if (!transport) return;
-    if (typeof data === 'string') transport.sendText(data);
-    else if (Buffer.isBuffer(data)) transport.sendBinary(data);
-    else if (ArrayBuffer.isView(data))
-      transport.sendBinary(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-    else transport.sendBinary(Buffer.from(data));
+    if (!transport) return false;
+    if (typeof data === 'string') return transport.sendText(data);
+    if (Buffer.isBuffer(data)) return transport.sendBinary(data);
+    if (ArrayBuffer.isView(data))
+      return transport.sendBinary(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    return transport.sendBinary(Buffer.from(data));
   }
 
   #enqueue(data: SendData): void {

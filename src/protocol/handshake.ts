@@ -199,7 +199,25 @@ export function buildRejectResponse(
   );
 }
 
-/** clientRequestHeaders returns the headers of a client's upgrade request (Host is left to the HTTP client). */
+/**
+ * HANDSHAKE_HEADERS are the request headers the handshake owns (lower case): the caller's
+ * `headers` cannot set them, in any spelling, even where this request leaves one out
+ * (no subprotocol, no extension offered). Host and Origin are not among them.
+ */
+const HANDSHAKE_HEADERS = new Set([
+  'connection',
+  'upgrade',
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-protocol',
+  'sec-websocket-extensions',
+]);
+
+/**
+ * clientRequestHeaders returns the headers of a client's upgrade request (Host is left to
+ * the HTTP client unless `headers` sets it). Extra `headers` never override the handshake
+ * headers; `origin` wins over an Origin header in `headers`.
+ */
 export function clientRequestHeaders(opts: {
   key: string;
   protocols?: string[] | undefined;
@@ -207,8 +225,14 @@ export function clientRequestHeaders(opts: {
   origin?: string | undefined;
   headers?: Record<string, string> | undefined;
 }): Record<string, string> {
+  const extra: Record<string, string> = {};
+  for (const [name, value] of Object.entries(opts.headers ?? {})) {
+    const lower = name.toLowerCase();
+    if (HANDSHAKE_HEADERS.has(lower) || (opts.origin && lower === 'origin')) continue;
+    extra[name] = value;
+  }
   const out: Record<string, string> = {
-    ...opts.headers,
+    ...extra,
     Connection: 'Upgrade',
     Upgrade: 'websocket',
     'Sec-WebSocket-Key': opts.key,

@@ -43,8 +43,12 @@ export function duplexEndpoint(name: string, ws: WebSocket): Endpoint {
     events,
     protocol: ws.protocol,
     extensions: ws.extensions,
-    sendText: async (text) => ws.send(text),
-    sendBinary: async (data) => ws.send(data),
+    sendText: async (text) => {
+      ws.send(text);
+    },
+    sendBinary: async (data) => {
+      ws.send(data);
+    },
     ping: async (data) => ws.ping(data),
     close: async (code, reason) => ws.close(code, reason),
     dispose: async () => ws.terminate(),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { type CloseEvent, WebSocket } from 'duplexjs';
+import { BufferFullError, type CloseEvent, type ErrorEvent, WebSocket } from 'duplexjs';
 import { closePayload, connectRaw, encodeFrame, Op } from '../helpers/raw-client.js';
 import { nextConnection, nextEvent, sleep, startServer, stop, withTimeout } from './util.js';
 
@@ -24,6 +25,101 @@ describe('bufferedAmount and drain', () => {
     assert.equal(((await received).data as Buffer).length, 8 * MiB);
     ws.close();
     await nextEvent(ws, 'close');
+    await stop(wss);
+  });
+});
+
+describe('send tells the caller where it stands (issue 8)', () => {
+  it('returns true under the high-water mark, false above it and once closing began', {
+    timeout: 10_000,
+  }, async () => {
+    const { wss, url } = await startServer();
+    const accepted = nextConnection(wss);
+    const ws = new WebSocket(url, undefined, { perMessageDeflate: false });
+    await nextEvent(ws, 'open');
+    const server = await accepted;
+    server.addEventListener('message', () => {});
+    assert.equal(ws.send('small'), true);
+    assert.equal(ws.send(Buffer.alloc(MiB)), false, 'wait for drain after 1 MiB');
+    await nextEvent(ws, 'drain');
+    assert.equal(ws.bufferedAmount, 0);
+    assert.equal(ws.send('small again'), true);
+    const serverClosed = nextEvent<CloseEvent>(server, 'close');
+    ws.close();
+    assert.equal(ws.send('late'), false, 'dropped once closing began');
+    assert.equal((await nextEvent<CloseEvent>(ws, 'close')).wasClean, true);
+    assert.equal((await serverClosed).wasClean, true);
+    await stop(wss);
+  });
+
+  // Issue 8: 48 sends of 1 MiB delivered 16 MiB, then a close 1008 reported as wasClean true.
+  it('48 sends of 1 MiB in a plain loop arrive complete at a reading peer', { timeout: 30_000 }, async () => {
+    const { wss, url } = await startServer();
+    const accepted = nextConnection(wss);
+    const ws = new WebSocket(url, undefined, { perMessageDeflate: false });
+    await nextEvent(ws, 'open');
+    const server = await accepted;
+    const count = 48;
+    let bytes = 0;
+    let messages = 0;
+    const all = new Promise<void>((resolve) => {
+      server.addEventListener('message', (e) => {
+        const data = e.data as Buffer;
+        assert.equal(data[0], messages % 256);
+        bytes += data.length;
+        if (++messages === count) resolve();
+      });
+    });
+    const errors: unknown[] = [];
+    ws.addEventListener('error', (e) => errors.push(e.error));
+    for (let i = 0; i < count; i++) ws.send(Buffer.alloc(MiB, i));
+    await withTimeout(all, `${count} messages`, 25_000);
+    assert.deepEqual([messages, bytes, errors], [count, count * MiB, []]);
+    assert.equal(ws.readyState, WebSocket.OPEN);
+    ws.close();
+    assert.deepEqual((await nextEvent<CloseEvent>(ws, 'close')).wasClean, true);
+    await stop(wss);
+  });
+
+  it('with a small maxBufferedAmount, a plain send loop fails loudly: DUPLEX_BUFFER_FULL, then close 1008 with wasClean false', {
+    timeout: 15_000,
+  }, async () => {
+    const { wss, url } = await startServer();
+    const ws = new WebSocket(url, undefined, { perMessageDeflate: false, maxBufferedAmount: 4 * MiB });
+    await nextEvent(ws, 'open');
+    const failed = nextEvent<ErrorEvent>(ws, 'error');
+    const closed = nextEvent<CloseEvent>(ws, 'close', 10_000);
+    let accepted = 0;
+    for (let i = 0; i < 48; i++)
+      if (ws.send(Buffer.alloc(MiB, i)) || ws.readyState === WebSocket.OPEN) accepted++;
+    const error = (await failed).error;
+    assert.ok(error instanceof BufferFullError, String(error));
+    assert.deepEqual([error.code, error.closeCode, error.limit], ['DUPLEX_BUFFER_FULL', 1008, 4 * MiB]);
+    assert.ok(error.bufferedAmount > 4 * MiB);
+    assert.ok(accepted < 48, 'sends after the failure are dropped');
+    const close = await closed;
+    assert.deepEqual([close.code, close.reason, close.wasClean], [1008, 'send buffer full', false]);
+    await stop(wss);
+  });
+});
+
+describe('drain after the peer is gone (issue 8)', () => {
+  it("await once(ws, 'drain') returns when the peer disconnects before the buffer drained", {
+    timeout: 15_000,
+  }, async () => {
+    const { wss, port } = await startServer();
+    const accepted = nextConnection(wss);
+    const peer = await connectRaw(port);
+    const server = await accepted;
+    peer.socket.pause();
+    // 32 MiB is more than loopback's socket buffers hold for a reader that is paused.
+    let ok = true;
+    for (let i = 0; i < 32; i++) ok = server.send(Buffer.alloc(MiB, i));
+    assert.equal(ok, false);
+    const drained = withTimeout(once(server as unknown as EventTarget, 'drain'), 'drain');
+    peer.destroy();
+    await drained;
+    assert.equal(server.readyState, WebSocket.CLOSED, 'the drain of a closed socket');
     await stop(wss);
   });
 });
@@ -59,7 +155,8 @@ describe('send-buffer limit policy', () => {
     assert.ok(close.before.every((f) => f.opcode === Op.BINARY));
     await peer.send(encodeFrame({ opcode: Op.CLOSE, payload: closePayload(1008), mask: true }));
     const close2 = await closed;
-    assert.deepEqual([close2.code, close2.wasClean], [1008, true]);
+    // Sent data was dropped, so the close is not clean even though both close frames passed.
+    assert.deepEqual([close2.code, close2.wasClean], [1008, false]);
     await stop(wss);
   });
 
@@ -79,7 +176,7 @@ describe('send-buffer limit policy', () => {
     }
     assert.equal(server.readyState, WebSocket.CLOSING);
     const close = await closed;
-    assert.deepEqual([close.code, close.wasClean], [1006, false]);
+    assert.deepEqual([close.code, close.wasClean], [1008, false]);
     peer.destroy();
     await stop(wss);
   });

@@ -5,8 +5,10 @@ import * as duplex from 'duplexjs';
 describe('package root exports', () => {
   it('is the deliberate list', () => {
     assert.deepEqual(Object.keys(duplex).sort(), [
+      'BufferFullError',
       'CloseCode',
       'CloseEvent',
+      'ConnectionClosedError',
       'DuplexError',
       'ErrorEvent',
       'HandshakeError',
@@ -29,5 +31,7 @@ describe('package root exports', () => {
       [0, 1, 2, 3],
     );
     assert.ok(duplex.UnexpectedResponseError.prototype instanceof duplex.HandshakeError);
+    assert.ok(duplex.ConnectionClosedError.prototype instanceof duplex.DuplexError);
+    assert.ok(duplex.BufferFullError.prototype instanceof duplex.DuplexError);
   });
 });

@@ -9,6 +9,7 @@ import {
   WebSocket,
   WebSocketServer,
 } from 'duplexjs';
+import { openTcp } from '../helpers/raw-client.js';
 import { nextConnection, nextEmit, nextEvent, startServer, stop, withTimeout } from './util.js';
 
 /** httpGet resolves with the status and body of a plain GET. */
@@ -105,7 +106,7 @@ describe('WebSocketServer attached to an http server', () => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=1`);
     await nextEvent(ws, 'open');
     const refused = await expectRefusal(`ws://127.0.0.1:${port}/other`);
-    assert.equal(refused.status, 400);
+    assert.equal(refused.status, 404);
     ws.close();
     await nextEvent(ws, 'close');
     await stop(wss);
@@ -131,7 +132,71 @@ describe('WebSocketServer attached to an http server', () => {
     await Promise.all([stop(a), stop(b)]);
     http.close();
   });
+
+  // Issue 8: with two servers on /a and /b, an upgrade to /c got no answer and its socket
+  // stayed open forever.
+  it('answers 404 to an upgrade no server on the http server wants, instead of hanging', {
+    timeout: 10_000,
+  }, async () => {
+    const http = createServer();
+    const a = new WebSocketServer({ server: http, path: '/a' });
+    const b = new WebSocketServer({ server: http, path: '/b' });
+    const port = await listenHttp(http);
+    const refused = await expectRefusal(`ws://127.0.0.1:${port}/c`);
+    assert.equal(refused.status, 404);
+    // Each path still reaches its own server, and only one answer went out for /c.
+    const raw = await openTcp(port);
+    await raw.send(upgradeRequest('/c', port));
+    assert.equal((await raw.readHead()).status, 404);
+    assert.equal(await raw.waitForTcpClose(), 'fin');
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/b`);
+    await nextEvent(ws, 'open');
+    ws.close();
+    await nextEvent(ws, 'close');
+    await Promise.all([stop(a), stop(b)]);
+    http.close();
+  });
+
+  it('answers 404 after handshakeTimeout when another upgrade listener leaves the socket alone', {
+    timeout: 10_000,
+  }, async () => {
+    const http = createServer();
+    const a = new WebSocketServer({ server: http, path: '/a', handshakeTimeout: 200 });
+    http.on('upgrade', () => {}); // another library that does not want this path either
+    const port = await listenHttp(http);
+    const raw = await openTcp(port);
+    await raw.send(upgradeRequest('/c', port));
+    assert.equal((await raw.readHead(5_000)).status, 404);
+    raw.destroy();
+    await stop(a);
+    http.close();
+  });
+
+  it('adds nothing to a socket that another upgrade listener answered', { timeout: 10_000 }, async () => {
+    const http = createServer();
+    const a = new WebSocketServer({ server: http, path: '/a', handshakeTimeout: 200 });
+    http.on('upgrade', (_req, socket) => {
+      socket.end('HTTP/1.1 418 I am a teapot\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    });
+    const port = await listenHttp(http);
+    const raw = await openTcp(port);
+    await raw.send(upgradeRequest('/c', port));
+    assert.equal((await raw.readHead()).status, 418);
+    await raw.waitForTcpClose();
+    assert.equal(raw.bufferedBytes, 0, 'no second response after the first');
+    await stop(a);
+    http.close();
+  });
 });
+
+/** upgradeRequest is a valid opening handshake request for `path`. */
+function upgradeRequest(path: string, port: number): Buffer {
+  return Buffer.from(
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    'latin1',
+  );
+}
 
 describe('WebSocketServer noServer', () => {
   it('completes handshakes handed over by handleUpgrade', { timeout: 10_000 }, async () => {
