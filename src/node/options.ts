@@ -1,7 +1,9 @@
-import type { Server as HttpServer, IncomingMessage } from 'node:http';
+import type { Agent, Server as HttpServer, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import type { PerMessageDeflateOptions } from '../protocol/index.js';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket, ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import { InvalidArgumentError, type PerMessageDeflateOptions } from '../protocol/index.js';
 
 /** MiB is one mebibyte, the unit of the size defaults below. */
 const MiB = 1024 * 1024;
@@ -44,6 +46,16 @@ export interface SocketOptions {
    * `maxPayload` while inflating, so a compression bomb closes with 1009. @default true
    */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * Answer every ping with a pong, as RFC 6455 5.5.2 requires. `false` leaves it to the
+   * application (its `ping` listener calls `pong`), as ws's option of the same name. @default true
+   */
+  autoPong?: boolean;
+  /**
+   * Skip the UTF-8 check of received text and close reasons (ws's option of the same name).
+   * Only for a trusted peer: invalid UTF-8 then reaches the application. @default false
+   */
+  skipUTF8Validation?: boolean;
 }
 
 /** TlsOptions are the TLS settings a `wss:` client passes on to node:tls. */
@@ -70,6 +82,18 @@ export interface WebSocketOptions extends SocketOptions, TlsOptions {
   origin?: string;
   /** Time from the constructor to an open connection (TCP, TLS and the HTTP upgrade); then it fails with 1006. @default 10_000 */
   handshakeTimeout?: number;
+  /**
+   * Follow 3xx redirects of the upgrade request (to ws:, wss:, http: or https: URLs). When
+   * a redirect leaves the origin (scheme, host and port), the `Authorization` and `Cookie`
+   * headers and the URL's credentials are not sent on. @default false
+   */
+  followRedirects?: boolean;
+  /** Most redirects followed before the handshake fails with DUPLEX_HANDSHAKE_TOO_MANY_REDIRECTS. @default 10 */
+  maxRedirects?: number;
+  /** The http.Agent of the upgrade request (a proxy agent, say). @default none: a fresh connection */
+  agent?: Agent;
+  /** Makes the TCP (or TLS) connection of the upgrade request, as node:http's option of the same name. */
+  createConnection?: (options: object, callback: (error: Error | null, socket: Duplex) => void) => Duplex;
 }
 
 /** AuthenticateRefusal is what `authenticate` returns to refuse a client with an HTTP status. */
@@ -87,7 +111,39 @@ export interface AuthenticateRefusal {
  * `AuthenticateRefusal` refuses with its status, body and headers.
  */
 // biome-ignore lint/suspicious/noConfusingVoidType: a hook that returns nothing accepts the client
-export type AuthenticateResult = boolean | AuthenticateRefusal | undefined | void;
+export type AuthenticateResult = boolean | AuthenticateRefusal | AuthenticateAcceptance | undefined | void;
+
+/**
+ * AuthenticateAcceptance accepts a client and hands what `authenticate` learned (the user,
+ * the session) to the connection: the `connection` listener gets `context` as its third
+ * argument, and `ws.context` holds it for the connection's life.
+ */
+export interface AuthenticateAcceptance {
+  accept: true;
+  context?: unknown;
+}
+
+/** VerifyClientInfo is what ws's `verifyClient` hook receives. */
+export interface VerifyClientInfo {
+  /** The Origin header ('' … as ws, the header's value, or undefined when absent). */
+  origin: string;
+  /** Whether the connection is TLS. */
+  secure: boolean;
+  req: IncomingMessage;
+}
+
+/** VerifyClientCallback answers an asynchronous `verifyClient`: accept, or refuse with a status (401 by default). */
+export type VerifyClientCallback = (
+  result: boolean,
+  code?: number,
+  message?: string,
+  headers?: OutgoingHttpHeaders,
+) => void;
+
+/** VerifyClient is ws's admission hook: synchronous `(info) => boolean`, or `(info, callback) => void`. */
+export type VerifyClient =
+  | ((info: VerifyClientInfo) => boolean)
+  | ((info: VerifyClientInfo, callback: VerifyClientCallback) => void);
 
 /** WebSocketServerOptions configure a `WebSocketServer`. Give exactly one of `port`, `server` or `noServer`. */
 export interface WebSocketServerOptions extends SocketOptions {
@@ -115,14 +171,27 @@ export interface WebSocketServerOptions extends SocketOptions {
    * endpoints. @default false
    */
   dangerouslyAllowAnyOrigin?: boolean;
-  /** Decides whether a client may connect, after the origin check. May be async. Exceptions refuse with 500. */
+  /**
+   * Decides whether a client may connect, after the origin check. May be async. Exceptions
+   * refuse with 500. `{ accept: true, context }` hands `context` to the connection.
+   */
   authenticate?: (req: IncomingMessage) => AuthenticateResult | Promise<AuthenticateResult>;
+  /**
+   * ws's admission hook, honoured as ws does (sync or with a callback; a refusal answers
+   * `code`, 401 by default). It runs where `authenticate` would, after the origin check;
+   * give one or the other, not both.
+   */
+  verifyClient?: VerifyClient;
+  /** Keep every open connection in `clients` (`false`: the set stays empty and `close()` leaves connections alone). @default true */
+  clientTracking?: boolean;
+  /** Accepted for ws compatibility; Duplex dispatches events as they arrive either way. */
+  allowSynchronousEvents?: boolean;
   /**
    * Picks the subprotocol from the client's offer (in its order), or `false` for none.
    * Returning a protocol that was not offered refuses the client with 500.
    * @default the first protocol offered
    */
-  handleProtocols?: (protocols: string[], req: IncomingMessage) => string | false;
+  handleProtocols?: (protocols: OfferedProtocols, req: IncomingMessage) => string | false;
   /**
    * Time from the first byte of the request to the 101 response, including `authenticate`.
    * Standalone servers also apply it to the HTTP request head (a client that dribbles its
@@ -130,6 +199,30 @@ export interface WebSocketServerOptions extends SocketOptions {
    * `headersTimeout`/`requestTimeout`. @default 10_000
    */
   handshakeTimeout?: number;
+}
+
+/**
+ * OfferedProtocols is the client's subprotocol offer as `handleProtocols` receives it: a
+ * Set in the client's order (ws 8's shape: `protocols.has('chat')`) that also reads as an
+ * array (`protocols[0]`, `length`, `includes`, `indexOf`), as Duplex passed it before.
+ */
+export interface OfferedProtocols extends ReadonlySet<string> {
+  readonly length: number;
+  readonly [index: number]: string;
+  includes(protocol: string): boolean;
+  indexOf(protocol: string): number;
+}
+
+/** offeredProtocols builds the OfferedProtocols of one handshake. */
+export function offeredProtocols(list: readonly string[]): OfferedProtocols {
+  const set = new Set(list) as unknown as Set<string> & Record<string | number, unknown>;
+  for (let i = 0; i < list.length; i++) Object.defineProperty(set, i, { value: list[i] });
+  Object.defineProperties(set, {
+    length: { value: list.length },
+    includes: { value: (protocol: string) => list.includes(protocol) },
+    indexOf: { value: (protocol: string) => list.indexOf(protocol) },
+  });
+  return set as unknown as OfferedProtocols;
 }
 
 /** ResolvedSocketOptions are SocketOptions with every default filled in. */
@@ -140,6 +233,8 @@ export interface ResolvedSocketOptions {
   heartbeat: HeartbeatOptions | false;
   /** permessage-deflate settings, or false when switched off. */
   perMessageDeflate: PerMessageDeflateOptions | false;
+  autoPong: boolean;
+  skipUTF8Validation: boolean;
 }
 
 /** ResolvedServerOptions are WebSocketServerOptions with every default filled in. */
@@ -152,7 +247,9 @@ export interface ResolvedServerOptions extends ResolvedSocketOptions {
   path: string | undefined;
   allowedOrigins: Set<string>;
   dangerouslyAllowAnyOrigin: boolean;
+  /** `authenticate`, or ws's `verifyClient` in its shape. */
   authenticate: WebSocketServerOptions['authenticate'];
+  clientTracking: boolean;
   handleProtocols: WebSocketServerOptions['handleProtocols'];
   handshakeTimeout: number;
 }
@@ -194,6 +291,8 @@ export function resolveSocketOptions(
     maxBufferedAmount: positive('maxBufferedAmount', user.maxBufferedAmount, DEFAULTS.maxBufferedAmount),
     heartbeat: resolveHeartbeat(user.heartbeat, heartbeat),
     perMessageDeflate: resolveDeflate(user.perMessageDeflate),
+    autoPong: user.autoPong !== false,
+    skipUTF8Validation: user.skipUTF8Validation === true,
   };
 }
 
@@ -242,6 +341,18 @@ export function normalizeOrigin(origin: string): string {
 
 /** resolveServerOptions checks a WebSocketServer's options once and fills in every default. */
 export function resolveServerOptions(user: WebSocketServerOptions): ResolvedServerOptions {
+  checkServerOptionNames(user);
+  if (user.authenticate !== undefined && user.verifyClient !== undefined) {
+    throw new InvalidArgumentError(
+      'DUPLEX_INVALID_OPTION',
+      'give authenticate or verifyClient, not both (authenticate can do what verifyClient does)',
+    );
+  }
+  for (const name of ['authenticate', 'verifyClient', 'handleProtocols'] as const) {
+    if (user[name] !== undefined && typeof user[name] !== 'function') {
+      throw new InvalidArgumentError('DUPLEX_INVALID_OPTION', `${name} must be a function`);
+    }
+  }
   const modes = [user.port !== undefined, user.server !== undefined, user.noServer === true];
   if (modes.filter(Boolean).length !== 1) {
     throw new TypeError('WebSocketServer needs exactly one of the options port, server or noServer');
@@ -260,8 +371,95 @@ export function resolveServerOptions(user: WebSocketServerOptions): ResolvedServ
     path: user.path,
     allowedOrigins: new Set((user.allowedOrigins ?? []).map(normalizeOrigin)),
     dangerouslyAllowAnyOrigin: user.dangerouslyAllowAnyOrigin === true,
-    authenticate: user.authenticate,
+    authenticate: user.verifyClient ? fromVerifyClient(user.verifyClient) : user.authenticate,
+    clientTracking: user.clientTracking !== false,
     handleProtocols: user.handleProtocols,
     handshakeTimeout: positive('handshakeTimeout', user.handshakeTimeout, DEFAULTS.handshakeTimeout),
+  };
+}
+
+/** SERVER_OPTIONS lists every option name a WebSocketServer knows. */
+const SERVER_OPTIONS = new Set<string>([
+  'port',
+  'host',
+  'backlog',
+  'server',
+  'noServer',
+  'path',
+  'allowedOrigins',
+  'dangerouslyAllowAnyOrigin',
+  'authenticate',
+  'verifyClient',
+  'handleProtocols',
+  'handshakeTimeout',
+  'clientTracking',
+  'allowSynchronousEvents',
+  'maxPayload',
+  'closeTimeout',
+  'maxBufferedAmount',
+  'heartbeat',
+  'perMessageDeflate',
+  'autoPong',
+  'skipUTF8Validation',
+]);
+
+/** WS_HINTS says what to use instead of ws options (or near-misses) that Duplex does not take. */
+const WS_HINTS: Record<string, string> = {
+  WebSocket:
+    'Duplex has one WebSocket class; pass per-connection data from authenticate ({ accept: true, context }) and read ws.context',
+  maxReceivedFrameSize: 'use maxPayload',
+  maxReceivedMessageSize: 'use maxPayload',
+  origins: 'use allowedOrigins',
+  verifyClients: 'use verifyClient',
+  handleProtocol: 'use handleProtocols',
+  perMessageDeflateOptions: 'use perMessageDeflate',
+  pingInterval: 'use heartbeat: { interval, timeout }',
+  pingTimeout: 'use heartbeat: { interval, timeout }',
+};
+
+/** checkServerOptionNames refuses an option the server does not know, naming it (a typo must not pass silently). */
+function checkServerOptionNames(user: object): void {
+  for (const name of Object.keys(user)) {
+    if (SERVER_OPTIONS.has(name)) continue;
+    const hint = WS_HINTS[name];
+    throw new InvalidArgumentError(
+      'DUPLEX_INVALID_OPTION',
+      `unknown WebSocketServer option ${JSON.stringify(name)}${hint ? `: ${hint}` : ''}`,
+    );
+  }
+}
+
+/**
+ * fromVerifyClient wraps ws's `verifyClient` as an `authenticate` hook: `info` as ws builds
+ * it, a synchronous boolean or the callback's `(result, code, message, headers)`.
+ */
+function fromVerifyClient(
+  verify: VerifyClient,
+): (req: IncomingMessage) => AuthenticateResult | Promise<AuthenticateResult> {
+  return (req) => {
+    const socket = req.socket as Socket & Partial<Pick<TLSSocket, 'encrypted' | 'authorized'>>;
+    const info: VerifyClientInfo = {
+      origin: (req.headers['sec-websocket-version'] === '8'
+        ? req.headers['sec-websocket-origin']
+        : req.headers.origin) as string,
+      secure: Boolean(socket.authorized || socket.encrypted),
+      req,
+    };
+    if (verify.length < 2) {
+      return (verify as (info: VerifyClientInfo) => boolean)(info) ? true : { status: 401 };
+    }
+    return new Promise<AuthenticateResult>((resolve) => {
+      (verify as (info: VerifyClientInfo, callback: VerifyClientCallback) => void)(
+        info,
+        (result, code = 401, message, headers) => {
+          if (result) return resolve(true);
+          const flat: Record<string, string> = {};
+          for (const [name, value] of Object.entries(headers ?? {})) {
+            if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : String(value);
+          }
+          resolve({ status: code, body: message, headers: flat });
+        },
+      );
+    });
   };
 }

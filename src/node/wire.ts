@@ -1,6 +1,7 @@
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { getSystemErrorName } from 'node:util';
+import { DuplexError } from '../protocol/index.js';
 
 /**
  * A Wire is the byte pipe under one WebSocket connection: it reads chunks, writes frames
@@ -38,8 +39,13 @@ export interface Wire {
   readonly writable: boolean;
   /** True once end() was called. */
   readonly ended: boolean;
-  /** write queues frames for the end of this event-loop turn; false when above the high-water mark. */
-  write(frames: readonly Buffer[]): boolean;
+  /**
+   * write queues frames for the end of this event-loop turn; false when above the
+   * high-water mark. `callback` is called once: without an argument when these frames (and
+   * all before them) were handed to the kernel, with an Error when the wire was destroyed
+   * or failed first.
+   */
+  write(frames: readonly Buffer[], callback?: WriteCallback): boolean;
   /** flush hands queued frames to the kernel now (the end-of-turn flush calls it). */
   flush(): void;
   /** end half-closes after the queued frames left. */
@@ -48,6 +54,15 @@ export interface Wire {
   destroy(): void;
   pause(): void;
   resume(): void;
+}
+
+/** WriteCallback learns the fate of one write: undefined once it reached the kernel, else the Error. */
+export type WriteCallback = (error?: Error) => void;
+
+/** notify calls write callbacks, each on its own so that one that throws does not skip the others. */
+function notify(callbacks: WriteCallback[] | undefined, error: Error | undefined): void {
+  if (callbacks === undefined) return;
+  for (const callback of callbacks) process.nextTick(callback, error);
 }
 
 /** HIGH_WATER_MARK is where write() starts returning false (node:net's default). */
@@ -88,6 +103,7 @@ interface StreamReq {
   wire?: HandleWire;
   chunks?: Buffer[];
   async?: boolean;
+  callbacks?: WriteCallback[] | undefined;
 }
 
 interface TcpHandle {
@@ -153,6 +169,11 @@ const K_ASYNC = io?.stream.kLastWriteWasAsync ?? 0;
 /** handleIoAvailable tells whether plain TCP connections use the handle path (see the module comment). */
 export const handleIoAvailable = io !== undefined;
 
+/** closedError is what a write callback gets when its data can no longer be sent. */
+function closedError(): Error {
+  return new DuplexError('DUPLEX_NOT_SENT', 'the connection closed before the data was sent');
+}
+
 function uvError(status: number, syscall: string): Error {
   const code = getSystemErrorName(status);
   return Object.assign(new Error(`${syscall} ${code}`), { code, errno: status, syscall });
@@ -183,6 +204,7 @@ function deliver(wire: HandleWire, chunk: Buffer): void {
 }
 
 function afterWrite(this: StreamReq, status: number): void {
+  notify(this.callbacks, status < 0 ? uvError(status, 'write') : undefined);
   this.wire?.written(status);
 }
 
@@ -203,6 +225,8 @@ class HandleWire implements Wire {
   readonly #handle: TcpHandle;
   readonly #listener: WireListener;
   #queue: Buffer[] = [];
+  /** Callbacks of the writes in #queue; created by the first write that has one. */
+  #callbacks: WriteCallback[] | undefined;
   #queued = 0;
   #inflight = 0;
   #writing = false;
@@ -245,12 +269,22 @@ class HandleWire implements Wire {
     return this.#ending;
   }
 
-  write(frames: readonly Buffer[]): boolean {
-    if (this.#ending || this.#destroyed) return false;
+  write(frames: readonly Buffer[], callback?: WriteCallback): boolean {
+    if (this.#ending || this.#destroyed) {
+      if (callback) process.nextTick(callback, closedError());
+      return false;
+    }
     for (const frame of frames) {
       if (frame.length === 0) continue;
       this.#queue.push(frame);
       this.#queued += frame.length;
+    }
+    if (callback) {
+      if (this.#queued === 0 && !this.#writing) process.nextTick(callback);
+      else {
+        this.#callbacks ??= [];
+        this.#callbacks.push(callback);
+      }
     }
     if (!this.#scheduled && !this.#writing && this.#queued > 0) {
       this.#scheduled = true;
@@ -267,8 +301,10 @@ class HandleWire implements Wire {
     if (this.#queued > 0) {
       const chunks = this.#queue;
       const bytes = this.#queued;
+      const callbacks = this.#callbacks;
       this.#queue = [];
       this.#queued = 0;
+      this.#callbacks = undefined;
       const req = new io!.stream.WriteWrap();
       req.handle = this.#handle;
       req.oncomplete = afterWrite;
@@ -278,17 +314,21 @@ class HandleWire implements Wire {
           ? this.#handle.writeBuffer(req, chunks[0]!)
           : this.#handle.writev(req, chunks, true);
       if (err !== 0) {
-        this.fail(uvError(err, 'write'));
+        const error = uvError(err, 'write');
+        notify(callbacks, error);
+        this.fail(error);
         return;
       }
       if (state[K_ASYNC] !== 0) {
         // The kernel took part of it; libuv writes the rest when the socket is writable.
         req.wire = this;
         req.chunks = chunks;
+        req.callbacks = callbacks;
         this.#writing = true;
         this.#inflight = bytes;
         return;
       }
+      notify(callbacks, undefined);
     }
     this.#afterFlushed();
   }
@@ -307,6 +347,11 @@ class HandleWire implements Wire {
   }
 
   #afterFlushed(): void {
+    if (this.#callbacks !== undefined && this.#queued === 0) {
+      const callbacks = this.#callbacks;
+      this.#callbacks = undefined;
+      notify(callbacks, undefined);
+    }
     if (this.#ending && !this.#shutdownSent) this.#shutdown();
     if (this.#needDrain) {
       this.#needDrain = false;
@@ -361,8 +406,11 @@ class HandleWire implements Wire {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
+    const callbacks = this.#callbacks;
     this.#queue = [];
     this.#queued = 0;
+    this.#callbacks = undefined;
+    notify(callbacks, closedError());
     this.#handle.readStop();
     this.#handle.close(() => this.#listener.wireClose());
   }
@@ -438,16 +486,24 @@ class StreamWire implements Wire {
     return this.#socket.writableEnded;
   }
 
-  write(frames: readonly Buffer[]): boolean {
+  write(frames: readonly Buffer[], callback?: WriteCallback): boolean {
     const socket = this.#socket;
-    if (!this.writable) return false;
+    if (!this.writable) {
+      if (callback) process.nextTick(callback, closedError());
+      return false;
+    }
     if (!this.#corked) {
       this.#corked = true;
       socket.cork();
       scheduleFlush(this);
     }
     let ok = true;
-    for (const frame of frames) ok = socket.write(frame);
+    const last = frames.length - 1;
+    const done = callback && ((error?: Error | null) => callback(error ?? undefined));
+    for (let i = 0; i <= last; i++) {
+      ok = done && i === last ? socket.write(frames[i]!, done) : socket.write(frames[i]!);
+    }
+    if (last < 0 && done) ok = socket.write(Buffer.alloc(0), done);
     if (!ok) this.#needDrain = true;
     return ok;
   }

@@ -19,6 +19,8 @@ describe('package root exports', () => {
       'UnexpectedResponseError',
       'WebSocket',
       'WebSocketServer',
+      'createWebSocketStream',
+      'default',
       'prepareMessage',
     ]);
   });
@@ -29,5 +31,13 @@ describe('package root exports', () => {
       [0, 1, 2, 3],
     );
     assert.ok(duplex.UnexpectedResponseError.prototype instanceof duplex.HandshakeError);
+  });
+
+  it("has a default export shaped as ws's: the WebSocket class carrying the server and the stream helper", () => {
+    assert.equal(duplex.default, duplex.WebSocket);
+    assert.equal(duplex.default.Server, duplex.WebSocketServer);
+    assert.equal(duplex.default.WebSocketServer, duplex.WebSocketServer);
+    assert.equal(duplex.default.WebSocket, duplex.WebSocket);
+    assert.equal(duplex.default.createWebSocketStream, duplex.createWebSocketStream);
   });
 });
