@@ -163,8 +163,19 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
   /** What the server's `authenticate` handed over; undefined on clients. */
   #context: unknown;
 
-  constructor(url: string | URL, protocols?: string | string[], options: WebSocketOptions = {}) {
+  constructor(url: string | URL, options?: WebSocketOptions);
+  constructor(url: string | URL, protocols?: string | string[], options?: WebSocketOptions);
+  constructor(
+    url: string | URL,
+    protocols?: string | string[] | WebSocketOptions,
+    options: WebSocketOptions = {},
+  ) {
     super();
+    // ws's `new WebSocket(url, options)`: options in the place of the protocols.
+    if (typeof protocols === 'object' && protocols !== null && !Array.isArray(protocols)) {
+      options = protocols;
+      protocols = undefined;
+    }
     const init = acceptInit;
     acceptInit = undefined;
     if (init) {

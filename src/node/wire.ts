@@ -550,7 +550,8 @@ let ownerSymbol: symbol | undefined;
  * the handshake) is delivered first, then what the socket holds, then new reads. A plain
  * TCP node:net Socket is adopted: its handle moves to a HandleWire, its peer address stays
  * readable (`request.socket.remoteAddress`), and the Socket itself is destroyed without
- * touching the connection (so an http.Server stops counting it). Anything else, or a
+ * touching the connection (so an http.Server stops counting it). Its `remoteAddress`,
+ * `remotePort`, `remoteFamily`, `localAddress` and `localPort` stay readable. Anything else, or a
  * socket with writes still pending, gets a StreamWire.
  */
 export function openWire(socket: Duplex, head: Buffer | undefined, listener: WireListener): Wire {
@@ -561,9 +562,14 @@ export function openWire(socket: Duplex, head: Buffer | undefined, listener: Wir
     return wire;
   }
   const net = socket as Socket & NetInternals;
-  // Cache the peer address on the Socket while it still has its handle.
+  // Keep both ends' addresses readable on the Socket once its handle is gone
+  // (`request.socket.remoteAddress` and the like): node:net caches the peer's once read,
+  // but not its own (Node 20 answers {} without a handle), so those become own values.
   void net.remoteAddress;
-  void net.remotePort;
+  const local = { localAddress: net.localAddress, localPort: net.localPort, localFamily: net.localFamily };
+  for (const [name, value] of Object.entries(local)) {
+    Object.defineProperty(net, name, { value, configurable: true, enumerable: false });
+  }
   handle.readStop();
   net._handle = null;
   const held = net.readableLength > 0 ? (net.read(net.readableLength) as Buffer | null) : null;
