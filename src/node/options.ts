@@ -125,7 +125,7 @@ export interface AuthenticateAcceptance {
 
 /** VerifyClientInfo is what ws's `verifyClient` hook receives. */
 export interface VerifyClientInfo {
-  /** The Origin header ('' … as ws, the header's value, or undefined when absent). */
+  /** The Origin header (Sec-WebSocket-Origin for version 8 clients, as ws), undefined when absent. */
   origin: string;
   /** Whether the connection is TLS. */
   secure: boolean;
@@ -141,9 +141,8 @@ export type VerifyClientCallback = (
 ) => void;
 
 /** VerifyClient is ws's admission hook: synchronous `(info) => boolean`, or `(info, callback) => void`. */
-export type VerifyClient =
-  | ((info: VerifyClientInfo) => boolean)
-  | ((info: VerifyClientInfo, callback: VerifyClientCallback) => void);
+// biome-ignore lint/suspicious/noConfusingVoidType: the callback form returns nothing
+export type VerifyClient = (info: VerifyClientInfo, callback: VerifyClientCallback) => boolean | void;
 
 /** WebSocketServerOptions configure a `WebSocketServer`. Give exactly one of `port`, `server` or `noServer`. */
 export interface WebSocketServerOptions extends SocketOptions {

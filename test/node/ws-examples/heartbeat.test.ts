@@ -33,6 +33,7 @@ describe('heartbeat (README FAQ)', () => {
     });
 
     const interval = setInterval(function ping() {
+      // biome-ignore lint/suspicious/useIterableCallbackReturn: the README's code, as written
       wss.clients.forEach(function each(ws) {
         if (ws.isAlive === false) return ws.terminate();
 
