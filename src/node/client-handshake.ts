@@ -192,7 +192,8 @@ export function startClientHandshake(
           origin: options.origin,
           headers,
         }),
-        agent: options.agent ?? false,
+        // node:http makes a fresh agent for `false`, and then ignores createConnection.
+        agent: options.agent ?? (options.createConnection ? undefined : false),
       };
       if (options.createConnection) {
         (requestOptions as Record<string, unknown>)['createConnection'] = options.createConnection;
