@@ -94,6 +94,8 @@ export interface WebSocketOptions extends SocketOptions, TlsOptions {
   agent?: Agent;
   /** Makes the TCP (or TLS) connection of the upgrade request, as node:http's option of the same name. */
   createConnection?: (options: object, callback: (error: Error | null, socket: Duplex) => void) => Duplex;
+  /** Accepted for ws compatibility; Duplex dispatches events as they arrive either way. */
+  allowSynchronousEvents?: boolean;
 }
 
 /** AuthenticateRefusal is what `authenticate` returns to refuse a client with an HTTP status. */
@@ -461,4 +463,60 @@ function fromVerifyClient(
       );
     });
   };
+}
+
+/** CLIENT_OPTIONS lists every option name a client WebSocket knows. */
+const CLIENT_OPTIONS = new Set<string>([
+  'headers',
+  'origin',
+  'handshakeTimeout',
+  'followRedirects',
+  'maxRedirects',
+  'agent',
+  'createConnection',
+  'allowSynchronousEvents',
+  'maxPayload',
+  'closeTimeout',
+  'maxBufferedAmount',
+  'heartbeat',
+  'perMessageDeflate',
+  'autoPong',
+  'skipUTF8Validation',
+  'ca',
+  'cert',
+  'key',
+  'passphrase',
+  'pfx',
+  'rejectUnauthorized',
+  'servername',
+  'ciphers',
+  'minVersion',
+  'maxVersion',
+  'checkServerIdentity',
+]);
+
+/** WS_CLIENT_HINTS says what to use instead of ws client options Duplex does not take. */
+const WS_CLIENT_HINTS: Record<string, string> = {
+  protocolVersion: 'Duplex speaks version 13 (RFC 6455) only; drop the option',
+  generateMask: 'masking keys are always fresh random bytes (RFC 6455 5.3)',
+  finishRequest: 'set request headers with headers, or the request itself through agent',
+  lookup: 'pass createConnection (or an agent) that resolves as you need',
+  family: 'pass createConnection (or an agent) that connects as you need',
+  localAddress: 'pass createConnection (or an agent) that binds as you need',
+  timeout: 'use handshakeTimeout',
+};
+
+/**
+ * checkClientOptionNames refuses an option a client WebSocket does not know (ws passes
+ * unknown options on to http.request; Duplex names them rather than ignoring them).
+ */
+export function checkClientOptionNames(user: object): void {
+  for (const name of Object.keys(user)) {
+    if (CLIENT_OPTIONS.has(name)) continue;
+    const hint = WS_CLIENT_HINTS[name];
+    throw new InvalidArgumentError(
+      'DUPLEX_INVALID_OPTION',
+      `unknown WebSocket option ${JSON.stringify(name)}${hint ? `: ${hint}` : ''}`,
+    );
+  }
 }

@@ -17,6 +17,7 @@ import { type WebSocketData, WebSocketEventTarget } from './event-target.js';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './events.js';
 import { MessageQueue } from './message-queue.js';
 import {
+  checkClientOptionNames,
   DEFAULTS,
   type ResolvedSocketOptions,
   resolveSocketOptions,
@@ -205,6 +206,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     if (new Set(list).size !== list.length) {
       throw new InvalidArgumentError('DUPLEX_INVALID_PROTOCOL', 'a subprotocol is listed twice');
     }
+    checkClientOptionNames(options);
     const resolved = resolveSocketOptions(options, false);
     const timeout = options.handshakeTimeout ?? DEFAULTS.handshakeTimeout;
     let handedOver = false;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { Agent, createServer, type IncomingMessage, type Server } from 'node:http';
 import { type AddressInfo, createConnection, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
-import { HandshakeError, UnexpectedResponseError, WebSocket } from 'duplexjs';
+import { HandshakeError, InvalidArgumentError, UnexpectedResponseError, WebSocket } from 'duplexjs';
 import WsWebSocket, { WebSocketServer as WsServer } from 'ws';
 import { nextEmit, startServer, stop, withTimeout } from '../util.js';
 
@@ -110,6 +110,22 @@ describe('client followRedirects', () => {
 });
 
 describe('client events and connection options', () => {
+  test("an unknown client option throws DUPLEX_INVALID_OPTION naming it, with a hint for ws's", () => {
+    for (const [name, hint] of [
+      ['maxPayLoad', /"maxPayLoad"$/],
+      ['generateMask', /"generateMask": masking keys/],
+      ['lookup', /"lookup": pass createConnection/],
+    ] as const) {
+      assert.throws(
+        () => new WebSocket('ws://127.0.0.1:1/', { [name]: 1 } as object),
+        (error: unknown) =>
+          error instanceof InvalidArgumentError &&
+          error.code === 'DUPLEX_INVALID_OPTION' &&
+          hint.test(error.message),
+      );
+    }
+  });
+
   test('upgrade fires with the 101 response before open', async () => {
     const { wss, url } = await startServer();
     const order: string[] = [];
