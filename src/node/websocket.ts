@@ -359,7 +359,11 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     if (this.#state === WebSocket.CONNECTING) throw new InvalidStateError('WebSocket is still connecting');
     if (this.readyState !== WebSocket.OPEN) return;
     const transport = this.#transport;
-    if (this.#outbox || transport?.fragmenting) {
+    if (transport?.fragmenting) {
+      // Its frames would land inside the unfinished message (RFC 6455 5.4 forbids interleaving).
+      throw new InvalidStateError('a message sent with fin: false is unfinished: send its last fragment first');
+    }
+    if (this.#outbox) {
       this.#enqueue(message.binary ? message.data : message.data.toString('utf8'));
       return;
     }
