@@ -361,7 +361,9 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     const transport = this.#transport;
     if (transport?.fragmenting) {
       // Its frames would land inside the unfinished message (RFC 6455 5.4 forbids interleaving).
-      throw new InvalidStateError('a message sent with fin: false is unfinished: send its last fragment first');
+      throw new InvalidStateError(
+        'a message sent with fin: false is unfinished: send its last fragment first',
+      );
     }
     if (this.#outbox) {
       this.#enqueue(message.binary ? message.data : message.data.toString('utf8'));

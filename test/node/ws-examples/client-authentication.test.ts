@@ -21,6 +21,7 @@ test('Client authentication: the upgrade handler refuses with 401 or passes the 
   const server = createServer();
   const wss = new WebSocketServer({ noServer: true });
 
+  // biome-ignore lint/correctness/noUnusedFunctionParameters: the README's code, as written
   wss.on('connection', function connection(ws, request, client) {
     ws.on('error', console.error);
 
