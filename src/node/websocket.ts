@@ -161,8 +161,6 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
   #outbox: Array<SendData | QueuedSend> | undefined;
   #outboxBytes = 0;
   #onClosed: ((ws: WebSocket) => void) | undefined;
-  /** What the server's `authenticate` handed over; undefined on clients. */
-  #context: unknown;
 
   constructor(url: string | URL, options?: WebSocketOptions);
   constructor(url: string | URL, protocols?: string | string[], options?: WebSocketOptions);
@@ -185,7 +183,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       this.#protocol = init.protocol;
       this.#extensions = init.extensionsHeader;
       this.#onClosed = init.onClosed;
-      this.#context = init.context;
+      if (init.context !== undefined) contexts.set(this, init.context);
       this.#attach(
         init.socket,
         init.head,
@@ -252,7 +250,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
    * `{ accept: true, context }` (the user, the session); undefined otherwise and on clients.
    */
   get context(): unknown {
-    return this.#context;
+    return contexts.get(this);
   }
 
   override on<K extends keyof WebSocketEmitterEvents>(type: K, listener: EmitterListener<K>): this;
@@ -655,6 +653,12 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     if (outbox === this.#outbox) this.#outbox = undefined;
   }
 }
+
+/**
+ * contexts holds what `authenticate` handed over, per connection: a WeakMap rather than a
+ * field, so that connections without a context pay nothing for it.
+ */
+const contexts = new WeakMap<WebSocket, unknown>();
 
 /** NO_ARGS is the argument list of events that have none (`open`, `drain`). */
 const NO_ARGS = (): readonly unknown[] => [];

@@ -65,6 +65,21 @@ function notify(callbacks: WriteCallback[] | undefined, error: Error | undefined
   for (const callback of callbacks) process.nextTick(callback, error);
 }
 
+/**
+ * queuedCallbacks holds the write callbacks of the frames a HandleWire has queued and not
+ * yet handed to the kernel. A module-level map rather than a field: connections that never
+ * pass a callback (everything but ws-style `send(data, cb)`) pay nothing for it.
+ */
+const queuedCallbacks = new Map<Wire, WriteCallback[]>();
+
+/** takeCallbacks removes and returns the queued callbacks of a wire. */
+function takeCallbacks(wire: Wire): WriteCallback[] | undefined {
+  if (queuedCallbacks.size === 0) return undefined;
+  const callbacks = queuedCallbacks.get(wire);
+  if (callbacks !== undefined) queuedCallbacks.delete(wire);
+  return callbacks;
+}
+
 /** HIGH_WATER_MARK is where write() starts returning false (node:net's default). */
 const HIGH_WATER_MARK = 16 * 1024;
 
@@ -225,8 +240,6 @@ class HandleWire implements Wire {
   readonly #handle: TcpHandle;
   readonly #listener: WireListener;
   #queue: Buffer[] = [];
-  /** Callbacks of the writes in #queue; created by the first write that has one. */
-  #callbacks: WriteCallback[] | undefined;
   #queued = 0;
   #inflight = 0;
   #writing = false;
@@ -282,8 +295,9 @@ class HandleWire implements Wire {
     if (callback) {
       if (this.#queued === 0 && !this.#writing) process.nextTick(callback);
       else {
-        this.#callbacks ??= [];
-        this.#callbacks.push(callback);
+        const list = queuedCallbacks.get(this);
+        if (list) list.push(callback);
+        else queuedCallbacks.set(this, [callback]);
       }
     }
     if (!this.#scheduled && !this.#writing && this.#queued > 0) {
@@ -301,10 +315,9 @@ class HandleWire implements Wire {
     if (this.#queued > 0) {
       const chunks = this.#queue;
       const bytes = this.#queued;
-      const callbacks = this.#callbacks;
+      const callbacks = takeCallbacks(this);
       this.#queue = [];
       this.#queued = 0;
-      this.#callbacks = undefined;
       const req = new io!.stream.WriteWrap();
       req.handle = this.#handle;
       req.oncomplete = afterWrite;
@@ -347,11 +360,7 @@ class HandleWire implements Wire {
   }
 
   #afterFlushed(): void {
-    if (this.#callbacks !== undefined && this.#queued === 0) {
-      const callbacks = this.#callbacks;
-      this.#callbacks = undefined;
-      notify(callbacks, undefined);
-    }
+    if (this.#queued === 0) notify(takeCallbacks(this), undefined);
     if (this.#ending && !this.#shutdownSent) this.#shutdown();
     if (this.#needDrain) {
       this.#needDrain = false;
@@ -406,10 +415,9 @@ class HandleWire implements Wire {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    const callbacks = this.#callbacks;
+    const callbacks = takeCallbacks(this);
     this.#queue = [];
     this.#queued = 0;
-    this.#callbacks = undefined;
     notify(callbacks, closedError());
     this.#handle.readStop();
     this.#handle.close(() => this.#listener.wireClose());

@@ -100,10 +100,11 @@ const NO_EXTENSIONS: readonly Extension[] = [];
 const Phase = { OPEN: 0, CLOSING: 1, CLOSED: 2, FAILED: 3 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
 
-/** Bits of Connection#bits: the rarely used settings and the fragmented-send state in one field. */
+/** Bits of Connection#bits: the settings and the fragmented-send state in one field. */
 const NO_AUTO_PONG = 1;
 const SKIP_UTF8 = 2;
 const SENDING_FRAGMENTS = 4;
+const YIELD_AFTER_MESSAGE = 8;
 
 function randomMaskKey(): Uint8Array {
   return randomFillSync(Buffer.allocUnsafe(4));
@@ -132,8 +133,7 @@ export class Connection {
   private readonly maxPayload: number;
   private readonly maskKey: (() => Uint8Array) | undefined;
   private readonly extensions: readonly Extension[];
-  private readonly yieldAfterMessage: boolean;
-  /** NO_AUTO_PONG, SKIP_UTF8 and SENDING_FRAGMENTS, one field for settings that are rarely set. */
+  /** YIELD_AFTER_MESSAGE, NO_AUTO_PONG, SKIP_UTF8 and SENDING_FRAGMENTS: the flags in one field. */
   private bits: number;
   /** The parser of the peer's bytes; undefined until the first bytes arrive. */
   private parser: FrameParser | undefined;
@@ -158,9 +158,10 @@ export class Connection {
     this.maskKey = options.role === 'client' ? (options.maskKey ?? randomMaskKey) : undefined;
     this.extensions =
       options.extensions !== undefined && options.extensions.length > 0 ? options.extensions : NO_EXTENSIONS;
-    this.yieldAfterMessage = options.yieldAfterMessage ?? false;
     this.bits =
-      (options.autoPong === false ? NO_AUTO_PONG : 0) | (options.skipUtf8Validation === true ? SKIP_UTF8 : 0);
+      (options.yieldAfterMessage === true ? YIELD_AFTER_MESSAGE : 0) |
+      (options.autoPong === false ? NO_AUTO_PONG : 0) |
+      (options.skipUtf8Validation === true ? SKIP_UTF8 : 0);
     const keys = this.extensions.map((ext) => ext.sharedEncodingKey);
     this.sharedEncodingKey =
       options.role === 'server' && keys.every((key) => key !== undefined) ? keys.join(',') : undefined;
@@ -202,7 +203,11 @@ export class Connection {
         if (frame === undefined) break;
         this.handleFrame(frame, result);
         if (this.closeReceived) break;
-        if (this.yieldAfterMessage && result.events[result.events.length - 1]?.type === 'message') break;
+        if (
+          (this.bits & YIELD_AFTER_MESSAGE) !== 0 &&
+          result.events[result.events.length - 1]?.type === 'message'
+        )
+          break;
       }
     } catch (e) {
       this.fail(e, result);
