@@ -11,6 +11,7 @@ export {
   type PrepareOptions,
   prepareMessage,
 } from './node/broadcast.js';
+export type { RawData, WebSocketEmitterEvents } from './node/emitter-events.js';
 export { UnexpectedResponseError } from './node/errors.js';
 export type { ListenerOptions, WebSocketData, WebSocketEventMap } from './node/event-target.js';
 export { CloseEvent, type DataEvent, ErrorEvent } from './node/events.js';
@@ -32,12 +33,10 @@ export { WebSocketServer, type WebSocketServerEvents } from './node/server.js';
 export { createWebSocketStream } from './node/stream.js';
 export {
   type BinaryType,
-  type RawData,
   type SendCallback,
   type SendData,
   type SendOptions,
   WebSocket,
-  type WebSocketEmitterEvents,
 } from './node/websocket.js';
 export {
   CloseCode,

@@ -1,9 +1,13 @@
 import type { Agent, Server as HttpServer, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { TLSSocket, ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { InvalidArgumentError, type PerMessageDeflateOptions } from '../protocol/index.js';
+import type { OfferedProtocols } from './offered-protocols.js';
+import { checkServerOptionNames } from './option-names.js';
+import { fromVerifyClient } from './verify-client.js';
+
+export type { OfferedProtocols } from './offered-protocols.js';
 
 /** MiB is one mebibyte, the unit of the size defaults below. */
 const MiB = 1024 * 1024;
@@ -202,30 +206,6 @@ export interface WebSocketServerOptions extends SocketOptions {
   handshakeTimeout?: number;
 }
 
-/**
- * OfferedProtocols is the client's subprotocol offer as `handleProtocols` receives it: a
- * Set in the client's order (ws 8's shape: `protocols.has('chat')`) that also reads as an
- * array (`protocols[0]`, `length`, `includes`, `indexOf`), as Duplex passed it before.
- */
-export interface OfferedProtocols extends ReadonlySet<string> {
-  readonly length: number;
-  readonly [index: number]: string;
-  includes(protocol: string): boolean;
-  indexOf(protocol: string): number;
-}
-
-/** offeredProtocols builds the OfferedProtocols of one handshake. */
-export function offeredProtocols(list: readonly string[]): OfferedProtocols {
-  const set = new Set(list) as unknown as Set<string> & Record<string | number, unknown>;
-  for (let i = 0; i < list.length; i++) Object.defineProperty(set, i, { value: list[i] });
-  Object.defineProperties(set, {
-    length: { value: list.length },
-    includes: { value: (protocol: string) => list.includes(protocol) },
-    indexOf: { value: (protocol: string) => list.indexOf(protocol) },
-  });
-  return set as unknown as OfferedProtocols;
-}
-
 /** ResolvedSocketOptions are SocketOptions with every default filled in. */
 export interface ResolvedSocketOptions {
   maxPayload: number;
@@ -377,146 +357,4 @@ export function resolveServerOptions(user: WebSocketServerOptions): ResolvedServ
     handleProtocols: user.handleProtocols,
     handshakeTimeout: positive('handshakeTimeout', user.handshakeTimeout, DEFAULTS.handshakeTimeout),
   };
-}
-
-/** SERVER_OPTIONS lists every option name a WebSocketServer knows. */
-const SERVER_OPTIONS = new Set<string>([
-  'port',
-  'host',
-  'backlog',
-  'server',
-  'noServer',
-  'path',
-  'allowedOrigins',
-  'dangerouslyAllowAnyOrigin',
-  'authenticate',
-  'verifyClient',
-  'handleProtocols',
-  'handshakeTimeout',
-  'clientTracking',
-  'allowSynchronousEvents',
-  'maxPayload',
-  'closeTimeout',
-  'maxBufferedAmount',
-  'heartbeat',
-  'perMessageDeflate',
-  'autoPong',
-  'skipUTF8Validation',
-]);
-
-/** WS_HINTS says what to use instead of ws options (or near-misses) that Duplex does not take. */
-const WS_HINTS: Record<string, string> = {
-  WebSocket:
-    'Duplex has one WebSocket class; pass per-connection data from authenticate ({ accept: true, context }) and read ws.context',
-  maxReceivedFrameSize: 'use maxPayload',
-  maxReceivedMessageSize: 'use maxPayload',
-  origins: 'use allowedOrigins',
-  verifyClients: 'use verifyClient',
-  handleProtocol: 'use handleProtocols',
-  perMessageDeflateOptions: 'use perMessageDeflate',
-  pingInterval: 'use heartbeat: { interval, timeout }',
-  pingTimeout: 'use heartbeat: { interval, timeout }',
-};
-
-/** checkServerOptionNames refuses an option the server does not know, naming it (a typo must not pass silently). */
-function checkServerOptionNames(user: object): void {
-  for (const name of Object.keys(user)) {
-    if (SERVER_OPTIONS.has(name)) continue;
-    const hint = WS_HINTS[name];
-    throw new InvalidArgumentError(
-      'DUPLEX_INVALID_OPTION',
-      `unknown WebSocketServer option ${JSON.stringify(name)}${hint ? `: ${hint}` : ''}`,
-    );
-  }
-}
-
-/**
- * fromVerifyClient wraps ws's `verifyClient` as an `authenticate` hook: `info` as ws builds
- * it, a synchronous boolean or the callback's `(result, code, message, headers)`.
- */
-function fromVerifyClient(
-  verify: VerifyClient,
-): (req: IncomingMessage) => AuthenticateResult | Promise<AuthenticateResult> {
-  return (req) => {
-    const socket = req.socket as Socket & Partial<Pick<TLSSocket, 'encrypted' | 'authorized'>>;
-    const info: VerifyClientInfo = {
-      origin: (req.headers['sec-websocket-version'] === '8'
-        ? req.headers['sec-websocket-origin']
-        : req.headers.origin) as string,
-      secure: Boolean(socket.authorized || socket.encrypted),
-      req,
-    };
-    if (verify.length < 2) {
-      return (verify as (info: VerifyClientInfo) => boolean)(info) ? true : { status: 401 };
-    }
-    return new Promise<AuthenticateResult>((resolve) => {
-      (verify as (info: VerifyClientInfo, callback: VerifyClientCallback) => void)(
-        info,
-        (result, code = 401, message, headers) => {
-          if (result) return resolve(true);
-          const flat: Record<string, string> = {};
-          for (const [name, value] of Object.entries(headers ?? {})) {
-            if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : String(value);
-          }
-          resolve({ status: code, body: message, headers: flat });
-        },
-      );
-    });
-  };
-}
-
-/** CLIENT_OPTIONS lists every option name a client WebSocket knows. */
-const CLIENT_OPTIONS = new Set<string>([
-  'headers',
-  'origin',
-  'handshakeTimeout',
-  'followRedirects',
-  'maxRedirects',
-  'agent',
-  'createConnection',
-  'allowSynchronousEvents',
-  'maxPayload',
-  'closeTimeout',
-  'maxBufferedAmount',
-  'heartbeat',
-  'perMessageDeflate',
-  'autoPong',
-  'skipUTF8Validation',
-  'ca',
-  'cert',
-  'key',
-  'passphrase',
-  'pfx',
-  'rejectUnauthorized',
-  'servername',
-  'ciphers',
-  'minVersion',
-  'maxVersion',
-  'checkServerIdentity',
-]);
-
-/** WS_CLIENT_HINTS says what to use instead of ws client options Duplex does not take. */
-const WS_CLIENT_HINTS: Record<string, string> = {
-  protocolVersion: 'Duplex speaks version 13 (RFC 6455) only; drop the option',
-  generateMask: 'masking keys are always fresh random bytes (RFC 6455 5.3)',
-  finishRequest: 'set request headers with headers, or the request itself through agent',
-  lookup: 'pass createConnection (or an agent) that resolves as you need',
-  family: 'pass createConnection (or an agent) that connects as you need',
-  localAddress: 'pass createConnection (or an agent) that binds as you need',
-  timeout: 'use handshakeTimeout',
-};
-
-/**
- * checkClientOptionNames refuses an option a client WebSocket does not know (ws passes
- * unknown options on to http.request; Duplex names them rather than ignoring them).
- */
-export function checkClientOptionNames(user: object): void {
-  for (const name of Object.keys(user)) {
-    if (CLIENT_OPTIONS.has(name)) continue;
-    const hint = WS_CLIENT_HINTS[name];
-    throw new InvalidArgumentError(
-      'DUPLEX_INVALID_OPTION',
-      `unknown WebSocket option ${JSON.stringify(name)}${hint ? `: ${hint}` : ''}`,
-    );
-  }
 }

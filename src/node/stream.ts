@@ -1,5 +1,6 @@
 import { Duplex, type DuplexOptions } from 'node:stream';
-import type { RawData, WebSocket } from './websocket.js';
+import type { RawData } from './emitter-events.js';
+import type { WebSocket } from './websocket.js';
 
 /**
  * createWebSocketStream wraps a WebSocket in a Node Duplex stream, as ws's function of the

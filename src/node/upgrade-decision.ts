@@ -9,12 +9,8 @@ import {
   type PerMessageDeflateOptions,
   validateClientRequest,
 } from '../protocol/index.js';
-import {
-  type AuthenticateRefusal,
-  normalizeOrigin,
-  offeredProtocols,
-  type ResolvedServerOptions,
-} from './options.js';
+import { offeredProtocols } from './offered-protocols.js';
+import { type AuthenticateRefusal, normalizeOrigin, type ResolvedServerOptions } from './options.js';
 
 /** UpgradeDecision is the outcome of checking one upgrade request: accept with a subprotocol, or refuse. */
 export type UpgradeDecision =

@@ -1,4 +1,3 @@
-import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
   Connection,
@@ -13,11 +12,12 @@ import {
 } from '../protocol/index.js';
 import type { PreparedMessage } from './broadcast.js';
 import { parseWebSocketUrl, startClientHandshake } from './client-handshake.js';
+import type { EmitterListener, WebSocketEmitterEvents } from './emitter-events.js';
 import { type WebSocketData, WebSocketEventTarget } from './event-target.js';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './events.js';
 import { MessageQueue } from './message-queue.js';
+import { checkClientOptionNames } from './option-names.js';
 import {
-  checkClientOptionNames,
   DEFAULTS,
   type ResolvedSocketOptions,
   resolveSocketOptions,
@@ -46,31 +46,6 @@ export interface SendOptions extends CoreSendOptions {
 
 /** SendCallback learns once whether a send reached the kernel: no argument, or the Error (DUPLEX_NOT_SENT when the connection closed first). */
 export type SendCallback = (error?: Error) => void;
-
-/** RawData is a received message as an `on('message')` listener gets it: a Buffer (text too), or binary as `binaryType` says. */
-export type RawData = Buffer | ArrayBuffer | Blob;
-
-/** WebSocketEmitterEvents types the listeners of `on`/`once` (ws's EventEmitter style). */
-export interface WebSocketEmitterEvents {
-  open: [];
-  message: [data: RawData, isBinary: boolean];
-  close: [code: number, reason: Buffer];
-  error: [error: Error];
-  ping: [data: Buffer];
-  pong: [data: Buffer];
-  drain: [];
-  /** Client: the 101 response, before `open`. */
-  upgrade: [response: IncomingMessage];
-  /** Client: a non-101 answer; the listener owns the response (no `error` event is fired). */
-  'unexpected-response': [request: ClientRequest, response: IncomingMessage];
-  /** Client with `followRedirects`: a redirect is being followed. */
-  redirect: [url: string, request: ClientRequest];
-}
-
-type EmitterListener<K extends keyof WebSocketEmitterEvents> = (
-  this: WebSocket,
-  ...args: WebSocketEmitterEvents[K]
-) => void;
 
 /** QueuedSend is a send waiting behind a Blob, with ws's options and callback. */
 class QueuedSend {
