@@ -298,7 +298,10 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
   /**
    * send queues a message: a string as text, anything else as binary. It throws while
    * CONNECTING and, as WHATWG says, silently drops data once closing has begun. A Blob is
-   * read asynchronously; later sends wait for it, so the order is kept.
+   * read asynchronously; later sends wait for it, so the order is kept. ws's shape works
+   * too: a number is sent as its text, `options` (SendOptions) override the type, skip
+   * compression or send a fragment, and `callback` learns once whether the data reached
+   * the kernel (DUPLEX_NOT_SENT when the connection was not open or closed first).
    */
   send(data: SendData | number, options?: SendOptions | SendCallback, callback?: SendCallback): void {
     if (this.#state === WebSocket.CONNECTING) throw new InvalidStateError('WebSocket is still connecting');
