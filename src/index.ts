@@ -12,20 +12,33 @@ export {
   prepareMessage,
 } from './node/broadcast.js';
 export type { Clock, ClockTimer } from './node/clock.js';
+export type { RawData, WebSocketEmitterEvents } from './node/emitter-events.js';
 export { BufferFullError, ConnectionClosedError, UnexpectedResponseError } from './node/errors.js';
 export type { ListenerOptions, WebSocketData, WebSocketEventMap } from './node/event-target.js';
 export { CloseEvent, type DataEvent, ErrorEvent } from './node/events.js';
 export type {
+  AuthenticateAcceptance,
   AuthenticateRefusal,
   AuthenticateResult,
   HeartbeatOptions,
+  OfferedProtocols,
   SocketOptions,
   TlsOptions,
+  VerifyClient,
+  VerifyClientCallback,
+  VerifyClientInfo,
   WebSocketOptions,
   WebSocketServerOptions,
 } from './node/options.js';
 export { WebSocketServer, type WebSocketServerEvents } from './node/server.js';
-export { type BinaryType, type SendData, WebSocket } from './node/websocket.js';
+export { createWebSocketStream } from './node/stream.js';
+export {
+  type BinaryType,
+  type SendCallback,
+  type SendData,
+  type SendOptions,
+  WebSocket,
+} from './node/websocket.js';
 export {
   CloseCode,
   DuplexError,
@@ -36,3 +49,17 @@ export {
   PayloadTooBigError,
   ProtocolError,
 } from './protocol/index.js';
+
+import { WebSocketServer } from './node/server.js';
+import { createWebSocketStream } from './node/stream.js';
+import { WebSocket } from './node/websocket.js';
+
+// ws's default export is its WebSocket class carrying the rest (`WebSocket.Server`,
+// `WebSocket.WebSocketServer`, `WebSocket.createWebSocketStream`), so that
+// `import WebSocket, { WebSocketServer } from 'ws'` code runs with the import renamed.
+WebSocket.Server = WebSocketServer;
+WebSocket.WebSocketServer = WebSocketServer;
+WebSocket.WebSocket = WebSocket;
+WebSocket.createWebSocketStream = createWebSocketStream;
+
+export default WebSocket;

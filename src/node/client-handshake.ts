@@ -27,6 +27,10 @@ export interface HandshakeOutcome {
   extensions: string;
   /** The permessage-deflate parameters the server agreed to, when it accepted our offer. */
   deflate: DeflateParams | undefined;
+  /** The 101 response (ws's `upgrade` event). */
+  response: IncomingMessage;
+  /** The URL that answered 101 (after redirects). */
+  url: URL;
 }
 
 const DEFLATE = 'permessage-deflate';
@@ -98,12 +102,31 @@ export function parseWebSocketUrl(input: string | URL): URL {
   return url;
 }
 
+/** HandshakeHooks report the steps of a client handshake that ws-style applications listen to. */
+export interface HandshakeHooks {
+  /** A 3xx answer is being followed (`followRedirects`): the new URL and the request that got the 3xx. */
+  redirect(url: string, request: ClientRequest): void;
+  /**
+   * The server answered neither 101 nor a followed redirect. Returns true when the
+   * application takes the response over (ws's `unexpected-response` listener): then no
+   * UnexpectedResponseError is raised, and the handshake fails once the response is gone.
+   */
+  unexpectedResponse(request: ClientRequest, response: IncomingMessage): boolean;
+}
+
+/** DEFAULT_MAX_REDIRECTS is ws's default for `maxRedirects`. */
+const DEFAULT_MAX_REDIRECTS = 10;
+
+/** CREDENTIAL_HEADERS are not sent on by a redirect that leaves the origin. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie']);
+
 /**
  * startClientHandshake opens the TCP (and TLS) connection and performs the opening
  * handshake of RFC 6455 section 4.1 through node:http's upgrade support. `done` is called
  * once: with the upgraded socket, or with the error that failed the handshake (a socket
  * error, an UnexpectedResponseError for a non-101 answer, a HandshakeError for a bad 101,
- * or DUPLEX_HANDSHAKE_TIMEOUT). The returned function aborts it.
+ * or DUPLEX_HANDSHAKE_TIMEOUT). The returned function aborts it. With `followRedirects`,
+ * 3xx answers are followed (at most `maxRedirects`), all within the one `handshakeTimeout`.
  */
 export function startClientHandshake(
   url: URL,
@@ -112,12 +135,19 @@ export function startClientHandshake(
   options: WebSocketOptions,
   handshakeTimeout: number,
   done: (error: unknown, outcome?: HandshakeOutcome) => void,
+  hooks?: HandshakeHooks,
 ): (error: Error) => void {
-  const key = generateKey();
   const deflate = resolved.perMessageDeflate;
-  const secure = url.protocol === 'wss:';
+  const maxRedirects = options.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
+  if (!Number.isInteger(maxRedirects) || maxRedirects < 0) {
+    throw new InvalidArgumentError(
+      'DUPLEX_INVALID_OPTION',
+      `maxRedirects must be an integer >= 0, got ${maxRedirects}`,
+    );
+  }
   let finished = false;
   let req: ClientRequest | undefined;
+  let redirects = 0;
   const finish = (error: unknown, outcome?: HandshakeOutcome): void => {
     if (finished) {
       outcome?.socket.destroy();
@@ -144,73 +174,147 @@ export function startClientHandshake(
     handshakeTimeout,
   );
 
-  try {
-    const requestOptions: RequestOptions = {
-      method: 'GET',
-      host: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
-      port: url.port || (secure ? 443 : 80),
-      path: url.pathname + url.search,
-      headers: clientRequestHeaders({
-        key,
-        protocols,
-        extensions: deflate === false ? undefined : offerDeflate(deflate),
-        origin: options.origin,
-        headers: options.headers,
-      }),
-      agent: false,
-    };
-    if (url.username || url.password) {
-      requestOptions.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
-    }
-    if (secure) {
-      for (const name of TLS_KEYS) {
-        if (options[name] !== undefined) (requestOptions as Record<string, unknown>)[name] = options[name];
-      }
-    }
-    req = secure ? httpsRequest(requestOptions) : httpRequest(requestOptions);
-  } catch (error) {
-    // Bad headers and the like: fail asynchronously, as a browser does.
-    process.nextTick(() => finish(error));
-    return abort;
-  }
-
-  req.on('error', (error) => finish(error));
-  req.on('response', (res: IncomingMessage) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const refuse = () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      res.destroy();
-      finish(new UnexpectedResponseError(res.statusCode ?? 0, body, res.headers));
-    };
-    res.on('data', (chunk: Buffer) => {
-      if (size >= MAX_REFUSAL_BODY) return;
-      chunks.push(chunk.subarray(0, MAX_REFUSAL_BODY - size));
-      size += chunk.length;
-      if (size >= MAX_REFUSAL_BODY) refuse();
-    });
-    res.on('end', refuse);
-    res.on('error', refuse);
-  });
-  req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
+  const attempt = (target: URL, headers: Record<string, string> | undefined, withUserInfo: boolean): void => {
+    const key = generateKey();
+    const secure = target.protocol === 'wss:';
+    let request: ClientRequest;
     try {
-      const agreed = validateServerResponse(
-        { statusCode: res.statusCode ?? 0, headers: res.headers },
-        { key, protocols, extensionsOffered: deflate === false ? [] : [DEFLATE] },
-      );
-      const params = acceptExtensions(agreed.extensions, deflate);
-      finish(null, {
-        socket,
-        head,
-        protocol: agreed.protocol,
-        extensions: formatExtensionHeader(agreed.extensions),
-        deflate: params,
-      });
+      const requestOptions: RequestOptions = {
+        method: 'GET',
+        host: target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname,
+        port: target.port || (secure ? 443 : 80),
+        path: target.pathname + target.search,
+        headers: clientRequestHeaders({
+          key,
+          protocols,
+          extensions: deflate === false ? undefined : offerDeflate(deflate),
+          origin: options.origin,
+          headers,
+        }),
+        // node:http makes a fresh agent for `false`, and then ignores createConnection.
+        agent: options.agent ?? (options.createConnection ? undefined : false),
+      };
+      if (options.createConnection) {
+        (requestOptions as Record<string, unknown>)['createConnection'] = options.createConnection;
+      }
+      if (withUserInfo && (target.username || target.password)) {
+        requestOptions.auth = `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`;
+      }
+      if (secure) {
+        for (const name of TLS_KEYS) {
+          if (options[name] !== undefined) (requestOptions as Record<string, unknown>)[name] = options[name];
+        }
+      }
+      request = secure ? httpsRequest(requestOptions) : httpRequest(requestOptions);
     } catch (error) {
-      socket.destroy();
-      finish(error);
+      // Bad headers and the like: fail asynchronously, as a browser does.
+      process.nextTick(() => finish(error));
+      return;
     }
-  });
-  req.end();
+    req = request;
+
+    request.on('error', (error) => {
+      if (req === request) finish(error);
+    });
+    request.on('response', (res: IncomingMessage) => {
+      if (finished || req !== request) {
+        res.destroy();
+        return;
+      }
+      const status = res.statusCode ?? 0;
+      const location = res.headers.location;
+      if (options.followRedirects && status >= 300 && status < 400 && location !== undefined) {
+        res.resume();
+        request.destroy();
+        if (redirects >= maxRedirects) {
+          finish(
+            new HandshakeError(
+              'DUPLEX_HANDSHAKE_TOO_MANY_REDIRECTS',
+              `more than maxRedirects (${maxRedirects}) redirects`,
+              status,
+            ),
+          );
+          return;
+        }
+        redirects++;
+        let next: URL;
+        try {
+          next = parseWebSocketUrl(new URL(location, target));
+        } catch (error) {
+          finish(error);
+          return;
+        }
+        const sameOrigin = webOrigin(next) === webOrigin(target);
+        let nextHeaders = headers;
+        if (!sameOrigin && headers) {
+          nextHeaders = {};
+          for (const [name, value] of Object.entries(headers)) {
+            if (!CREDENTIAL_HEADERS.has(name.toLowerCase())) nextHeaders[name] = value;
+          }
+        }
+        hooks?.redirect(next.href, request);
+        if (!finished) attempt(next, nextHeaders, withUserInfo && sameOrigin);
+        return;
+      }
+      if (hooks?.unexpectedResponse(request, res)) {
+        const gone = () =>
+          finish(
+            new HandshakeError(
+              'DUPLEX_HANDSHAKE_UNEXPECTED_STATUS',
+              `server answered ${status} instead of 101`,
+              status,
+            ),
+          );
+        res.on('close', gone);
+        request.on('close', gone);
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const refuse = () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        res.destroy();
+        finish(new UnexpectedResponseError(status, body, res.headers));
+      };
+      res.on('data', (chunk: Buffer) => {
+        if (size >= MAX_REFUSAL_BODY) return;
+        chunks.push(chunk.subarray(0, MAX_REFUSAL_BODY - size));
+        size += chunk.length;
+        if (size >= MAX_REFUSAL_BODY) refuse();
+      });
+      res.on('end', refuse);
+      res.on('error', refuse);
+    });
+    request.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
+      try {
+        const agreed = validateServerResponse(
+          { statusCode: res.statusCode ?? 0, headers: res.headers },
+          { key, protocols, extensionsOffered: deflate === false ? [] : [DEFLATE] },
+        );
+        const params = acceptExtensions(agreed.extensions, deflate);
+        finish(null, {
+          socket,
+          head,
+          protocol: agreed.protocol,
+          extensions: formatExtensionHeader(agreed.extensions),
+          deflate: params,
+          response: res,
+          url: target,
+        });
+      } catch (error) {
+        socket.destroy();
+        finish(error);
+      }
+    });
+    request.end();
+  };
+
+  attempt(url, options.headers, true);
   return abort;
+}
+
+/** webOrigin is a URL's scheme, host and port, with ws: and wss: counted as http: and https:. */
+function webOrigin(url: URL): string {
+  const secure = url.protocol === 'wss:' || url.protocol === 'https:';
+  return `${secure ? 'https' : 'http'}://${url.hostname}:${url.port || (secure ? 443 : 80)}`;
 }

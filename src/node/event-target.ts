@@ -27,10 +27,15 @@ export interface ListenerOptions {
 type Listener<E> = ((event: E) => void) | { handleEvent(event: E): void };
 type AnyListener = Listener<never>;
 
-/** One registered listener. `removed` tells a dispatch in progress to skip it. */
+/**
+ * One registered listener. `removed` tells a dispatch in progress to skip it. `emitter`
+ * marks a listener added with `on`/`once` (ws's EventEmitter style): it is called with the
+ * event's arguments (`(data, isBinary)` for a message ...) instead of the event object.
+ */
 interface Entry {
   readonly type: string;
   readonly callback: AnyListener;
+  readonly emitter: boolean;
   readonly capture: boolean;
   readonly once: boolean;
   readonly passive: boolean;
@@ -113,6 +118,7 @@ export class WebSocketEventTarget {
     const entry: Entry = {
       type,
       callback: listener,
+      emitter: false,
       capture,
       once: opts.once === true,
       passive: opts.passive === true,
@@ -150,31 +156,154 @@ export class WebSocketEventTarget {
 
   #remove(type: string, listener: AnyListener, capture: boolean): void {
     const index = this.#find(type, listener, capture);
-    if (index === -1) return;
+    if (index !== -1) this.#removeAt(index);
+  }
+
+  #removeAt(index: number): void {
     const entries = this.#entries!;
     this.#drop(entries[index]!);
     this.#entries = entries.length === 1 ? undefined : entries.filter((_, i) => i !== index);
   }
 
+  // ---- ws's EventEmitter style, on the same list ----
+
+  /**
+   * on adds a listener in ws's style: it is called with the event's arguments, `this` being
+   * the WebSocket (`message`: `(data, isBinary)`, `close`: `(code, reason: Buffer)`, `error`:
+   * `(error)`, `ping`/`pong`: `(data)`, `open`: `()`, client `upgrade`: `(response)`,
+   * `unexpected-response`: `(request, response)`, `redirect`: `(url, request)`). It shares
+   * the one listener list with addEventListener: both kinds run in the order they were
+   * added. As with an EventEmitter, adding the same function twice calls it twice.
+   */
+  on(type: string, listener: (...args: never[]) => void): this {
+    return this.#addEmitter(type, listener, false);
+  }
+
+  /** addListener is `on`. */
+  addListener(type: string, listener: (...args: never[]) => void): this {
+    return this.#addEmitter(type, listener, false);
+  }
+
+  /** once adds a listener in ws's style that is removed before its first call. */
+  once(type: string, listener: (...args: never[]) => void): this {
+    return this.#addEmitter(type, listener, true);
+  }
+
+  /** off removes the most recently added `on`/`once` listener `listener` of `type`. */
+  off(type: string, listener: (...args: never[]) => void): this {
+    const entries = this.#entries;
+    if (entries === undefined) return this;
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const e = entries[i]!;
+      if (e.emitter && e.type === type && e.callback === listener) {
+        this.#removeAt(i);
+        break;
+      }
+    }
+    return this;
+  }
+
+  /** removeListener is `off`. */
+  removeListener(type: string, listener: (...args: never[]) => void): this {
+    return this.off(type, listener);
+  }
+
+  /**
+   * removeAllListeners removes the `on`/`once` listeners of `type`, or of every type. Those
+   * added with addEventListener (and the on<event> attributes) stay.
+   */
+  removeAllListeners(type?: string): this {
+    const entries = this.#entries;
+    if (entries === undefined) return this;
+    const kept = entries.filter((e) => {
+      const drop = e.emitter && (type === undefined || e.type === type);
+      if (drop) this.#drop(e);
+      return !drop;
+    });
+    this.#entries = kept.length === 0 ? undefined : kept;
+    return this;
+  }
+
+  /** listenerCount counts the listeners of `type` of both kinds. */
+  listenerCount(type: string): number {
+    let count = 0;
+    for (const e of this.#entries ?? []) if (e.type === type) count++;
+    return count;
+  }
+
+  #addEmitter(type: string, listener: (...args: never[]) => void, once: boolean): this {
+    if (typeof listener !== 'function') {
+      throw new TypeError('The "listener" argument must be a function');
+    }
+    const entry: Entry = {
+      type: `${type}`,
+      callback: listener as AnyListener,
+      emitter: true,
+      capture: false,
+      once,
+      passive: false,
+      removed: false,
+      signal: undefined,
+      onAbort: undefined,
+    };
+    this.#entries = this.#entries ? [...this.#entries, entry] : [entry];
+    return this;
+  }
+
   /**
    * dispatchEvent calls the listeners of `event.type` in the order they were added and
    * returns false when a listener cancelled a cancelable event. Events of other classes
-   * (a global `Event`, say) are passed to the listeners as they are.
+   * (a global `Event`, say) are passed to the listeners as they are; `on` listeners get
+   * the event as their one argument.
    */
   dispatchEvent(event: WebSocketEvent | { type: string }): boolean {
-    const own = event instanceof WebSocketEvent ? event : undefined;
-    if (own) {
-      if (own.eventPhase !== 0)
-        throw new DOMException('The event is already being dispatched', 'InvalidStateError');
-      own.target = this;
-      own.currentTarget = this;
-      own.eventPhase = 2;
-    }
+    return this.#dispatch(event.type, event, undefined);
+  }
+
+  /**
+   * fire is how a WebSocket reports what happened: `event` builds the event object for
+   * addEventListener listeners (not called when there is none; undefined for ws-only events
+   * such as `upgrade`), `args` the arguments of `on` listeners (not called when there is none).
+   */
+  protected fire(
+    type: string,
+    event: (() => WebSocketEvent) | undefined,
+    args: (() => readonly unknown[]) | undefined,
+  ): void {
+    if (this.#entries !== undefined) this.#dispatch(type, event, args);
+  }
+
+  #dispatch(
+    type: string,
+    source: WebSocketEvent | { type: string } | (() => WebSocketEvent) | undefined,
+    makeArgs: (() => readonly unknown[]) | undefined,
+  ): boolean {
+    let event = typeof source === 'function' ? undefined : source;
+    let own = event instanceof WebSocketEvent ? event : undefined;
+    if (own) this.#begin(own);
+    let args: readonly unknown[] | undefined;
     const entries = this.#entries;
     if (entries !== undefined) {
       for (let i = 0; i < entries.length; i++) {
         const entry = entries[i]!;
-        if (entry.removed || entry.type !== event.type) continue;
+        if (entry.removed || entry.type !== type) continue;
+        if (entry.emitter) {
+          if (args === undefined) {
+            if (makeArgs) args = makeArgs();
+            else if (event !== undefined || typeof source !== 'function') args = event ? [event] : [];
+            else {
+              event = own = this.#begin(source());
+              args = [event];
+            }
+          }
+          if (entry.once) this.#removeEntry(entry);
+          invokeWith(this, entry.callback as (...args: unknown[]) => void, args);
+          continue;
+        }
+        if (event === undefined) {
+          if (typeof source !== 'function') continue;
+          event = own = this.#begin(source());
+        }
         if (entry.once) this.#remove(entry.type, entry.callback, entry.capture);
         invoke(this, entry.callback, event);
         if (own?.stopped) break;
@@ -184,6 +313,20 @@ export class WebSocketEventTarget {
     own.currentTarget = null;
     own.eventPhase = 0;
     return !own.defaultPrevented;
+  }
+
+  #begin(event: WebSocketEvent): WebSocketEvent {
+    if (event.eventPhase !== 0)
+      throw new DOMException('The event is already being dispatched', 'InvalidStateError');
+    event.target = this;
+    event.currentTarget = this;
+    event.eventPhase = 2;
+    return event;
+  }
+
+  #removeEntry(entry: Entry): void {
+    const index = this.#entries?.indexOf(entry) ?? -1;
+    if (index !== -1) this.#removeAt(index);
   }
 
   /** hasListeners tells whether anything listens for `type`, so events nobody hears are never built. */
@@ -199,7 +342,7 @@ export class WebSocketEventTarget {
     if (entries === undefined) return -1;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
-      if (e.type === type && e.callback === listener && e.capture === capture) return i;
+      if (e.type === type && e.callback === listener && e.capture === capture && !e.emitter) return i;
     }
     return -1;
   }
@@ -237,6 +380,17 @@ function invoke(target: object, callback: AnyListener, event: unknown): void {
   try {
     if (typeof callback === 'function') (callback as (event: unknown) => void).call(target, event);
     else (callback as { handleEvent(event: unknown): void }).handleEvent(event);
+  } catch (error) {
+    process.nextTick(() => {
+      throw error;
+    });
+  }
+}
+
+/** invokeWith calls an `on` listener with its arguments, `this` being the target; exceptions as in invoke. */
+function invokeWith(target: object, callback: (...args: unknown[]) => void, args: readonly unknown[]): void {
+  try {
+    callback.apply(target, args as unknown[]);
   } catch (error) {
     process.nextTick(() => {
       throw error;

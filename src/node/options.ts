@@ -1,8 +1,14 @@
-import type { Server as HttpServer, IncomingMessage } from 'node:http';
+import type { Agent, Server as HttpServer, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import type { PerMessageDeflateOptions } from '../protocol/index.js';
 import { type Clock, realClock } from './clock.js';
+import { InvalidArgumentError, type PerMessageDeflateOptions } from '../protocol/index.js';
+import type { OfferedProtocols } from './offered-protocols.js';
+import { checkServerOptionNames } from './option-names.js';
+import { fromVerifyClient } from './verify-client.js';
+
+export type { OfferedProtocols } from './offered-protocols.js';
 
 /** MiB is one mebibyte, the unit of the size defaults below. */
 const MiB = 1024 * 1024;
@@ -53,6 +59,16 @@ export interface SocketOptions {
    * timeout: tests pass a fake clock to move time by hand. @default the real clock
    */
   clock?: Clock;
+  /**
+   * Answer every ping with a pong, as RFC 6455 5.5.2 requires. `false` leaves it to the
+   * application (its `ping` listener calls `pong`), as ws's option of the same name. @default true
+   */
+  autoPong?: boolean;
+  /**
+   * Skip the UTF-8 check of received text and close reasons (ws's option of the same name).
+   * Only for a trusted peer: invalid UTF-8 then reaches the application. @default false
+   */
+  skipUTF8Validation?: boolean;
 }
 
 /** TlsOptions are the TLS settings a `wss:` client passes on to node:tls. */
@@ -84,6 +100,20 @@ export interface WebSocketOptions extends SocketOptions, TlsOptions {
   origin?: string;
   /** Time from the constructor to an open connection (TCP, TLS and the HTTP upgrade); then it fails with 1006. @default 10_000 */
   handshakeTimeout?: number;
+  /**
+   * Follow 3xx redirects of the upgrade request (to ws:, wss:, http: or https: URLs). When
+   * a redirect leaves the origin (scheme, host and port), the `Authorization` and `Cookie`
+   * headers and the URL's credentials are not sent on. @default false
+   */
+  followRedirects?: boolean;
+  /** Most redirects followed before the handshake fails with DUPLEX_HANDSHAKE_TOO_MANY_REDIRECTS. @default 10 */
+  maxRedirects?: number;
+  /** The http.Agent of the upgrade request (a proxy agent, say). @default none: a fresh connection */
+  agent?: Agent;
+  /** Makes the TCP (or TLS) connection of the upgrade request, as node:http's option of the same name. */
+  createConnection?: (options: object, callback: (error: Error | null, socket: Duplex) => void) => Duplex;
+  /** Accepted for ws compatibility; Duplex dispatches events as they arrive either way. */
+  allowSynchronousEvents?: boolean;
 }
 
 /** AuthenticateRefusal is what `authenticate` returns to refuse a client with an HTTP status. */
@@ -101,7 +131,38 @@ export interface AuthenticateRefusal {
  * `AuthenticateRefusal` refuses with its status, body and headers.
  */
 // biome-ignore lint/suspicious/noConfusingVoidType: a hook that returns nothing accepts the client
-export type AuthenticateResult = boolean | AuthenticateRefusal | undefined | void;
+export type AuthenticateResult = boolean | AuthenticateRefusal | AuthenticateAcceptance | undefined | void;
+
+/**
+ * AuthenticateAcceptance accepts a client and hands what `authenticate` learned (the user,
+ * the session) to the connection: the `connection` listener gets `context` as its third
+ * argument, and `ws.context` holds it for the connection's life.
+ */
+export interface AuthenticateAcceptance {
+  accept: true;
+  context?: unknown;
+}
+
+/** VerifyClientInfo is what ws's `verifyClient` hook receives. */
+export interface VerifyClientInfo {
+  /** The Origin header (Sec-WebSocket-Origin for version 8 clients, as ws), undefined when absent. */
+  origin: string;
+  /** Whether the connection is TLS. */
+  secure: boolean;
+  req: IncomingMessage;
+}
+
+/** VerifyClientCallback answers an asynchronous `verifyClient`: accept, or refuse with a status (401 by default). */
+export type VerifyClientCallback = (
+  result: boolean,
+  code?: number,
+  message?: string,
+  headers?: OutgoingHttpHeaders,
+) => void;
+
+/** VerifyClient is ws's admission hook: synchronous `(info) => boolean`, or `(info, callback) => void`. */
+// biome-ignore lint/suspicious/noConfusingVoidType: the callback form returns nothing
+export type VerifyClient = (info: VerifyClientInfo, callback: VerifyClientCallback) => boolean | void;
 
 /** WebSocketServerOptions configure a `WebSocketServer`. Give exactly one of `port`, `server` or `noServer`. */
 export interface WebSocketServerOptions extends SocketOptions {
@@ -129,14 +190,27 @@ export interface WebSocketServerOptions extends SocketOptions {
    * endpoints. @default false
    */
   dangerouslyAllowAnyOrigin?: boolean;
-  /** Decides whether a client may connect, after the origin check. May be async. Exceptions refuse with 500. */
+  /**
+   * Decides whether a client may connect, after the origin check. May be async. Exceptions
+   * refuse with 500. `{ accept: true, context }` hands `context` to the connection.
+   */
   authenticate?: (req: IncomingMessage) => AuthenticateResult | Promise<AuthenticateResult>;
+  /**
+   * ws's admission hook, honoured as ws does (sync or with a callback; a refusal answers
+   * `code`, 401 by default). It runs where `authenticate` would, after the origin check;
+   * give one or the other, not both.
+   */
+  verifyClient?: VerifyClient;
+  /** Keep every open connection in `clients` (`false`: the set stays empty and `close()` leaves connections alone). @default true */
+  clientTracking?: boolean;
+  /** Accepted for ws compatibility; Duplex dispatches events as they arrive either way. */
+  allowSynchronousEvents?: boolean;
   /**
    * Picks the subprotocol from the client's offer (in its order), or `false` for none.
    * Returning a protocol that was not offered refuses the client with 500.
    * @default the first protocol offered
    */
-  handleProtocols?: (protocols: string[], req: IncomingMessage) => string | false;
+  handleProtocols?: (protocols: OfferedProtocols, req: IncomingMessage) => string | false;
   /**
    * Time from the first byte of the request to the 101 response, including `authenticate`.
    * Standalone servers also apply it to the HTTP request head (a client that dribbles its
@@ -155,6 +229,8 @@ export interface ResolvedSocketOptions {
   /** permessage-deflate settings, or false when switched off. */
   perMessageDeflate: PerMessageDeflateOptions | false;
   clock: Clock;
+  autoPong: boolean;
+  skipUTF8Validation: boolean;
 }
 
 /** ResolvedServerOptions are WebSocketServerOptions with every default filled in. */
@@ -167,7 +243,9 @@ export interface ResolvedServerOptions extends ResolvedSocketOptions {
   path: string | undefined;
   allowedOrigins: Set<string>;
   dangerouslyAllowAnyOrigin: boolean;
+  /** `authenticate`, or ws's `verifyClient` in its shape. */
   authenticate: WebSocketServerOptions['authenticate'];
+  clientTracking: boolean;
   handleProtocols: WebSocketServerOptions['handleProtocols'];
   handshakeTimeout: number;
 }
@@ -210,6 +288,8 @@ export function resolveSocketOptions(
     heartbeat: resolveHeartbeat(user.heartbeat, heartbeat),
     perMessageDeflate: resolveDeflate(user.perMessageDeflate),
     clock: user.clock ?? realClock,
+    autoPong: user.autoPong !== false,
+    skipUTF8Validation: user.skipUTF8Validation === true,
   };
 }
 
@@ -258,6 +338,18 @@ export function normalizeOrigin(origin: string): string {
 
 /** resolveServerOptions checks a WebSocketServer's options once and fills in every default. */
 export function resolveServerOptions(user: WebSocketServerOptions): ResolvedServerOptions {
+  checkServerOptionNames(user);
+  if (user.authenticate !== undefined && user.verifyClient !== undefined) {
+    throw new InvalidArgumentError(
+      'DUPLEX_INVALID_OPTION',
+      'give authenticate or verifyClient, not both (authenticate can do what verifyClient does)',
+    );
+  }
+  for (const name of ['authenticate', 'verifyClient', 'handleProtocols'] as const) {
+    if (user[name] !== undefined && typeof user[name] !== 'function') {
+      throw new InvalidArgumentError('DUPLEX_INVALID_OPTION', `${name} must be a function`);
+    }
+  }
   const modes = [user.port !== undefined, user.server !== undefined, user.noServer === true];
   if (modes.filter(Boolean).length !== 1) {
     throw new TypeError('WebSocketServer needs exactly one of the options port, server or noServer');
@@ -276,7 +368,8 @@ export function resolveServerOptions(user: WebSocketServerOptions): ResolvedServ
     path: user.path,
     allowedOrigins: new Set((user.allowedOrigins ?? []).map(normalizeOrigin)),
     dangerouslyAllowAnyOrigin: user.dangerouslyAllowAnyOrigin === true,
-    authenticate: user.authenticate,
+    authenticate: user.verifyClient ? fromVerifyClient(user.verifyClient) : user.authenticate,
+    clientTracking: user.clientTracking !== false,
     handleProtocols: user.handleProtocols,
     handshakeTimeout: positive('handshakeTimeout', user.handshakeTimeout, DEFAULTS.handshakeTimeout),
   };

@@ -12,6 +12,8 @@ import {
   buildRejectResponse,
   buildServerResponse,
   HandshakeError,
+  InvalidArgumentError,
+  InvalidStateError,
   PerMessageDeflate,
   validateClientRequest,
 } from '../protocol/index.js';
@@ -28,8 +30,23 @@ import { acceptWebSocket, type WebSocket } from './websocket.js';
 
 /** WebSocketServerEvents types the events of a WebSocketServer. */
 export interface WebSocketServerEvents {
-  /** A client completed the handshake. */
-  connection: [socket: WebSocket, request: IncomingMessage];
+  /**
+   * A client completed the handshake. `context` is what `authenticate` handed over with
+   * `{ accept: true, context }` (also `socket.context`).
+   */
+  connection: [socket: WebSocket, request: IncomingMessage, context?: unknown];
+  /**
+   * The 101 response is about to be written: `headers` holds its lines (the status line
+   * first), and a listener may change or add to them (a `Set-Cookie`, say), as ws's event.
+   */
+  headers: [headers: string[], request: IncomingMessage];
+  /**
+   * A request that is not a valid WebSocket handshake (bad method, key, version, extension
+   * header ...), as ws's event. With a listener, Duplex writes no response: the listener
+   * answers on `socket` (`error.status` is the status Duplex would have sent); the socket is
+   * destroyed after `closeTimeout` if it is still open. Without one, Duplex answers.
+   */
+  wsClientError: [error: HandshakeError, socket: Duplex, request: IncomingMessage];
   /** Standalone or attached: the HTTP server is listening. */
   listening: [];
   /** Standalone: the HTTP server failed (e.g. EADDRINUSE). Also exceptions thrown by application hooks. */
@@ -63,7 +80,7 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
  * someone listens (else printed), and the client is refused with 500 or closed with 1011.
  */
 export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
-  /** clients holds every open connection, until its close event. */
+  /** clients holds every open connection, until its close event (always empty with `clientTracking: false`). */
   readonly clients = new Set<WebSocket>();
   readonly #options: ResolvedServerOptions;
   readonly #http: HttpServer | HttpsServer | undefined;
@@ -124,7 +141,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     req: IncomingMessage,
     socket: Duplex,
     head: Buffer,
-    callback: (socket: WebSocket, request: IncomingMessage) => unknown,
+    callback: (socket: WebSocket, request: IncomingMessage, context?: unknown) => unknown,
   ): void {
     socket.on('error', ignoreError);
     if (this.#closing) {
@@ -156,18 +173,31 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       }
       if (!decision.accept) {
         if (decision.hookError !== undefined) this.#report(decision.hookError);
+        if (decision.clientError && this.listenerCount('wsClientError') > 0) {
+          this.#handOver(decision.clientError, socket, req);
+          return;
+        }
         return this.#refuse(socket, decision.status, decision.body, decision.headers);
+      }
+      let response = buildServerResponse({
+        key: decision.key,
+        protocol: decision.protocol,
+        extensions: decision.extensions,
+      });
+      if (this.listenerCount('headers') > 0) {
+        try {
+          response = this.#editHeaders(response, req);
+        } catch (error) {
+          this.#report(error);
+          return this.#refuse(socket, 500);
+        }
       }
       socket.off('error', ignoreError);
       const deflateOptions = this.#options.perMessageDeflate;
       const ws = acceptWebSocket({
         socket,
         head,
-        response: buildServerResponse({
-          key: decision.key,
-          protocol: decision.protocol,
-          extensions: decision.extensions,
-        }),
+        response,
         protocol: decision.protocol,
         extensionsHeader: decision.extensions,
         extensions:
@@ -175,12 +205,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
             ? [new PerMessageDeflate('server', decision.deflate, deflateOptions)]
             : [],
         options: this.#options,
-        onClosed: this.#forgetClient,
+        onClosed: this.#options.clientTracking ? this.#forgetClient : undefined,
+        context: decision.context,
       });
-      this.clients.add(ws);
+      if (this.#options.clientTracking) this.clients.add(ws);
       let result: unknown;
       try {
-        result = callback(ws, req);
+        result = decision.context === undefined ? callback(ws, req) : callback(ws, req, decision.context);
       } catch (error) {
         this.#failClient(ws, error);
         return;
@@ -217,6 +248,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * waits. Returns the number of clients the message was handed to.
    */
   broadcast(data: PreparableData | PreparedMessage, options: BroadcastOptions = {}): number {
+    if (!this.#options.clientTracking) {
+      throw new InvalidStateError('broadcast needs the clients set: this server has clientTracking: false');
+    }
     const message = data instanceof PreparedMessage ? data : prepareMessage(data, options);
     return broadcastPrepared(this.clients, message, options.except);
   }
@@ -264,7 +298,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     if (!this.shouldHandle(req)) this.#unmatched(req, socket);
-    else this.handleUpgrade(req, socket, head, (ws, request) => this.emit('connection', ws, request));
+    else
+      this.handleUpgrade(req, socket, head, (ws, request, context) =>
+        context === undefined
+          ? this.emit('connection', ws, request)
+          : this.emit('connection', ws, request, context),
+      );
   };
 
   /**
@@ -297,6 +336,37 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       if (untouched) this.#refuse(socket, 404, 'no WebSocket endpoint on this path\n');
     }, this.#options.handshakeTimeout);
     socket.once('close', () => clock.clearTimeout(timer));
+  }
+
+  /**
+   * #editHeaders lets `headers` listeners change the 101 response's lines. A line with CR,
+   * LF or NUL would split the response (header injection): it throws, and the client is
+   * refused with 500.
+   */
+  #editHeaders(response: string, req: IncomingMessage): string {
+    const lines = response.slice(0, -4).split('\r\n');
+    this.emit('headers', lines, req);
+    for (const line of lines) {
+      if (typeof line !== 'string' || /[\r\n\0]/.test(line)) {
+        throw new InvalidArgumentError(
+          'DUPLEX_INVALID_HEADER',
+          `a headers listener added a line with CR, LF or NUL: ${JSON.stringify(line)}`,
+        );
+      }
+    }
+    return `${lines.join('\r\n')}\r\n\r\n`;
+  }
+
+  /** #handOver gives a malformed handshake to the `wsClientError` listener, which answers it; the socket is destroyed after closeTimeout at most. */
+  #handOver(error: HandshakeError, socket: Duplex, req: IncomingMessage): void {
+    this.#handshakes.delete(socket);
+    setTimeout(() => socket.destroy(), this.#options.closeTimeout).unref();
+    try {
+      this.emit('wsClientError', error, socket, req);
+    } catch (listenerError) {
+      this.#report(listenerError);
+      socket.destroy();
+    }
   }
 
   /** #refuse answers the handshake with an HTTP error and closes the socket (destroyed after closeTimeout at most). */

@@ -1,10 +1,17 @@
 import type { Duplex } from 'node:stream';
-import { type Connection, ProtocolError, ReadyState, type Role } from '../protocol/index.js';
+import {
+  type Connection,
+  DuplexError,
+  ProtocolError,
+  ReadyState,
+  type Role,
+  type SendOptions,
+} from '../protocol/index.js';
 import type { ClockTimer } from './clock.js';
 import { BufferFullError } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
 import type { ResolvedSocketOptions } from './options.js';
-import { openWire, type Wire, type WireListener } from './wire.js';
+import { openWire, type Wire, type WireListener, type WriteCallback } from './wire.js';
 
 /** TransportHandler receives what happens on one connection, in wire order. */
 export interface TransportHandler {
@@ -17,6 +24,15 @@ export interface TransportHandler {
   onDrain(): void;
   /** The TCP connection is gone; called exactly once. */
   onClose(code: number, reason: string, wasClean: boolean): void;
+}
+
+/** PAUSED_BY_ITERATOR and PAUSED_BY_APP: who paused reading; reading resumes once nobody holds it. */
+export const PAUSED_BY_ITERATOR = 1;
+export const PAUSED_BY_APP = 2;
+
+/** notSent reports, on the next tick, that data given with a callback was not sent. */
+function notSent(callback: WriteCallback | undefined, why: string): void {
+  if (callback) process.nextTick(callback, new DuplexError('DUPLEX_NOT_SENT', why));
 }
 
 /** Close code and reason of the send-buffer policy. */
@@ -42,7 +58,8 @@ export class Transport implements WireListener {
   #errorReported = false;
   #terminated = false;
   #finished = false;
-  #paused = false;
+  /** PAUSED_BY_* bits: reading is paused while any is set. */
+  #paused = 0;
   #pendingInput = false;
   #lastBuffered = 0;
 
@@ -80,13 +97,24 @@ export class Transport implements WireListener {
   }
 
   /** sendText queues a text message; false when the caller should wait for drain (or it was dropped). */
-  sendText(data: string | Buffer): boolean {
-    return this.#conn.state === ReadyState.OPEN && this.#writeLimited(this.#conn.sendText(data));
+  sendText(data: string | Buffer, options?: SendOptions, callback?: WriteCallback): boolean {
+    if (this.#conn.state === ReadyState.OPEN)
+      return this.#writeLimited(this.#conn.sendText(data, options), callback);
+    notSent(callback, 'the connection is closing');
+    return false;
   }
 
   /** sendBinary queues a binary message; false when the caller should wait for drain (or it was dropped). */
-  sendBinary(data: Buffer | Uint8Array): boolean {
-    return this.#conn.state === ReadyState.OPEN && this.#writeLimited(this.#conn.sendBinary(data));
+  sendBinary(data: Buffer | Uint8Array, options?: SendOptions, callback?: WriteCallback): boolean {
+    if (this.#conn.state === ReadyState.OPEN)
+      return this.#writeLimited(this.#conn.sendBinary(data, options), callback);
+    notSent(callback, 'the connection is closing');
+    return false;
+  }
+
+  /** fragmenting tells whether a message sent with `fin: false` waits for its last fragment. */
+  get fragmenting(): boolean {
+    return this.#conn.fragmenting;
   }
 
   /** sharedEncodingKey is the Connection's: recipients with equal keys can be written the same frames (a prepared broadcast). */
@@ -104,12 +132,14 @@ export class Transport implements WireListener {
     return this.#conn.state === ReadyState.OPEN && this.#writeLimited(frames);
   }
 
-  ping(data?: Buffer | string): void {
-    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.ping(data));
+  ping(data?: Buffer | string, callback?: WriteCallback): void {
+    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.ping(data), callback);
+    else notSent(callback, 'the connection is closing');
   }
 
-  pong(data?: Buffer | string): void {
-    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.pong(data));
+  pong(data?: Buffer | string, callback?: WriteCallback): void {
+    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.pong(data), callback);
+    else notSent(callback, 'the connection is closing');
   }
 
   /** close sends our close frame (once) and bounds the wait for the peer's by closeTimeout. */
@@ -128,19 +158,29 @@ export class Transport implements WireListener {
     this.#wire.destroy();
   }
 
-  /** pause stops reading from the socket, so the peer's sends back up in TCP (real backpressure). */
-  pause(): void {
-    this.#paused = true;
+  /**
+   * pause stops reading from the socket, so the peer's sends back up in TCP (real
+   * backpressure). `by` says who holds the pause (the async iterator or the application);
+   * reading resumes when every holder resumed.
+   */
+  pause(by = PAUSED_BY_ITERATOR): void {
+    this.#paused |= by;
     this.#wire.pause();
   }
 
   /** isPaused tells whether reading is paused (the heartbeat then waits instead of probing). */
   isPaused(): boolean {
-    return this.#paused;
+    return this.#paused !== 0;
   }
 
-  resume(): void {
-    this.#paused = false;
+  /** isPausedBy tells whether `by` holds a pause. */
+  isPausedBy(by: number): boolean {
+    return (this.#paused & by) !== 0;
+  }
+
+  resume(by = PAUSED_BY_ITERATOR): void {
+    this.#paused &= ~by;
+    if (this.#paused !== 0) return;
     if (this.#pendingInput) {
       // Frames already buffered in the Connection go first, on a fresh stack.
       this.#pendingInput = false;
@@ -160,7 +200,7 @@ export class Transport implements WireListener {
    * false, since data the application sent was dropped. Returns the wire's verdict: false
    * above its high-water mark (wait for drain) and when the frames were dropped.
    */
-  #writeLimited(frames: readonly Buffer[]): boolean {
+  #writeLimited(frames: readonly Buffer[], callback?: WriteCallback): boolean {
     const buffered = this.#wire.buffered;
     if (buffered > this.#options.maxBufferedAmount) {
       if (!this.#bufferFull) {
@@ -171,9 +211,10 @@ export class Transport implements WireListener {
         this.#reportError(this.#bufferFull);
       }
       this.close(BUFFER_FULL.code, BUFFER_FULL.reason);
+      notSent(callback, BUFFER_FULL.reason);
       return false;
     }
-    return this.#write(frames);
+    return callback ? this.#wire.write(frames, callback) : this.#write(frames);
   }
 
   /**

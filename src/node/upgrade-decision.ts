@@ -9,7 +9,8 @@ import {
   type PerMessageDeflateOptions,
   validateClientRequest,
 } from '../protocol/index.js';
-import { normalizeOrigin, type ResolvedServerOptions } from './options.js';
+import { offeredProtocols } from './offered-protocols.js';
+import { type AuthenticateRefusal, normalizeOrigin, type ResolvedServerOptions } from './options.js';
 
 /** UpgradeDecision is the outcome of checking one upgrade request: accept with a subprotocol, or refuse. */
 export type UpgradeDecision =
@@ -21,6 +22,8 @@ export type UpgradeDecision =
       extensions: string;
       /** The agreed permessage-deflate parameters, when it was negotiated. */
       deflate: DeflateParams | undefined;
+      /** What `authenticate` handed over with `{ accept: true, context }`. */
+      context: unknown;
     }
   | {
       accept: false;
@@ -29,6 +32,8 @@ export type UpgradeDecision =
       headers?: Record<string, string> | undefined;
       /** An exception from application code, to report; the client only sees a 500. */
       hookError?: unknown;
+      /** The request broke RFC 6455 (not a policy refusal): the server's `wsClientError`. */
+      clientError?: HandshakeError;
     };
 
 /**
@@ -74,12 +79,18 @@ export async function decideUpgrade(
   if (!isOriginAllowed(options, validated.origin, req.headers.host)) {
     return { accept: false, status: 403, body: 'origin not allowed\n' };
   }
+  let context: unknown;
   if (options.authenticate) {
     try {
       const verdict = await options.authenticate(req);
       if (verdict === false) return { accept: false, status: 401 };
       if (typeof verdict === 'object' && verdict !== null) {
-        return { accept: false, status: verdict.status, body: verdict.body, headers: verdict.headers };
+        if ('accept' in verdict && verdict.accept === true) {
+          context = verdict.context;
+        } else {
+          const refusal = verdict as AuthenticateRefusal;
+          return { accept: false, status: refusal.status, body: refusal.body, headers: refusal.headers };
+        }
       }
     } catch (hookError) {
       return { accept: false, status: 500, hookError };
@@ -88,7 +99,7 @@ export async function decideUpgrade(
   let protocol = validated.protocols[0] ?? '';
   if (options.handleProtocols && validated.protocols.length > 0) {
     try {
-      const chosen = options.handleProtocols([...validated.protocols], req);
+      const chosen = options.handleProtocols(offeredProtocols(validated.protocols), req);
       if (chosen !== false && !validated.protocols.includes(chosen)) {
         throw new TypeError(
           `handleProtocols chose ${JSON.stringify(chosen)}, which the client did not offer`,
@@ -112,6 +123,7 @@ export async function decideUpgrade(
     protocol,
     extensions: deflate ? formatExtensionHeader([deflate.response]) : '',
     deflate: deflate?.params,
+    context,
   };
 }
 
@@ -132,5 +144,11 @@ function chooseDeflate(
 
 /** refusal turns a HandshakeError into the HTTP answer it carries. */
 function refusal(error: HandshakeError): UpgradeDecision {
-  return { accept: false, status: error.status ?? 400, body: `${error.message}\n`, headers: error.headers };
+  return {
+    accept: false,
+    status: error.status ?? 400,
+    body: `${error.message}\n`,
+    headers: error.headers,
+    clientError: error,
+  };
 }

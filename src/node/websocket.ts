@@ -1,6 +1,8 @@
 import type { Duplex } from 'node:stream';
 import {
   Connection,
+  type SendOptions as CoreSendOptions,
+  DuplexError,
   type Extension,
   InvalidArgumentError,
   InvalidStateError,
@@ -11,21 +13,49 @@ import {
 import type { PreparedMessage } from './broadcast.js';
 import { parseWebSocketUrl, startClientHandshake } from './client-handshake.js';
 import { ConnectionClosedError } from './errors.js';
+import type { EmitterListener, WebSocketEmitterEvents } from './emitter-events.js';
 import { type WebSocketData, WebSocketEventTarget } from './event-target.js';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './events.js';
 import { MessageQueue } from './message-queue.js';
+import { checkClientOptionNames } from './option-names.js';
 import {
   DEFAULTS,
   type ResolvedSocketOptions,
   resolveSocketOptions,
   type WebSocketOptions,
 } from './options.js';
-import { Transport, type TransportHandler } from './transport.js';
+import type { WebSocketServer } from './server.js';
+import type { createWebSocketStream } from './stream.js';
+import { PAUSED_BY_APP, Transport, type TransportHandler } from './transport.js';
+import type { WriteCallback } from './wire.js';
 
 /** BinaryType chooses how binary messages are delivered. */
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'blob';
 /** SendData is everything `send` accepts: strings go out as text, the rest as binary. */
 export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob;
+
+/**
+ * SendOptions are ws's options of `send`: `binary` overrides the type the data implies
+ * (a string sent as binary, a Buffer of UTF-8 as text); `compress: false` skips
+ * permessage-deflate for this message; `fin: false` sends a fragment (see the core's
+ * SendOptions). `mask` is accepted and ignored: a client always masks, a server never does.
+ */
+export interface SendOptions extends CoreSendOptions {
+  binary?: boolean;
+  mask?: boolean;
+}
+
+/** SendCallback learns once whether a send reached the kernel: no argument, or the Error (DUPLEX_NOT_SENT when the connection closed first). */
+export type SendCallback = (error?: Error) => void;
+
+/** QueuedSend is a send waiting behind a Blob, with ws's options and callback. */
+class QueuedSend {
+  constructor(
+    readonly data: SendData,
+    readonly options: SendOptions | undefined,
+    readonly callback: SendCallback | undefined,
+  ) {}
+}
 
 /** AcceptInit is what the server hands over to build its side of a connection. */
 interface AcceptInit {
@@ -41,6 +71,8 @@ interface AcceptInit {
   options: ResolvedSocketOptions;
   /** Called as the connection closes, before the close event (the server forgets the client). */
   onClosed?: ((ws: WebSocket) => void) | undefined;
+  /** What `authenticate` handed over (`ws.context`). */
+  context?: unknown;
 }
 
 /** The AcceptInit of the server-side construction in progress (see acceptWebSocket). */
@@ -60,7 +92,8 @@ export function acceptWebSocket(init: AcceptInit): WebSocket {
 }
 
 /** byteSize is the payload size of a message waiting in the send queue. */
-function byteSize(data: SendData): number {
+function byteSize(item: SendData | QueuedSend): number {
+  const data = item instanceof QueuedSend ? item.data : item;
   if (data instanceof Blob) return data.size;
   return typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
 }
@@ -77,6 +110,14 @@ const SEND_HIGH_WATER_MARK = 16 * 1024;
  * `terminate`, a `drain` event and `for await (const message of socket)`.
  */
 export class WebSocket extends WebSocketEventTarget implements AsyncIterable<WebSocketData> {
+  /** ws's alias of WebSocketServer (`WebSocket.Server`); set by the package root. */
+  declare static Server: typeof WebSocketServer;
+  /** ws's `WebSocket.WebSocketServer`; set by the package root. */
+  declare static WebSocketServer: typeof WebSocketServer;
+  /** ws's `WebSocket.WebSocket`: the class itself; set by the package root. */
+  declare static WebSocket: typeof WebSocket;
+  /** ws's `WebSocket.createWebSocketStream`; set by the package root. */
+  declare static createWebSocketStream: typeof createWebSocketStream;
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
@@ -87,7 +128,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
   readonly CLOSED = 3;
 
   readonly #role: Role;
-  readonly #url: string;
+  #url: string;
   #state: 0 | 1 | 2 | 3 = 0;
   #protocol = '';
   #extensions = '';
@@ -104,12 +145,23 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
   #drainOwed = false;
   /** What the async iterator throws after an abnormal close. */
   #closedError: ConnectionClosedError | undefined;
-  #outbox: SendData[] | undefined;
+  #outbox: Array<SendData | QueuedSend> | undefined;
   #outboxBytes = 0;
   #onClosed: ((ws: WebSocket) => void) | undefined;
 
-  constructor(url: string | URL, protocols?: string | string[], options: WebSocketOptions = {}) {
+  constructor(url: string | URL, options?: WebSocketOptions);
+  constructor(url: string | URL, protocols?: string | string[], options?: WebSocketOptions);
+  constructor(
+    url: string | URL,
+    protocols?: string | string[] | WebSocketOptions,
+    options: WebSocketOptions = {},
+  ) {
     super();
+    // ws's `new WebSocket(url, options)`: options in the place of the protocols.
+    if (typeof protocols === 'object' && protocols !== null && !Array.isArray(protocols)) {
+      options = protocols;
+      protocols = undefined;
+    }
     const init = acceptInit;
     acceptInit = undefined;
     if (init) {
@@ -118,6 +170,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       this.#protocol = init.protocol;
       this.#extensions = init.extensionsHeader;
       this.#onClosed = init.onClosed;
+      if (init.context !== undefined) contexts.set(this, init.context);
       this.#attach(
         init.socket,
         init.head,
@@ -138,8 +191,10 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     if (new Set(list).size !== list.length) {
       throw new InvalidArgumentError('DUPLEX_INVALID_PROTOCOL', 'a subprotocol is listed twice');
     }
+    checkClientOptionNames(options);
     const resolved = resolveSocketOptions(options, false);
     const timeout = options.handshakeTimeout ?? DEFAULTS.handshakeTimeout;
+    let handedOver = false;
     this.#abortHandshake = startClientHandshake(
       parsed,
       list,
@@ -149,18 +204,77 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       (error, outcome) => {
         this.#abortHandshake = undefined;
         if (error || !outcome) {
-          this.#fail(error);
+          if (handedOver) {
+            this.#error = error;
+            this.#closed(1006, '', false);
+          } else this.#fail(error);
           return;
         }
         this.#protocol = outcome.protocol;
         this.#extensions = outcome.extensions;
+        this.#url = outcome.url.href;
         const deflate = resolved.perMessageDeflate;
         const extensions =
           outcome.deflate && deflate ? [new PerMessageDeflate('client', outcome.deflate, deflate)] : [];
         this.#attach(outcome.socket, outcome.head, resolved, extensions);
-        this.dispatchEvent(new WebSocketEvent('open'));
+        this.fire('upgrade', undefined, () => [outcome.response]);
+        this.fire('open', () => new WebSocketEvent('open'), NO_ARGS);
+      },
+      {
+        redirect: (to, request) => this.fire('redirect', undefined, () => [to, request]),
+        unexpectedResponse: (request, response) => {
+          if (!this.hasListeners('unexpected-response')) return false;
+          handedOver = true;
+          this.fire('unexpected-response', undefined, () => [request, response]);
+          return true;
+        },
       },
     );
+  }
+
+  /**
+   * context is what the server's `authenticate` hook handed over with
+   * `{ accept: true, context }` (the user, the session); undefined otherwise and on clients.
+   */
+  get context(): unknown {
+    return contexts.get(this);
+  }
+
+  override on<K extends keyof WebSocketEmitterEvents>(type: K, listener: EmitterListener<K>): this;
+  override on(type: string, listener: (this: WebSocket, ...args: never[]) => void): this;
+  override on(type: string, listener: (...args: never[]) => void): this {
+    return super.on(type, listener);
+  }
+  override addListener<K extends keyof WebSocketEmitterEvents>(type: K, listener: EmitterListener<K>): this;
+  override addListener(type: string, listener: (this: WebSocket, ...args: never[]) => void): this;
+  override addListener(type: string, listener: (...args: never[]) => void): this {
+    return super.addListener(type, listener);
+  }
+  override once<K extends keyof WebSocketEmitterEvents>(type: K, listener: EmitterListener<K>): this;
+  override once(type: string, listener: (this: WebSocket, ...args: never[]) => void): this;
+  override once(type: string, listener: (...args: never[]) => void): this {
+    return super.once(type, listener);
+  }
+
+  /** isPaused tells whether `pause()` stopped reading (ws's property). */
+  get isPaused(): boolean {
+    return this.#transport?.isPausedBy(PAUSED_BY_APP) ?? false;
+  }
+
+  /**
+   * pause stops reading from the socket (ws's method): no more messages are delivered and
+   * the peer's data backs up in TCP until `resume()`. A message already being delivered
+   * finishes first. Independent of the async iterator's own pausing.
+   */
+  pause(): void {
+    if (this.#state === WebSocket.CONNECTING) return;
+    this.#transport?.pause(PAUSED_BY_APP);
+  }
+
+  /** resume undoes `pause()`. */
+  resume(): void {
+    if (this.#state === WebSocket.CONNECTING) return;
+    this.#transport?.resume(PAUSED_BY_APP);
   }
 
   /** url is the resolved URL of a client; '' on the server side. */
@@ -199,16 +313,28 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
    * and false when the caller should wait for `drain` before sending more (or when the
    * data was dropped). It throws while CONNECTING and, as WHATWG says, drops data once
    * closing has begun (returning false). A Blob is read asynchronously; later sends wait
-   * for it, so the order is kept.
+   * for it, so the order is kept. ws's shape works too: a number is sent as its text,
+   * `options` (SendOptions) override the type, skip compression or send a fragment, and
+   * `callback` learns once whether the data reached the kernel (DUPLEX_NOT_SENT when the
+   * connection was not open or closed first).
    */
-  send(data: SendData): boolean {
+  send(data: SendData | number, options?: SendOptions | SendCallback, callback?: SendCallback): boolean {
     if (this.#state === WebSocket.CONNECTING) throw new InvalidStateError('WebSocket is still connecting');
-    if (this.readyState !== WebSocket.OPEN) return false;
+    if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    }
+    // ws sends a number as its decimal text.
+    if (typeof data === 'number') data = String(data);
+    if (this.readyState !== WebSocket.OPEN) {
+      if (callback) process.nextTick(callback, notOpen(this.readyState));
+      return false;
+    }
     if (this.#outbox || data instanceof Blob) {
-      this.#enqueue(data);
+      this.#enqueue(options || callback ? new QueuedSend(data, options, callback) : data);
       return this.#owe(this.bufferedAmount < SEND_HIGH_WATER_MARK);
     }
-    return this.#owe(this.#sendNow(data));
+    return this.#owe(this.#sendNow(data, options, callback));
   }
 
   /**
@@ -223,11 +349,17 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
   sendPrepared(message: PreparedMessage): boolean {
     if (this.#state === WebSocket.CONNECTING) throw new InvalidStateError('WebSocket is still connecting');
     if (this.readyState !== WebSocket.OPEN) return false;
+    const transport = this.#transport;
+    if (transport?.fragmenting) {
+      // Its frames would land inside the unfinished message (RFC 6455 5.4 forbids interleaving).
+      throw new InvalidStateError(
+        'a message sent with fin: false is unfinished: send its last fragment first',
+      );
+    }
     if (this.#outbox) {
       this.#enqueue(message.binary ? message.data : message.data.toString('utf8'));
       return this.#owe(this.bufferedAmount < SEND_HIGH_WATER_MARK);
     }
-    const transport = this.#transport;
     if (!transport) return false;
     const key = transport.sharedEncodingKey;
     if (key !== undefined) return this.#owe(transport.sendFrames(message.framesFor(key, transport)));
@@ -266,16 +398,44 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     this.#transport?.close(effective, effective === undefined ? undefined : (reason ?? ''));
   }
 
-  /** ping sends a ping with up to 125 bytes of payload. Throws while CONNECTING; ignored after close began. */
-  ping(data?: Buffer | string): void {
-    if (this.#state === WebSocket.CONNECTING) throw new InvalidStateError('WebSocket is still connecting');
-    this.#transport?.ping(data);
+  /**
+   * ping sends a ping with up to 125 bytes of payload (a number is sent as its text). Throws
+   * while CONNECTING; after close began it is dropped, and `callback` gets the error. ws's
+   * shape `ping(data, mask, callback)` works too (`mask` is ignored: clients always mask).
+   */
+  ping(data?: Buffer | string | number, mask?: boolean | SendCallback, callback?: SendCallback): void {
+    this.#control('ping', data, mask, callback);
   }
 
-  /** pong sends an unsolicited pong (pings are answered automatically). */
-  pong(data?: Buffer | string): void {
+  /**
+   * pong sends a pong: unsolicited, or the answer to a ping when `autoPong` is false. Same
+   * arguments as `ping`.
+   */
+  pong(data?: Buffer | string | number, mask?: boolean | SendCallback, callback?: SendCallback): void {
+    this.#control('pong', data, mask, callback);
+  }
+
+  #control(
+    kind: 'ping' | 'pong',
+    data: Buffer | string | number | undefined,
+    mask: boolean | SendCallback | undefined,
+    callback: SendCallback | undefined,
+  ): void {
     if (this.#state === WebSocket.CONNECTING) throw new InvalidStateError('WebSocket is still connecting');
-    this.#transport?.pong(data);
+    if (typeof data === 'function') {
+      callback = data;
+      data = undefined;
+    } else if (typeof mask === 'function') {
+      callback = mask;
+    }
+    const payload = typeof data === 'number' ? String(data) : data;
+    const transport = this.#transport;
+    if (!transport || this.readyState !== WebSocket.OPEN) {
+      if (callback) process.nextTick(callback, notOpen(this.readyState));
+      return;
+    }
+    if (kind === 'ping') transport.ping(payload, callback);
+    else transport.pong(payload, callback);
   }
 
   /** terminate destroys the connection at once, without a closing handshake (close event with 1006). */
@@ -344,6 +504,8 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       maxPayload: options.maxPayload,
       extensions,
       yieldAfterMessage: true,
+      autoPong: options.autoPong,
+      skipUtf8Validation: options.skipUTF8Validation,
     });
     this.#state = WebSocket.OPEN;
     this.#transport = new Transport(socket, conn, options, new WebSocket.#Events(this), head, prefix);
@@ -366,31 +528,58 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
      */
     onMessage(binary: boolean, data: Buffer): void {
       const ws = this.#ws;
-      const value = binary ? ws.#binary(data) : data.toString('utf8');
       const listening = ws.hasListeners('message');
-      if (ws.#iterating) ws.#queue?.push(value, data.length);
+      let value: WebSocketData | undefined;
+      const decoded = (): WebSocketData => {
+        value ??= binary ? ws.#binary(data) : data.toString('utf8');
+        return value;
+      };
+      if (ws.#iterating) ws.#queue?.push(decoded(), data.length);
       else if (ws.#keepForLoop) {
         if (listening) ws.#dropUnclaimed();
         else {
           ws.#queue ??= ws.#newQueue();
-          ws.#queue.push(value, data.length);
+          ws.#queue.push(decoded(), data.length);
         }
       }
-      if (listening) ws.dispatchEvent(new MessageEvent('message', { data: value }));
+      if (listening)
+        ws.fire(
+          'message',
+          () => new MessageEvent('message', { data: decoded() }),
+          // ws's listeners get text as a Buffer too, and binary as binaryType says.
+          () => [binary ? decoded() : data, binary],
+        );
     }
     onPing(data: Buffer): void {
-      if (this.#ws.hasListeners('ping')) this.#ws.dispatchEvent(new MessageEvent('ping', { data }));
+      const ws = this.#ws;
+      if (ws.hasListeners('ping'))
+        ws.fire(
+          'ping',
+          () => new MessageEvent('ping', { data }),
+          () => [data],
+        );
     }
     onPong(data: Buffer): void {
-      if (this.#ws.hasListeners('pong')) this.#ws.dispatchEvent(new MessageEvent('pong', { data }));
+      const ws = this.#ws;
+      if (ws.hasListeners('pong'))
+        ws.fire(
+          'pong',
+          () => new MessageEvent('pong', { data }),
+          () => [data],
+        );
     }
     onError(error: unknown): void {
       this.#ws.#error = error;
-      this.#ws.dispatchEvent(new ErrorEvent('error', { error }));
+      this.#ws.fire(
+        'error',
+        () => new ErrorEvent('error', { error }),
+        () => [error],
+      );
     }
     onDrain(): void {
-      this.#ws.#drainOwed = false;
-      if (this.#ws.hasListeners('drain')) this.#ws.dispatchEvent(new WebSocketEvent('drain'));
+      const ws = this.#ws;
+      ws.#drainOwed = false;
+      if (ws.hasListeners('drain')) ws.fire('drain', () => new WebSocketEvent('drain'), NO_ARGS);
     }
     onClose(code: number, reason: string, wasClean: boolean): void {
       this.#ws.#closed(code, reason, wasClean);
@@ -405,7 +594,11 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
 
   #fail(error: unknown): void {
     this.#error = error;
-    this.dispatchEvent(new ErrorEvent('error', { error }));
+    this.fire(
+      'error',
+      () => new ErrorEvent('error', { error }),
+      () => [error],
+    );
     this.#closed(1006, '', false);
   }
 
@@ -416,8 +609,14 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
    */
   #closed(code: number, reason: string, wasClean: boolean): void {
     this.#state = WebSocket.CLOSED;
+    const outbox = this.#outbox;
     this.#outbox = undefined;
     this.#outboxBytes = 0;
+    if (outbox) {
+      for (const item of outbox) {
+        if (item instanceof QueuedSend && item.callback) process.nextTick(item.callback, notOpen(3));
+      }
+    }
     if (!wasClean) this.#closedError = new ConnectionClosedError(code, reason, wasClean, this.#error);
     this.#queue?.end(this.#closedError);
     const onClosed = this.#onClosed;
@@ -425,22 +624,40 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     onClosed?.(this);
     if (this.#drainOwed) {
       this.#drainOwed = false;
-      if (this.hasListeners('drain')) this.dispatchEvent(new WebSocketEvent('drain'));
+      if (this.hasListeners('drain')) this.fire('drain', () => new WebSocketEvent('drain'), NO_ARGS);
     }
-    this.dispatchEvent(new CloseEvent('close', { code, reason, wasClean }));
+    this.fire(
+      'close',
+      () => new CloseEvent('close', { code, reason, wasClean }),
+      () => [code, Buffer.from(reason)],
+    );
   }
 
-  #sendNow(data: Exclude<SendData, Blob>): boolean {
+  #sendNow(data: Exclude<SendData, Blob>, options?: SendOptions, callback?: WriteCallback): boolean {
     const transport = this.#transport;
     if (!transport) return false;
-    if (typeof data === 'string') return transport.sendText(data);
-    if (Buffer.isBuffer(data)) return transport.sendBinary(data);
-    if (ArrayBuffer.isView(data))
-      return transport.sendBinary(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-    return transport.sendBinary(Buffer.from(data));
+    const binary = options?.binary ?? typeof data !== 'string';
+    const core = options && (options.compress === false || options.fin === false) ? options : undefined;
+    const payload =
+      typeof data === 'string'
+        ? binary
+          ? Buffer.from(data)
+          : data
+        : Buffer.isBuffer(data)
+          ? data
+          : ArrayBuffer.isView(data)
+            ? Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+            : Buffer.from(data);
+    if (core === undefined && callback === undefined && !transport.fragmenting) {
+      return binary ? transport.sendBinary(payload as Buffer) : transport.sendText(payload);
+    }
+    const frameOptions = core ?? FIN;
+    return binary
+      ? transport.sendBinary(payload as Buffer, frameOptions, callback)
+      : transport.sendText(payload, frameOptions, callback);
   }
 
-  #enqueue(data: SendData): void {
+  #enqueue(data: SendData | QueuedSend): void {
     this.#outboxBytes += byteSize(data);
     if (this.#outbox) {
       this.#outbox.push(data);
@@ -453,10 +670,12 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
   async #flushOutbox(): Promise<void> {
     const outbox = this.#outbox;
     while (outbox && outbox === this.#outbox && outbox.length > 0) {
-      const item = outbox[0] as SendData;
+      const item = outbox[0]!;
+      const queued = item instanceof QueuedSend ? item : undefined;
+      const raw = queued ? queued.data : (item as SendData);
       let data: Exclude<SendData, Blob>;
       try {
-        data = item instanceof Blob ? Buffer.from(await item.arrayBuffer()) : item;
+        data = raw instanceof Blob ? Buffer.from(await raw.arrayBuffer()) : raw;
       } catch (error) {
         this.#error = error;
         this.#transport?.close(1011);
@@ -465,8 +684,31 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       if (outbox !== this.#outbox) return;
       outbox.shift();
       this.#outboxBytes -= byteSize(item);
-      if (this.readyState === WebSocket.OPEN) this.#sendNow(data);
+      if (this.readyState === WebSocket.OPEN) this.#sendNow(data, queued?.options, queued?.callback);
+      else if (queued?.callback) process.nextTick(queued.callback, notOpen(this.readyState));
     }
     if (outbox === this.#outbox) this.#outbox = undefined;
   }
+}
+
+/**
+ * contexts holds what `authenticate` handed over, per connection: a WeakMap rather than a
+ * field, so that connections without a context pay nothing for it.
+ */
+const contexts = new WeakMap<WebSocket, unknown>();
+
+/** NO_ARGS is the argument list of events that have none (`open`, `drain`). */
+const NO_ARGS = (): readonly unknown[] => [];
+
+/** FIN is the frame options of a whole message sent with a callback. */
+const FIN: CoreSendOptions = {};
+
+const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
+
+/** notOpen is the error a send callback gets when the connection is no longer open. */
+function notOpen(state: number): DuplexError {
+  return new DuplexError(
+    'DUPLEX_NOT_SENT',
+    `WebSocket is not open: readyState ${state} (${STATE_NAMES[state]})`,
+  );
 }

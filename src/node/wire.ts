@@ -1,6 +1,7 @@
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { getSystemErrorName } from 'node:util';
+import { DuplexError } from '../protocol/index.js';
 
 /**
  * A Wire is the byte pipe under one WebSocket connection: it reads chunks, writes frames
@@ -38,8 +39,13 @@ export interface Wire {
   readonly writable: boolean;
   /** True once end() was called. */
   readonly ended: boolean;
-  /** write queues frames for the end of this event-loop turn; false when above the high-water mark. */
-  write(frames: readonly Buffer[]): boolean;
+  /**
+   * write queues frames for the end of this event-loop turn; false when above the
+   * high-water mark. `callback` is called once: without an argument when these frames (and
+   * all before them) were handed to the kernel, with an Error when the wire was destroyed
+   * or failed first.
+   */
+  write(frames: readonly Buffer[], callback?: WriteCallback): boolean;
   /** flush hands queued frames to the kernel now (the end-of-turn flush calls it). */
   flush(): void;
   /** end half-closes after the queued frames left. */
@@ -48,6 +54,30 @@ export interface Wire {
   destroy(): void;
   pause(): void;
   resume(): void;
+}
+
+/** WriteCallback learns the fate of one write: undefined once it reached the kernel, else the Error. */
+export type WriteCallback = (error?: Error) => void;
+
+/** notify calls write callbacks, each on its own so that one that throws does not skip the others. */
+function notify(callbacks: WriteCallback[] | undefined, error: Error | undefined): void {
+  if (callbacks === undefined) return;
+  for (const callback of callbacks) process.nextTick(callback, error);
+}
+
+/**
+ * queuedCallbacks holds the write callbacks of the frames a HandleWire has queued and not
+ * yet handed to the kernel. A module-level map rather than a field: connections that never
+ * pass a callback (everything but ws-style `send(data, cb)`) pay nothing for it.
+ */
+const queuedCallbacks = new Map<Wire, WriteCallback[]>();
+
+/** takeCallbacks removes and returns the queued callbacks of a wire. */
+function takeCallbacks(wire: Wire): WriteCallback[] | undefined {
+  if (queuedCallbacks.size === 0) return undefined;
+  const callbacks = queuedCallbacks.get(wire);
+  if (callbacks !== undefined) queuedCallbacks.delete(wire);
+  return callbacks;
 }
 
 /** HIGH_WATER_MARK is where write() starts returning false (node:net's default). */
@@ -88,6 +118,7 @@ interface StreamReq {
   wire?: HandleWire;
   chunks?: Buffer[];
   async?: boolean;
+  callbacks?: WriteCallback[] | undefined;
 }
 
 interface TcpHandle {
@@ -168,6 +199,11 @@ function handleIo(): { stream: StreamBinding; tcp: new () => unknown } | undefin
   return io;
 }
 
+/** closedError is what a write callback gets when its data can no longer be sent. */
+function closedError(): Error {
+  return new DuplexError('DUPLEX_NOT_SENT', 'the connection closed before the data was sent');
+}
+
 function uvError(status: number, syscall: string): Error {
   const code = getSystemErrorName(status);
   return Object.assign(new Error(`${syscall} ${code}`), { code, errno: status, syscall });
@@ -198,6 +234,7 @@ function deliver(wire: HandleWire, chunk: Buffer): void {
 }
 
 function afterWrite(this: StreamReq, status: number): void {
+  notify(this.callbacks, status < 0 ? uvError(status, 'write') : undefined);
   this.wire?.written(status);
 }
 
@@ -260,12 +297,23 @@ class HandleWire implements Wire {
     return this.#ending;
   }
 
-  write(frames: readonly Buffer[]): boolean {
-    if (this.#ending || this.#destroyed) return false;
+  write(frames: readonly Buffer[], callback?: WriteCallback): boolean {
+    if (this.#ending || this.#destroyed) {
+      if (callback) process.nextTick(callback, closedError());
+      return false;
+    }
     for (const frame of frames) {
       if (frame.length === 0) continue;
       this.#queue.push(frame);
       this.#queued += frame.length;
+    }
+    if (callback) {
+      if (this.#queued === 0 && !this.#writing) process.nextTick(callback);
+      else {
+        const list = queuedCallbacks.get(this);
+        if (list) list.push(callback);
+        else queuedCallbacks.set(this, [callback]);
+      }
     }
     if (!this.#scheduled && !this.#writing && this.#queued > 0) {
       this.#scheduled = true;
@@ -282,6 +330,7 @@ class HandleWire implements Wire {
     if (this.#queued > 0) {
       const chunks = this.#queue;
       const bytes = this.#queued;
+      const callbacks = takeCallbacks(this);
       this.#queue = [];
       this.#queued = 0;
       const req = new io!.stream.WriteWrap();
@@ -293,17 +342,21 @@ class HandleWire implements Wire {
           ? this.#handle.writeBuffer(req, chunks[0]!)
           : this.#handle.writev(req, chunks, true);
       if (err !== 0) {
-        this.fail(uvError(err, 'write'));
+        const error = uvError(err, 'write');
+        notify(callbacks, error);
+        this.fail(error);
         return;
       }
       if (state[K_ASYNC] !== 0) {
         // The kernel took part of it; libuv writes the rest when the socket is writable.
         req.wire = this;
         req.chunks = chunks;
+        req.callbacks = callbacks;
         this.#writing = true;
         this.#inflight = bytes;
         return;
       }
+      notify(callbacks, undefined);
     }
     this.#afterFlushed();
   }
@@ -322,6 +375,7 @@ class HandleWire implements Wire {
   }
 
   #afterFlushed(): void {
+    if (this.#queued === 0) notify(takeCallbacks(this), undefined);
     if (this.#ending && !this.#shutdownSent) this.#shutdown();
     if (this.#needDrain) {
       this.#needDrain = false;
@@ -376,8 +430,10 @@ class HandleWire implements Wire {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
+    const callbacks = takeCallbacks(this);
     this.#queue = [];
     this.#queued = 0;
+    notify(callbacks, closedError());
     this.#handle.readStop();
     this.#handle.close(() => this.#listener.wireClose());
   }
@@ -453,16 +509,24 @@ class StreamWire implements Wire {
     return this.#socket.writableEnded;
   }
 
-  write(frames: readonly Buffer[]): boolean {
+  write(frames: readonly Buffer[], callback?: WriteCallback): boolean {
     const socket = this.#socket;
-    if (!this.writable) return false;
+    if (!this.writable) {
+      if (callback) process.nextTick(callback, closedError());
+      return false;
+    }
     if (!this.#corked) {
       this.#corked = true;
       socket.cork();
       scheduleFlush(this);
     }
     let ok = true;
-    for (const frame of frames) ok = socket.write(frame);
+    const last = frames.length - 1;
+    const done = callback && ((error?: Error | null) => callback(error ?? undefined));
+    for (let i = 0; i <= last; i++) {
+      ok = done && i === last ? socket.write(frames[i]!, done) : socket.write(frames[i]!);
+    }
+    if (last < 0 && done) ok = socket.write(Buffer.alloc(0), done);
     if (!ok) this.#needDrain = true;
     return ok;
   }
@@ -509,8 +573,14 @@ let ownerSymbol: symbol | undefined;
  * the handshake) is delivered first, then what the socket holds, then new reads. A plain
  * TCP node:net Socket is adopted: its handle moves to a HandleWire, its peer address stays
  * readable (`request.socket.remoteAddress`), and the Socket itself is destroyed without
+<<<<<<< HEAD
  * touching the connection (so an http.Server stops counting it). Anything else, a socket
  * with writes still pending, or `adopt: false` (the client side) gets a StreamWire.
+=======
+ * touching the connection (so an http.Server stops counting it). Its `remoteAddress`,
+ * `remotePort`, `remoteFamily`, `localAddress` and `localPort` stay readable. Anything else, or a
+ * socket with writes still pending, gets a StreamWire.
+>>>>>>> ws-dropin
  */
 export function openWire(
   socket: Duplex,
@@ -525,9 +595,14 @@ export function openWire(
     return wire;
   }
   const net = socket as Socket & NetInternals;
-  // Cache the peer address on the Socket while it still has its handle.
+  // Keep both ends' addresses readable on the Socket once its handle is gone
+  // (`request.socket.remoteAddress` and the like): node:net caches the peer's once read,
+  // but not its own (Node 20 answers {} without a handle), so those become own values.
   void net.remoteAddress;
-  void net.remotePort;
+  const local = { localAddress: net.localAddress, localPort: net.localPort, localFamily: net.localFamily };
+  for (const [name, value] of Object.entries(local)) {
+    Object.defineProperty(net, name, { value, configurable: true, enumerable: false });
+  }
   handle.readStop();
   net._handle = null;
   const held = net.readableLength > 0 ? (net.read(net.readableLength) as Buffer | null) : null;

@@ -42,6 +42,32 @@ export interface ConnectionOptions {
    * @default false
    */
   yieldAfterMessage?: boolean;
+  /**
+   * Answer each ping with a pong (RFC 6455 5.5.2 says an endpoint MUST). `false` leaves it
+   * to the application, which sees the ping event and calls `pong` itself.
+   * @default true
+   */
+  autoPong?: boolean;
+  /**
+   * Skip the UTF-8 check of text messages and close reasons. Only for peers that are
+   * trusted to send valid UTF-8: invalid text then reaches the application as is.
+   * @default false
+   */
+  skipUtf8Validation?: boolean;
+}
+
+/** SendOptions shape one outgoing data frame. */
+export interface SendOptions {
+  /**
+   * Let the negotiated extensions (permessage-deflate) encode the message; `false` sends it
+   * as is. A fragmented message (see `fin`) is never compressed. @default true
+   */
+  compress?: boolean;
+  /**
+   * `false` sends the data as a fragment of a message that later sends continue (as
+   * continuation frames, whatever their type) until one is sent with `fin` true. @default true
+   */
+  fin?: boolean;
 }
 
 export type ConnectionEvent =
@@ -74,6 +100,12 @@ const NO_EXTENSIONS: readonly Extension[] = [];
 const Phase = { OPEN: 0, CLOSING: 1, CLOSED: 2, FAILED: 3 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
 
+/** Bits of Connection#bits: the settings and the fragmented-send state in one field. */
+const NO_AUTO_PONG = 1;
+const SKIP_UTF8 = 2;
+const SENDING_FRAGMENTS = 4;
+const YIELD_AFTER_MESSAGE = 8;
+
 function randomMaskKey(): Uint8Array {
   return randomFillSync(Buffer.allocUnsafe(4));
 }
@@ -101,7 +133,8 @@ export class Connection {
   private readonly maxPayload: number;
   private readonly maskKey: (() => Uint8Array) | undefined;
   private readonly extensions: readonly Extension[];
-  private readonly yieldAfterMessage: boolean;
+  /** YIELD_AFTER_MESSAGE, NO_AUTO_PONG, SKIP_UTF8 and SENDING_FRAGMENTS: the flags in one field. */
+  private bits: number;
   /** The parser of the peer's bytes; undefined until the first bytes arrive. */
   private parser: FrameParser | undefined;
   /** The fragmented message being reassembled, if any. */
@@ -125,7 +158,10 @@ export class Connection {
     this.maskKey = options.role === 'client' ? (options.maskKey ?? randomMaskKey) : undefined;
     this.extensions =
       options.extensions !== undefined && options.extensions.length > 0 ? options.extensions : NO_EXTENSIONS;
-    this.yieldAfterMessage = options.yieldAfterMessage ?? false;
+    this.bits =
+      (options.yieldAfterMessage === true ? YIELD_AFTER_MESSAGE : 0) |
+      (options.autoPong === false ? NO_AUTO_PONG : 0) |
+      (options.skipUtf8Validation === true ? SKIP_UTF8 : 0);
     const keys = this.extensions.map((ext) => ext.sharedEncodingKey);
     this.sharedEncodingKey =
       options.role === 'server' && keys.every((key) => key !== undefined) ? keys.join(',') : undefined;
@@ -167,7 +203,11 @@ export class Connection {
         if (frame === undefined) break;
         this.handleFrame(frame, result);
         if (this.closeReceived) break;
-        if (this.yieldAfterMessage && result.events[result.events.length - 1]?.type === 'message') break;
+        if (
+          (this.bits & YIELD_AFTER_MESSAGE) !== 0 &&
+          result.events[result.events.length - 1]?.type === 'message'
+        )
+          break;
       }
     } catch (e) {
       this.fail(e, result);
@@ -207,7 +247,8 @@ export class Connection {
         }
         // Plain text is checked fragment by fragment, so that invalid UTF-8 fails at once;
         // encoded text is checked once decoded.
-        const utf8 = !binary && frame.rsv === 0 ? new Utf8Validator() : undefined;
+        const utf8 =
+          !binary && frame.rsv === 0 && (this.bits & SKIP_UTF8) === 0 ? new Utf8Validator() : undefined;
         this.message = new MessageBuffer(this.maxPayload, binary, frame.rsv, utf8);
         this.appendFragment(this.message, frame, result);
         return;
@@ -230,7 +271,7 @@ export class Connection {
         // RFC 6455 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in
         // response, unless it already received a Close frame." That holds while our own close
         // frame waits for its answer, too (no frame is read after the peer's close).
-        result.output.push(...this.frame(Opcode.PONG, frame.payload));
+        if ((this.bits & NO_AUTO_PONG) === 0) result.output.push(...this.frame(Opcode.PONG, frame.payload));
         return;
       case Opcode.PONG:
         // RFC 6455 5.5.3: "A response to an unsolicited Pong frame is not expected."
@@ -285,7 +326,7 @@ export class Connection {
       if (data.length > this.maxPayload)
         throw new PayloadTooBigError({ size: data.length, limit: this.maxPayload });
     }
-    if (!binary) {
+    if (!binary && (this.bits & SKIP_UTF8) === 0) {
       // RFC 6455 8.1: "When an endpoint is to interpret a byte stream as UTF-8 but finds that
       // the byte stream is not, in fact, a valid UTF-8 stream, that endpoint MUST _Fail the WebSocket Connection_."
       const valid = utf8 !== undefined ? utf8.end() : isValidUtf8(data);
@@ -307,7 +348,7 @@ export class Connection {
         throw new ProtocolError('DUPLEX_INVALID_CLOSE_CODE', `invalid close code ${code}`);
       }
       const raw = payload.subarray(2);
-      if (!isValidUtf8(raw)) throw new InvalidUtf8Error('close reason');
+      if ((this.bits & SKIP_UTF8) === 0 && !isValidUtf8(raw)) throw new InvalidUtf8Error('close reason');
       reason = raw.toString('utf8');
     }
     const closeSent = this.phase !== Phase.OPEN;
@@ -344,18 +385,40 @@ export class Connection {
   }
 
   /** sendText returns the frames of a text message. A Buffer argument must already hold UTF-8. */
-  sendText(data: string | Buffer): Buffer[] {
-    return this.sendMessage(Opcode.TEXT, toBuffer(data));
+  sendText(data: string | Buffer, options?: SendOptions): Buffer[] {
+    return this.sendMessage(Opcode.TEXT, toBuffer(data), options);
   }
 
   /** sendBinary returns the frames of a binary message. */
-  sendBinary(data: Uint8Array): Buffer[] {
-    return this.sendMessage(Opcode.BINARY, toBuffer(data));
+  sendBinary(data: Uint8Array, options?: SendOptions): Buffer[] {
+    return this.sendMessage(Opcode.BINARY, toBuffer(data), options);
   }
 
-  private sendMessage(opcode: number, payload: Buffer): Buffer[] {
+  private sendMessage(opcode: number, payload: Buffer, options: SendOptions | undefined): Buffer[] {
     this.assertOpen();
-    return this.encode(opcode, payload);
+    if (options === undefined || (options.fin !== false && options.compress !== false && !this.fragmenting)) {
+      return this.encode(opcode, payload);
+    }
+    const fin = options.fin !== false;
+    if (this.fragmenting || !fin) {
+      // RFC 6455 5.4: a fragmented message is its first frame's type, then continuation
+      // frames; only the last one has FIN set. Its fragments are sent uncompressed (RFC 7692
+      // 6.1 lets any message go out without RSV1), so no frame waits for later data.
+      const first = !this.fragmenting;
+      this.bits = fin ? this.bits & ~SENDING_FRAGMENTS : this.bits | SENDING_FRAGMENTS;
+      return serializeFrame({
+        opcode: first ? opcode : Opcode.CONTINUATION,
+        payload,
+        fin,
+        maskKey: this.maskKey?.(),
+      });
+    }
+    return serializeFrame({ opcode, payload, maskKey: this.maskKey?.() });
+  }
+
+  /** fragmenting tells whether a message sent with `fin: false` still waits for its last fragment. */
+  get fragmenting(): boolean {
+    return (this.bits & SENDING_FRAGMENTS) !== 0;
   }
 
   /**

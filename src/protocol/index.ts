@@ -11,6 +11,7 @@ export {
   ReadyState,
   type ReceiveResult,
   type Role,
+  type SendOptions,
 } from './connection.js';
 export {
   acceptDeflateResponse,

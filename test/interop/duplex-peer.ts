@@ -4,7 +4,13 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { type ErrorEvent, WebSocket, type WebSocketOptions, WebSocketServer } from 'duplexjs';
+import {
+  type ErrorEvent,
+  type OfferedProtocols,
+  WebSocket,
+  type WebSocketOptions,
+  WebSocketServer,
+} from 'duplexjs';
 import type { SelfSignedCert } from '../helpers/tls.js';
 import { type Endpoint, EventLog, messageOf, type Observed, withTimeout } from './endpoint.js';
 import { CHOSEN_PROTOCOL } from './payloads.js';
@@ -123,7 +129,7 @@ export class DuplexServerFixture {
     const offered = new WeakMap<IncomingMessage, string[]>();
     const common = {
       allowedOrigins: options.allowedOrigins ?? [],
-      handleProtocols: (protocols: string[], req: IncomingMessage) => {
+      handleProtocols: (protocols: OfferedProtocols, req: IncomingMessage) => {
         offered.set(req, [...protocols]);
         return protocols.includes(CHOSEN_PROTOCOL) ? CHOSEN_PROTOCOL : false;
       },

@@ -21,6 +21,8 @@ describe('package root exports', () => {
       'UnexpectedResponseError',
       'WebSocket',
       'WebSocketServer',
+      'createWebSocketStream',
+      'default',
       'prepareMessage',
     ]);
   });
@@ -33,5 +35,13 @@ describe('package root exports', () => {
     assert.ok(duplex.UnexpectedResponseError.prototype instanceof duplex.HandshakeError);
     assert.ok(duplex.ConnectionClosedError.prototype instanceof duplex.DuplexError);
     assert.ok(duplex.BufferFullError.prototype instanceof duplex.DuplexError);
+  });
+
+  it("has a default export shaped as ws's: the WebSocket class carrying the server and the stream helper", () => {
+    assert.equal(duplex.default, duplex.WebSocket);
+    assert.equal(duplex.default.Server, duplex.WebSocketServer);
+    assert.equal(duplex.default.WebSocketServer, duplex.WebSocketServer);
+    assert.equal(duplex.default.WebSocket, duplex.WebSocket);
+    assert.equal(duplex.default.createWebSocketStream, duplex.createWebSocketStream);
   });
 });

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   type CloseEvent,
   type ErrorEvent,
+  type OfferedProtocols,
   UnexpectedResponseError,
   WebSocket,
   type WebSocketOptions,
@@ -134,7 +135,7 @@ describe('subprotocol negotiation', () => {
   });
 
   it('lets handleProtocols choose, or choose none', { timeout: 10_000 }, async () => {
-    const handleProtocols = (offered: string[]) => (offered.includes('chat.v1') ? 'chat.v1' : false);
+    const handleProtocols = (offered: OfferedProtocols) => (offered.includes('chat.v1') ? 'chat.v1' : false);
     assert.deepEqual(await attempt({ handleProtocols }, ['chat.v2', 'chat.v1']), {
       open: true,
       protocol: 'chat.v1',
