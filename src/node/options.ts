@@ -2,8 +2,8 @@ import type { Agent, Server as HttpServer, IncomingMessage, OutgoingHttpHeaders 
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import { type Clock, realClock } from './clock.js';
 import { InvalidArgumentError, type PerMessageDeflateOptions } from '../protocol/index.js';
+import { type Clock, realClock } from './clock.js';
 import type { OfferedProtocols } from './offered-protocols.js';
 import { checkServerOptionNames } from './option-names.js';
 import { fromVerifyClient } from './verify-client.js';

@@ -12,8 +12,8 @@ import {
 } from '../protocol/index.js';
 import type { PreparedMessage } from './broadcast.js';
 import { parseWebSocketUrl, startClientHandshake } from './client-handshake.js';
-import { ConnectionClosedError } from './errors.js';
 import type { EmitterListener, WebSocketEmitterEvents } from './emitter-events.js';
+import { ConnectionClosedError } from './errors.js';
 import { type WebSocketData, WebSocketEventTarget } from './event-target.js';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './events.js';
 import { MessageQueue } from './message-queue.js';
