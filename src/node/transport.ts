@@ -42,6 +42,16 @@ export class Transport implements WireListener {
   #paused = false;
   #pendingInput = false;
   #lastBuffered = 0;
+  /** A message is being inflated off the thread: nothing more is read until it is delivered. */
+  #decoding = false;
+  /**
+   * Frames waiting behind a message being compressed off the thread, in call order (an
+   * entry's frames are undefined until its compression is done); undefined when none is.
+   */
+  #queue: { frames: readonly Buffer[] | undefined; bytes: number }[] | undefined;
+  #queuedBytes = 0;
+  /** end() was asked for while frames were queued: it follows them. */
+  #endQueued = false;
 
   /**
    * `prefix` (the server's 101 response) is written first, in the same batch as whatever
@@ -66,7 +76,7 @@ export class Transport implements WireListener {
 
   /** bufferedAmount is the number of bytes handed to the socket and not yet flushed to the kernel. */
   get bufferedAmount(): number {
-    if (!this.#finished) this.#lastBuffered = this.#wire.buffered;
+    if (!this.#finished) this.#lastBuffered = this.#wire.buffered + this.#queuedBytes;
     return this.#lastBuffered;
   }
 
@@ -76,11 +86,11 @@ export class Transport implements WireListener {
   }
 
   sendText(data: string | Buffer): void {
-    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.sendText(data));
+    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.sendData(data, false), data);
   }
 
   sendBinary(data: Buffer | Uint8Array): void {
-    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.sendBinary(data));
+    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.sendData(data, true), data);
   }
 
   /** sharedEncodingKey is the Connection's: recipients with equal keys can be written the same frames (a prepared broadcast). */
@@ -118,6 +128,7 @@ export class Transport implements WireListener {
     if (this.#finished) return;
     this.#terminated = true;
     // What was sent before still gets its chance to leave, as it did before write batching.
+    this.#queue = undefined;
     this.#wire.flush();
     this.#wire.destroy();
   }
@@ -135,6 +146,8 @@ export class Transport implements WireListener {
 
   resume(): void {
     this.#paused = false;
+    // A message being inflated holds reading; its completion carries on.
+    if (this.#decoding) return;
     if (this.#pendingInput) {
       // Frames already buffered in the Connection go first, on a fresh stack.
       this.#pendingInput = false;
@@ -147,22 +160,78 @@ export class Transport implements WireListener {
     this.#wire.resume();
   }
 
-  /** #writeLimited writes data frames unless the socket already holds more than maxBufferedAmount. */
-  #writeLimited(frames: readonly Buffer[]): void {
-    if (this.#wire.buffered > this.#options.maxBufferedAmount) {
+  /**
+   * #writeLimited writes data frames unless the socket already holds more than
+   * maxBufferedAmount. `data` is the message, whose size counts while it is compressed.
+   */
+  #writeLimited(frames: readonly Buffer[] | Promise<Buffer[]>, data?: string | Uint8Array): void {
+    if (this.#wire.buffered + this.#queuedBytes > this.#options.maxBufferedAmount) {
       this.close(BUFFER_FULL.code, BUFFER_FULL.reason);
       return;
     }
-    this.#write(frames);
+    this.#write(frames, data);
   }
 
   /**
    * #write hands frames to the wire, which batches them until the end of the event-loop
    * turn: every frame written to one socket in one turn goes out in one writev. The wire's
-   * `buffered` counts them at once, so the send-buffer limit sees them.
+   * `buffered` counts them at once, so the send-buffer limit sees them. A Promise (a
+   * message compressed off the thread) holds every later write in #queue until it is done,
+   * so frames leave in call order.
    */
-  #write(frames: readonly Buffer[]): void {
-    if (frames.length > 0) this.#wire.write(frames);
+  #write(frames: readonly Buffer[] | Promise<Buffer[]>, data?: string | Uint8Array): void {
+    if (this.#queue === undefined && !(frames instanceof Promise)) {
+      if (frames.length > 0) this.#wire.write(frames);
+      return;
+    }
+    this.#queue ??= [];
+    if (!(frames instanceof Promise)) {
+      const bytes = frames.reduce((n, f) => n + f.length, 0);
+      this.#queue.push({ frames, bytes });
+      this.#queuedBytes += bytes;
+      return;
+    }
+    const bytes = typeof data === 'string' ? Buffer.byteLength(data) : (data?.byteLength ?? 0);
+    const entry = { frames: undefined as readonly Buffer[] | undefined, bytes };
+    const queue = this.#queue;
+    queue.push(entry);
+    this.#queuedBytes += bytes;
+    frames.then(
+      (done) => {
+        entry.frames = done;
+        if (this.#queue === queue) this.#flushQueue();
+      },
+      (error: unknown) => {
+        // Compressing cannot fail on valid input: a bug, so this connection ends (1011).
+        if (this.#queue !== queue || this.#finished) return;
+        this.#failure = new ProtocolError('DUPLEX_INTERNAL_ERROR', 'internal error', 1011);
+        this.#reportError(error);
+        this.terminate();
+      },
+    );
+  }
+
+  /** #flushQueue writes queued frames in order, up to a message still being compressed. */
+  #flushQueue(): void {
+    const queue = this.#queue!;
+    while (queue.length > 0 && queue[0]!.frames !== undefined) {
+      const entry = queue.shift()!;
+      this.#queuedBytes -= entry.bytes;
+      if (entry.frames!.length > 0) this.#wire.write(entry.frames!);
+    }
+    if (queue.length > 0) return;
+    this.#queue = undefined;
+    this.#queuedBytes = 0;
+    if (this.#endQueued) {
+      this.#endQueued = false;
+      this.#wire.end();
+    }
+  }
+
+  /** #end half-closes TCP after every frame written so far, queued ones included. */
+  #end(): void {
+    if (this.#queue !== undefined) this.#endQueued = true;
+    else this.#wire.end();
   }
 
   wireData(chunk: Buffer): void {
@@ -213,12 +282,37 @@ export class Transport implements WireListener {
       }
       chunk = undefined;
       this.#handle(result);
-      more = result.events[result.events.length - 1]?.type === 'message';
+      const last = result.events[result.events.length - 1];
+      if (last?.type === 'decode') {
+        this.#awaitDecode(last.done);
+        return;
+      }
+      more = last?.type === 'message';
       if (more && this.#paused) {
         this.#pendingInput = true;
         return;
       }
     }
+  }
+
+  /**
+   * #awaitDecode stops reading while a large message is inflated on zlib's thread pool,
+   * then delivers it and carries on with the frames behind it, so that messages, control
+   * frames and the close keep their order.
+   */
+  #awaitDecode(done: Promise<void>): void {
+    this.#decoding = true;
+    this.#wire.pause();
+    void done.then(() => {
+      this.#decoding = false;
+      if (this.#terminated || this.#finished) return;
+      if (this.#paused) {
+        this.#pendingInput = true;
+        return;
+      }
+      this.#process();
+      if (!this.#paused && !this.#decoding) this.#wire.resume();
+    });
   }
 
   #handle(result: ReturnType<Connection['receive']>): void {
@@ -258,7 +352,7 @@ export class Transport implements WireListener {
   #afterStateChange(): void {
     const done = this.#conn.state === ReadyState.CLOSED;
     if (done || this.#failure) {
-      if (this.#role === 'server' || this.#failure) this.#wire.end();
+      if (this.#role === 'server' || this.#failure) this.#end();
       this.#armCloseTimer(true);
     } else if (this.#conn.closeSent) {
       this.#armCloseTimer(false);
@@ -280,7 +374,7 @@ export class Transport implements WireListener {
 
   #onEnd(): void {
     // The peer sent FIN. Server sockets come from node:http with allowHalfOpen, so answer it.
-    this.#wire.end();
+    this.#end();
     this.#armCloseTimer(false);
   }
 

@@ -305,6 +305,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       maxPayload: options.maxPayload,
       extensions,
       yieldAfterMessage: true,
+      asyncDecode: true,
     });
     this.#state = WebSocket.OPEN;
     this.#transport = new Transport(socket, conn, options, new WebSocket.#Events(this), head, prefix);
