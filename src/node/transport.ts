@@ -86,11 +86,11 @@ export class Transport implements WireListener {
   }
 
   sendText(data: string | Buffer): void {
-    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.sendData(data, false), data);
+    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.sendData(data, false));
   }
 
   sendBinary(data: Buffer | Uint8Array): void {
-    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.sendData(data, true), data);
+    if (this.#conn.state === ReadyState.OPEN) this.#writeLimited(this.#conn.sendData(data, true));
   }
 
   /** sharedEncodingKey is the Connection's: recipients with equal keys can be written the same frames (a prepared broadcast). */
@@ -162,14 +162,15 @@ export class Transport implements WireListener {
 
   /**
    * #writeLimited writes data frames unless the socket already holds more than
-   * maxBufferedAmount. `data` is the message, whose size counts while it is compressed.
+   * maxBufferedAmount (frames queued behind a message being compressed count; that message
+   * counts once compressed).
    */
-  #writeLimited(frames: readonly Buffer[] | Promise<Buffer[]>, data?: string | Uint8Array): void {
+  #writeLimited(frames: readonly Buffer[] | Promise<Buffer[]>): void {
     if (this.#wire.buffered + this.#queuedBytes > this.#options.maxBufferedAmount) {
       this.close(BUFFER_FULL.code, BUFFER_FULL.reason);
       return;
     }
-    this.#write(frames, data);
+    this.#write(frames);
   }
 
   /**
@@ -179,27 +180,28 @@ export class Transport implements WireListener {
    * message compressed off the thread) holds every later write in #queue until it is done,
    * so frames leave in call order.
    */
-  #write(frames: readonly Buffer[] | Promise<Buffer[]>, data?: string | Uint8Array): void {
+  #write(frames: readonly Buffer[] | Promise<Buffer[]>): void {
     if (this.#queue === undefined && !(frames instanceof Promise)) {
       if (frames.length > 0) this.#wire.write(frames);
       return;
     }
     this.#queue ??= [];
     if (!(frames instanceof Promise)) {
-      const bytes = frames.reduce((n, f) => n + f.length, 0);
+      const bytes = byteLength(frames);
       this.#queue.push({ frames, bytes });
       this.#queuedBytes += bytes;
       return;
     }
-    const bytes = typeof data === 'string' ? Buffer.byteLength(data) : (data?.byteLength ?? 0);
-    const entry = { frames: undefined as readonly Buffer[] | undefined, bytes };
+    const entry = { frames: undefined as readonly Buffer[] | undefined, bytes: 0 };
     const queue = this.#queue;
     queue.push(entry);
-    this.#queuedBytes += bytes;
     frames.then(
       (done) => {
+        if (this.#queue !== queue) return;
         entry.frames = done;
-        if (this.#queue === queue) this.#flushQueue();
+        entry.bytes = byteLength(done);
+        this.#queuedBytes += entry.bytes;
+        this.#flushQueue();
       },
       (error: unknown) => {
         // Compressing cannot fail on valid input: a bug, so this connection ends (1011).
@@ -401,4 +403,10 @@ export class Transport implements WireListener {
     }
     this.#handler.onClose(code, reason, wasClean);
   }
+}
+
+function byteLength(frames: readonly Buffer[]): number {
+  let n = 0;
+  for (const f of frames) n += f.length;
+  return n;
 }

@@ -6,8 +6,9 @@
  *
  * 1. A cheap estimate: the byte entropy of a sample of the message (up to 1 KiB, in four
  *    slices). Bytes that look uniformly random predict no gain.
- * 2. The ratio seen last: when the last message compressed saved less than MIN_SAVING, the
- *    next ones are predicted to gain nothing too.
+ * 2. The ratio seen last: when the last message compressed saved less than MIN_SAVING
+ *    although the estimate did not call it random, the next ones are predicted to gain
+ *    nothing too.
  * 3. A message predicted to gain nothing is sent uncompressed, except every `probeEvery`-th
  *    one, which is compressed anyway (a probe). A probe that pays proves the prediction
  *    wrong for this traffic: a paying probe of data the estimate called random stops trusting
@@ -45,12 +46,14 @@ export class CompressionGate {
    */
   record(payload: Uint8Array, compressed: number, probe: boolean): void {
     const paid = pays(payload.length, compressed);
-    this.lastFailed = !paid;
+    const random = looksRandom(payload);
+    // A failure the estimate explains (random-looking data) says nothing about the messages
+    // that look compressible; a failure it missed makes the next ones suspect too.
+    this.lastFailed = !paid && !random;
     if (probe) this.probeEvery = paid ? PROBE_FIRST : Math.min(this.probeEvery * 2, PROBE_MAX);
     if (paid) this.skipped = 0;
-    // The estimate is re-judged only on data it calls random (a cheap second look).
-    if (paid && probe && looksRandom(payload)) this.trustEstimate = false;
-    else if (!paid && !this.trustEstimate && looksRandom(payload)) this.trustEstimate = true;
+    if (paid && probe && random) this.trustEstimate = false;
+    else if (!paid && random) this.trustEstimate = true;
   }
 }
 
