@@ -194,6 +194,8 @@ interface Measure {
   bytesPerConn: number; // memory only
   clientCpu: number;
   serverCpu: number;
+  /** Server CPU time per echo in microseconds (robust when the machine is shared). */
+  cpuPerMsg: number;
   connections: number;
   verified: number;
   compressedShare: number;
@@ -290,6 +292,7 @@ async function throughputRun(
       bytesPerConn: Number.NaN,
       clientCpu: (cpu / secs) * 100,
       serverCpu: ((t1 - t0) / 100 / o.duration) * 100,
+      cpuPerMsg: ((t1 - t0) / 100 / o.duration / (messages / secs)) * 1e6,
       connections: opened,
       verified,
       compressedShare: compressed / messages,
@@ -345,6 +348,7 @@ async function memoryRun(ctx: Context, mode: Mode, name: ServerName): Promise<Me
       bytesPerConn: ((after - before) * 1024) / open,
       clientCpu: Number.NaN,
       serverCpu: Number.NaN,
+      cpuPerMsg: Number.NaN,
       connections: open,
       verified,
       compressedShare: compressed / replies,
@@ -404,6 +408,10 @@ function markdown(results: Result[], o: Options): string {
     const cr = (ms: Measure[]) => fmt(med(ms, 'wireRatio'), 3);
     lines.push(
       `| same: wire / payload (lower is better) | ${cr(w)} | ${cr(d)} | ${fmt(ratio(r, 'wireRatio'))}x |`,
+    );
+    const us = (ms: Measure[]) => `${int(med(ms, 'cpuPerMsg'))} us`;
+    lines.push(
+      `| same: server CPU per echo (lower is better) | ${us(w)} | ${us(d)} | ${fmt(ratio(r, 'cpuPerMsg'))}x |`,
     );
   }
   lines.push('');
