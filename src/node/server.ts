@@ -12,7 +12,6 @@ import {
   buildRejectResponse,
   buildServerResponse,
   HandshakeError,
-  PerMessageDeflate,
   validateClientRequest,
 } from '../protocol/index.js';
 import {
@@ -142,7 +141,6 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         return this.#refuse(socket, decision.status, decision.body, decision.headers);
       }
       socket.off('error', ignoreError);
-      const deflateOptions = this.#options.perMessageDeflate;
       const ws = acceptWebSocket({
         socket,
         head,
@@ -153,10 +151,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         }),
         protocol: decision.protocol,
         extensionsHeader: decision.extensions,
-        extensions:
-          decision.deflate && deflateOptions
-            ? [new PerMessageDeflate('server', decision.deflate, deflateOptions)]
-            : [],
+        extensions: decision.negotiated,
         options: this.#options,
         onClosed: this.#forgetClient,
       });

@@ -5,7 +5,6 @@ import {
   InvalidArgumentError,
   InvalidStateError,
   isValidWireCloseCode,
-  PerMessageDeflate,
   type Role,
 } from '../protocol/index.js';
 import type { PreparedMessage } from './broadcast.js';
@@ -142,10 +141,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
         }
         this.#protocol = outcome.protocol;
         this.#extensions = outcome.extensions;
-        const deflate = resolved.perMessageDeflate;
-        const extensions =
-          outcome.deflate && deflate ? [new PerMessageDeflate('client', outcome.deflate, deflate)] : [];
-        this.#attach(outcome.socket, outcome.head, resolved, extensions);
+        this.#attach(outcome.socket, outcome.head, resolved, outcome.negotiated);
         this.dispatchEvent(new WebSocketEvent('open'));
       },
     );
