@@ -129,6 +129,7 @@ export class Transport implements WireListener {
     this.#terminated = true;
     // What was sent before still gets its chance to leave, as it did before write batching.
     this.#queue = undefined;
+    this.#queuedBytes = 0;
     this.#wire.flush();
     this.#wire.destroy();
   }
