@@ -40,9 +40,12 @@ const COMPRESS_HISTORY = 8 * 1024;
 const INFLATE_WINDOW_BITS = 15;
 /**
  * zlib's output block on the thread-pool path. Each block full is one trip back to the
- * event loop; zlib's 16 KiB default would make 1,024 of them for 16 MiB.
+ * event loop, and one job of the thread pool: bigger blocks mean fewer trips but longer
+ * jobs, which on a busy core delay the event loop more. Measured with bench/deflate-stall.ts
+ * (16 MiB JSON, server pinned to one CPU): event-loop delay p99 7.7 ms at 16 KiB, 5.7-9.9 ms
+ * at 64 KiB, 12.4 ms at 256 KiB, 22.4 ms at 1 MiB; 64 KiB also echoed the most.
  */
-const ASYNC_CHUNK = 1024 * 1024;
+const ASYNC_CHUNK = 64 * 1024;
 /** An incoming message counts its compressed size times this against asyncThreshold. */
 const INFLATE_ESTIMATE = 8;
 
