@@ -3,16 +3,19 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import {
+  acceptDeflateResponse,
   clientRequestHeaders,
-  type Extension,
+  type DeflateParams,
+  type ExtensionOffer,
   formatExtensionHeader,
   generateKey,
   HandshakeError,
   InvalidArgumentError,
+  offerDeflate,
+  type PerMessageDeflateOptions,
   validateServerResponse,
 } from '../protocol/index.js';
 import { UnexpectedResponseError } from './errors.js';
-import { acceptExtensions, extensionFactories, offerExtensions } from './extensions.js';
 import type { ResolvedSocketOptions, TlsOptions, WebSocketOptions } from './options.js';
 
 /** HandshakeOutcome is an upgraded socket with what the server agreed to. */
@@ -22,8 +25,35 @@ export interface HandshakeOutcome {
   protocol: string;
   /** The Sec-WebSocket-Extensions value of the response, '' for none. */
   extensions: string;
-  /** The negotiated extensions, in the order of the response. */
-  negotiated: Extension[];
+  /** The permessage-deflate parameters the server agreed to, when it accepted our offer. */
+  deflate: DeflateParams | undefined;
+}
+
+const DEFLATE = 'permessage-deflate';
+
+/**
+ * acceptExtensions checks the extensions of a 101 response beyond what
+ * validateServerResponse does (which refuses extensions we did not offer): RFC 7692 5
+ * "the client MUST _Fail the WebSocket Connection_" on a permessage-deflate response it
+ * cannot accept, and a response may name it at most once. The connection is not
+ * established yet, so failing it sends no close frame: the application sees an `error`
+ * and a `close` with 1006. (1010 is for a client that required an extension the server
+ * did not return, RFC 6455 7.4.1; Duplex never requires one.)
+ */
+function acceptExtensions(
+  extensions: ExtensionOffer[],
+  deflate: PerMessageDeflateOptions | false,
+): DeflateParams | undefined {
+  const ours = extensions.filter((e) => e.name.toLowerCase() === DEFLATE);
+  if (ours.length === 0) return undefined;
+  if (deflate === false || ours.length > 1) {
+    throw new HandshakeError(
+      'DUPLEX_HANDSHAKE_BAD_EXTENSIONS',
+      `server answered with extensions we cannot use: ${formatExtensionHeader(extensions)}`,
+      undefined,
+    );
+  }
+  return acceptDeflateResponse(ours[0] as ExtensionOffer, deflate);
 }
 
 /** Largest part of a refusal body kept for UnexpectedResponseError. */
@@ -84,7 +114,7 @@ export function startClientHandshake(
   done: (error: unknown, outcome?: HandshakeOutcome) => void,
 ): (error: Error) => void {
   const key = generateKey();
-  const factories = extensionFactories(resolved.perMessageDeflate);
+  const deflate = resolved.perMessageDeflate;
   const secure = url.protocol === 'wss:';
   let finished = false;
   let req: ClientRequest | undefined;
@@ -124,7 +154,7 @@ export function startClientHandshake(
       headers: clientRequestHeaders({
         key,
         protocols,
-        extensions: offerExtensions(factories),
+        extensions: deflate === false ? undefined : offerDeflate(deflate),
         origin: options.origin,
         headers: options.headers,
       }),
@@ -167,15 +197,15 @@ export function startClientHandshake(
     try {
       const agreed = validateServerResponse(
         { statusCode: res.statusCode ?? 0, headers: res.headers },
-        { key, protocols, extensionsOffered: factories.map((f) => f.name) },
+        { key, protocols, extensionsOffered: deflate === false ? [] : [DEFLATE] },
       );
-      const negotiated = acceptExtensions(factories, agreed.extensions);
+      const params = acceptExtensions(agreed.extensions, deflate);
       finish(null, {
         socket,
         head,
         protocol: agreed.protocol,
         extensions: formatExtensionHeader(agreed.extensions),
-        negotiated,
+        deflate: params,
       });
     } catch (error) {
       socket.destroy();

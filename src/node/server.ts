@@ -12,6 +12,7 @@ import {
   buildRejectResponse,
   buildServerResponse,
   HandshakeError,
+  PerMessageDeflate,
   validateClientRequest,
 } from '../protocol/index.js';
 import {
@@ -141,6 +142,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         return this.#refuse(socket, decision.status, decision.body, decision.headers);
       }
       socket.off('error', ignoreError);
+      const deflateOptions = this.#options.perMessageDeflate;
       const ws = acceptWebSocket({
         socket,
         head,
@@ -151,7 +153,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         }),
         protocol: decision.protocol,
         extensionsHeader: decision.extensions,
-        extensions: decision.negotiated,
+        extensions:
+          decision.deflate && deflateOptions
+            ? [new PerMessageDeflate('server', decision.deflate, deflateOptions)]
+            : [],
         options: this.#options,
         onClosed: this.#forgetClient,
       });

@@ -1,6 +1,14 @@
 import type { IncomingMessage } from 'node:http';
-import { type Extension, HandshakeError, type HeaderMap, validateClientRequest } from '../protocol/index.js';
-import { extensionFactories, negotiateExtensions } from './extensions.js';
+import {
+  type DeflateParams,
+  type ExtensionOffer,
+  formatExtensionHeader,
+  HandshakeError,
+  type HeaderMap,
+  negotiateDeflate,
+  type PerMessageDeflateOptions,
+  validateClientRequest,
+} from '../protocol/index.js';
 import { normalizeOrigin, type ResolvedServerOptions } from './options.js';
 
 /** UpgradeDecision is the outcome of checking one upgrade request: accept with a subprotocol, or refuse. */
@@ -11,8 +19,8 @@ export type UpgradeDecision =
       protocol: string;
       /** The Sec-WebSocket-Extensions value of the 101 response, '' for none. */
       extensions: string;
-      /** The negotiated extensions, in the order of the response. */
-      negotiated: Extension[];
+      /** The agreed permessage-deflate parameters, when it was negotiated. */
+      deflate: DeflateParams | undefined;
     }
   | {
       accept: false;
@@ -91,9 +99,9 @@ export async function decideUpgrade(
       return { accept: false, status: 500, hookError };
     }
   }
-  let agreed: ReturnType<typeof negotiateExtensions>;
+  let deflate: ReturnType<typeof negotiateDeflate>;
   try {
-    agreed = negotiateExtensions(extensionFactories(options.perMessageDeflate), validated.extensions);
+    deflate = chooseDeflate(options.perMessageDeflate, validated.extensions);
   } catch (error) {
     if (error instanceof HandshakeError) return refusal(error);
     return { accept: false, status: 500, hookError: error };
@@ -102,9 +110,24 @@ export async function decideUpgrade(
     accept: true,
     key: validated.key,
     protocol,
-    extensions: agreed.header,
-    negotiated: agreed.extensions,
+    extensions: deflate ? formatExtensionHeader([deflate.response]) : '',
+    deflate: deflate?.params,
   };
+}
+
+/**
+ * chooseDeflate answers the client's permessage-deflate offers (RFC 7692 5: the first
+ * acceptable one wins, invalid ones are declined), or returns undefined when it is
+ * switched off or nothing was acceptable. Other extensions are declined.
+ */
+function chooseDeflate(
+  options: PerMessageDeflateOptions | false,
+  offers: ExtensionOffer[],
+): ReturnType<typeof negotiateDeflate> {
+  if (options === false) return undefined;
+  const ours = offers.filter((offer) => offer.name.toLowerCase() === 'permessage-deflate');
+  if (ours.length === 0) return undefined;
+  return negotiateDeflate(ours, options);
 }
 
 /** refusal turns a HandshakeError into the HTTP answer it carries. */

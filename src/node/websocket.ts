@@ -5,6 +5,7 @@ import {
   InvalidArgumentError,
   InvalidStateError,
   isValidWireCloseCode,
+  PerMessageDeflate,
   type Role,
 } from '../protocol/index.js';
 import type { PreparedMessage } from './broadcast.js';
@@ -141,7 +142,10 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
         }
         this.#protocol = outcome.protocol;
         this.#extensions = outcome.extensions;
-        this.#attach(outcome.socket, outcome.head, resolved, outcome.negotiated);
+        const deflate = resolved.perMessageDeflate;
+        const extensions =
+          outcome.deflate && deflate ? [new PerMessageDeflate('client', outcome.deflate, deflate)] : [];
+        this.#attach(outcome.socket, outcome.head, resolved, extensions);
         this.dispatchEvent(new WebSocketEvent('open'));
       },
     );

@@ -51,7 +51,6 @@ const DOCUMENTED = [
   'negotiateDeflate',
   'acceptDeflateResponse',
   'PerMessageDeflate',
-  'deflateFactory',
 ].sort();
 
 describe('duplexjs/protocol exports', () => {
