@@ -9,7 +9,12 @@
  * counted: messages, and wire bytes (frame headers and payload) for the compression ratio.
  *
  *   node build/bench/deflate-load.js --port P [-c N] [-s BYTES] [--no-takeover] [-d S] [-w S]
- *        [--verify V] [--pool N] [--offset I] [--exchange N] [--parallel N]
+ *        [--verify V] [--pool N] [--offset I] [--exchange N] [--parallel N] [--random]
+ *        [--no-deflate]
+ *
+ * `--random` sends binary messages of seeded random bytes instead of JSON text (compressed
+ * all the same, as a client such as ws does with whatever passes its threshold);
+ * `--no-deflate` offers no extension and sends every message plain (the baseline).
  *
  * Talks to the harness in JSON lines on stdout and plain lines on stdin:
  *   {"type":"ready","opened":n,"failed":f} once every connection is open or failed, then it
@@ -41,6 +46,8 @@ interface Options {
   exchange: number;
   parallel: number;
   hold: number;
+  random: boolean;
+  deflate: boolean;
 }
 
 const DEFAULTS: Options = {
@@ -57,6 +64,8 @@ const DEFAULTS: Options = {
   exchange: 0,
   parallel: 100,
   hold: 60,
+  random: false,
+  deflate: true,
 };
 
 const FLAGS: Flags<Options> = {
@@ -73,6 +82,8 @@ const FLAGS: Flags<Options> = {
   '--exchange': 'exchange',
   '--parallel': 'parallel',
   '--hold': 'hold',
+  '--random': ['random', true],
+  '--no-deflate': ['deflate', false],
 };
 
 function parseArgs(argv: string[]): Options {
@@ -87,10 +98,27 @@ function parseArgs(argv: string[]): Options {
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 const WINDOW = 1 << 15;
 
-/** compressedFrame builds a masked, final text frame with RSV1 holding `plain` deflated on its own. */
-function compressedFrame(plain: Buffer): Buffer {
+/** compressedFrame builds a masked, final frame with RSV1 holding `plain` deflated on its own. */
+function compressedFrame(opcode: number, plain: Buffer): Buffer {
   const out = deflateRawSync(plain, { windowBits: 15, level: 6, finishFlush: zlib.Z_SYNC_FLUSH });
-  return clientFrame(0x1, out.subarray(0, out.length - TAIL.length), { compressed: true });
+  return clientFrame(opcode, out.subarray(0, out.length - TAIL.length), { compressed: true });
+}
+
+/** randomMessages returns `count` messages of `size` seeded pseudo-random bytes (incompressible). */
+function randomMessages(size: number, count: number, seed = 7692): Buffer[] {
+  let a = seed >>> 0;
+  const next = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+  return Array.from({ length: count }, () => {
+    const b = Buffer.allocUnsafe(size);
+    for (let i = 0; i < size; i += 4) b.writeUInt32LE(next(), Math.min(i, size - 4));
+    return b;
+  });
 }
 
 /** Conn is one client connection, the message it is reading, and what it sent and verifies. */
@@ -114,15 +142,18 @@ class Conn extends RawClient {
     super({
       host: o.host,
       port: o.port,
-      offer: o.takeover
-        ? 'permessage-deflate'
-        : 'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
+      offer: !o.deflate
+        ? undefined
+        : o.takeover
+          ? 'permessage-deflate'
+          : 'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
     });
     this.next = (o.offset + index * 7) % run.frames.length;
     this.verifyLeft = o.verify;
   }
 
   protected override refuse(head: ResponseHead): string | undefined {
+    if (!this.run.options.deflate) return undefined;
     const ext = head.extensions ?? '';
     if (!/^permessage-deflate\b/.test(ext)) return `deflate not accepted: "${ext}"`;
     if (!this.run.options.takeover && !/server_no_context_takeover/.test(ext))
@@ -166,6 +197,8 @@ class Conn extends RawClient {
 class Run {
   readonly plain: Buffer[];
   readonly frames: Buffer[];
+  /** The opcode of every message: binary for random bytes, text for JSON. */
+  readonly opcode: number;
   readonly conns: Conn[] = [];
   private readonly pacer: ConnectPacer;
   readonly errors = noErrors();
@@ -182,8 +215,13 @@ class Run {
 
   constructor(readonly options: Options) {
     this.pacer = new ConnectPacer(this.conns, options.parallel);
-    this.plain = jsonMessages(options.size, options.pool);
-    this.frames = this.plain.map(compressedFrame);
+    this.opcode = options.random ? 0x2 : 0x1;
+    this.plain = options.random
+      ? randomMessages(options.size, options.pool)
+      : jsonMessages(options.size, options.pool);
+    this.frames = this.plain.map((p) =>
+      options.deflate ? compressedFrame(this.opcode, p) : clientFrame(this.opcode, p),
+    );
     for (let i = 0; i < options.connections; i++) this.conns.push(new Conn(this, i));
   }
 
@@ -215,7 +253,7 @@ class Run {
       c.fail('protocol', 'unsolicited message');
       return;
     }
-    if (opcode !== 1) {
+    if (opcode !== this.opcode) {
       c.fail('mismatch', `reply with opcode ${opcode}`);
       return;
     }

@@ -2,8 +2,8 @@
  * deflate is `npm run bench:deflate`: Duplex's permessage-deflate side by side with `ws`'s
  * (perMessageDeflate on), the same JSON messages for both, servers alternated round by round.
  *
- *   npm run bench:deflate -- [--quick] [--scenarios json-1k,json-64k,memory]
- *                            [--modes takeover,no-takeover] [--rounds N] [--duration S]
+ *   npm run bench:deflate -- [--quick] [--scenarios json-1k,json-64k,memory,json-16k,random-16k]
+ *                            [--modes takeover,no-takeover,off] [--rounds N] [--duration S]
  *                            [--warmup S] [--clients P] [--memory-connections N] [--json FILE]
  *
  * - Servers: `duplex echo` (deflate on, its defaults) and bench/servers/ws-deflate.ts (ws
@@ -15,9 +15,12 @@
  *   so that the zlib work of a run is the server's.
  * - Modes: `takeover` offers plain `permessage-deflate` (context takeover both ways, the
  *   default of both servers); `no-takeover` offers `server_no_context_takeover;
- *   client_no_context_takeover`, which both servers accept.
+ *   client_no_context_takeover`, which both servers accept; `off` (not run unless named)
+ *   offers nothing and sends plain frames: the baseline that deflate is measured against.
  * - Throughput (json-1k: 100 connections, 1,024-byte messages; json-64k: 16 connections,
- *   65,536-byte messages; one message in flight per connection): round trips per second,
+ *   65,536-byte messages; json-16k and random-16k (not run unless named): 50 connections,
+ *   16,384-byte JSON text or random binary messages, the random ones compressed by the client
+ *   as ws compresses whatever passes its threshold; one message in flight per connection): round trips per second,
  *   MB/s of payload (uncompressed bytes echoed), and the compression ratio of what the
  *   server sent: wire bytes of its frames (headers included) / payload bytes.
  * - Memory: 1,000 connections (--memory-connections) that each echo 4 messages of 1 KiB
@@ -51,11 +54,13 @@ const CLI = path.join(root, 'dist', 'cli', 'main.js');
 const GC_PRELOAD = pathToFileURL(path.join(here, 'gc-on-signal.js')).href;
 
 type ServerName = 'duplex' | 'ws';
-type ScenarioName = 'json-1k' | 'json-64k' | 'memory';
-type Mode = 'takeover' | 'no-takeover';
+type ScenarioName = 'json-1k' | 'json-64k' | 'memory' | 'json-16k' | 'random-16k';
+type Mode = 'takeover' | 'no-takeover' | 'off';
 const SERVERS: ServerName[] = ['duplex', 'ws'];
-const ALL_SCENARIOS: ScenarioName[] = ['json-1k', 'json-64k', 'memory'];
-const ALL_MODES: Mode[] = ['takeover', 'no-takeover'];
+const ALL_SCENARIOS: ScenarioName[] = ['json-1k', 'json-64k', 'memory', 'json-16k', 'random-16k'];
+const DEFAULT_SCENARIOS: ScenarioName[] = ['json-1k', 'json-64k', 'memory'];
+const ALL_MODES: Mode[] = ['takeover', 'no-takeover', 'off'];
+const DEFAULT_MODES: Mode[] = ['takeover', 'no-takeover'];
 
 interface Options {
   quick: boolean;
@@ -73,8 +78,8 @@ function parseOptions(argv: string[]): Options {
   const quick = argv.includes('--quick');
   const o: Options = {
     quick,
-    scenarios: ALL_SCENARIOS,
-    modes: ALL_MODES,
+    scenarios: DEFAULT_SCENARIOS,
+    modes: DEFAULT_MODES,
     rounds: quick ? 1 : 3,
     duration: quick ? 1 : 5,
     warmup: quick ? 0.5 : 1,
@@ -189,15 +194,22 @@ interface Measure {
   bytesPerConn: number; // memory only
   clientCpu: number;
   serverCpu: number;
+  /** Server CPU time per echo in microseconds (robust when the machine is shared). */
+  cpuPerMsg: number;
   connections: number;
   verified: number;
   compressedShare: number;
   errors: number;
 }
 
-const SIZE: Record<Exclude<ScenarioName, 'memory'>, { size: number; connections: number; pool: number }> = {
+const SIZE: Record<
+  Exclude<ScenarioName, 'memory'>,
+  { size: number; connections: number; pool: number; random?: boolean }
+> = {
   'json-1k': { size: 1024, connections: 100, pool: 256 },
   'json-64k': { size: 65536, connections: 16, pool: 16 },
+  'json-16k': { size: 16384, connections: 50, pool: 64 },
+  'random-16k': { size: 16384, connections: 50, pool: 64, random: true },
 };
 
 function clientArgv(ctx: Context, port: number, mode: Mode, index: number, extra: string[]): string[] {
@@ -207,7 +219,7 @@ function clientArgv(ctx: Context, port: number, mode: Mode, index: number, extra
     path.join(here, 'deflate-load.js'),
     '--port',
     String(port),
-    ...(mode === 'no-takeover' ? ['--no-takeover'] : []),
+    ...(mode === 'no-takeover' ? ['--no-takeover'] : mode === 'off' ? ['--no-deflate'] : []),
     '--offset',
     String(index * 31),
     ...extra,
@@ -239,6 +251,7 @@ async function throughputRun(
         String(spec.size),
         '--pool',
         String(spec.pool),
+        ...(spec.random ? ['--random'] : []),
       ];
       args.push('-d', String(o.duration), '-w', String(o.warmup));
       clients.push(startClient(clientArgv(ctx, server.port, mode, i, args), o.duration + o.warmup + 90));
@@ -279,6 +292,7 @@ async function throughputRun(
       bytesPerConn: Number.NaN,
       clientCpu: (cpu / secs) * 100,
       serverCpu: ((t1 - t0) / 100 / o.duration) * 100,
+      cpuPerMsg: ((t1 - t0) / 100 / o.duration / (messages / secs)) * 1e6,
       connections: opened,
       verified,
       compressedShare: compressed / messages,
@@ -334,6 +348,7 @@ async function memoryRun(ctx: Context, mode: Mode, name: ServerName): Promise<Me
       bytesPerConn: ((after - before) * 1024) / open,
       clientCpu: Number.NaN,
       serverCpu: Number.NaN,
+      cpuPerMsg: Number.NaN,
       connections: open,
       verified,
       compressedShare: compressed / replies,
@@ -369,11 +384,12 @@ function ratio(r: Result, key: keyof Measure): number {
 
 const med = (ms: Measure[], key: keyof Measure): number => median(ms.map((m) => m[key]));
 function title(r: Result, o: Options): string {
-  const mode = r.mode === 'takeover' ? 'context takeover' : 'no context takeover';
+  const mode =
+    r.mode === 'takeover' ? 'context takeover' : r.mode === 'off' ? 'deflate off' : 'no context takeover';
   if (r.scenario === 'memory')
     return `memory per connection, ${int(o.memoryConnections)} connections x ${EXCHANGES} msgs of 1 KiB, ${mode}`;
   const s = SIZE[r.scenario];
-  return `echo ${s.size === 1024 ? '1 KiB' : '64 KiB'} JSON, ${s.connections} connections, ${mode}`;
+  return `echo ${s.size / 1024} KiB ${s.random ? 'random' : 'JSON'}, ${s.connections} connections, ${mode}`;
 }
 
 function markdown(results: Result[], o: Options): string {
@@ -392,6 +408,10 @@ function markdown(results: Result[], o: Options): string {
     const cr = (ms: Measure[]) => fmt(med(ms, 'wireRatio'), 3);
     lines.push(
       `| same: wire / payload (lower is better) | ${cr(w)} | ${cr(d)} | ${fmt(ratio(r, 'wireRatio'))}x |`,
+    );
+    const us = (ms: Measure[]) => `${int(med(ms, 'cpuPerMsg'))} us`;
+    lines.push(
+      `| same: server CPU per echo (lower is better) | ${us(w)} | ${us(d)} | ${fmt(ratio(r, 'cpuPerMsg'))}x |`,
     );
   }
   lines.push('');

@@ -59,7 +59,13 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const child = spawn(process.execPath, ['--test', ...files], { stdio: 'inherit', cwd: root });
+// A failing test can leave a server open: --test-force-exit ends each file once its tests are
+// done, and a per-test timeout bounds a test that hangs, so a broken test fails instead of
+// stalling the run.
+const child = spawn(process.execPath, ['--test', '--test-force-exit', '--test-timeout=180000', ...files], {
+  stdio: 'inherit',
+  cwd: root,
+});
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => child.kill(signal));
 }

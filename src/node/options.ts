@@ -327,6 +327,8 @@ export function resolveDeflate(
   integerIn('threshold', value.threshold, 0, Number.MAX_SAFE_INTEGER);
   integerIn('level', value.level, 0, 9);
   integerIn('memLevel', value.memLevel, 1, 9);
+  booleanOption('skipIncompressible', value.skipIncompressible);
+  integerIn('asyncThreshold', value.asyncThreshold, 0, Number.MAX_SAFE_INTEGER);
   return { ...value };
 }
 

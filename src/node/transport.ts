@@ -13,6 +13,14 @@ import { Heartbeat } from './heartbeat.js';
 import type { ResolvedSocketOptions } from './options.js';
 import { openWire, type Wire, type WireListener, type WriteCallback } from './wire.js';
 
+/** QueuedWrite is a write waiting behind a message being compressed off the thread. */
+interface QueuedWrite {
+  /** undefined while its own compression runs. */
+  frames: readonly Buffer[] | undefined;
+  bytes: number;
+  callback: WriteCallback | undefined;
+}
+
 /** TransportHandler receives what happens on one connection, in wire order. */
 export interface TransportHandler {
   onMessage(binary: boolean, data: Buffer): void;
@@ -62,6 +70,16 @@ export class Transport implements WireListener {
   #paused = 0;
   #pendingInput = false;
   #lastBuffered = 0;
+  /** A message is being inflated off the thread: nothing more is read until it is delivered. */
+  #decoding = false;
+  /**
+   * Frames waiting behind a message being compressed off the thread, in call order (an
+   * entry's frames are undefined until its compression is done); undefined when none is.
+   */
+  #queue: QueuedWrite[] | undefined;
+  #queuedBytes = 0;
+  /** end() was asked for while frames were queued: it follows them. */
+  #endQueued = false;
 
   /**
    * `prefix` (the server's 101 response) is written first, in the same batch as whatever
@@ -87,7 +105,7 @@ export class Transport implements WireListener {
 
   /** bufferedAmount is the number of bytes handed to the socket and not yet flushed to the kernel. */
   get bufferedAmount(): number {
-    if (!this.#finished) this.#lastBuffered = this.#wire.buffered;
+    if (!this.#finished) this.#lastBuffered = this.#wire.buffered + this.#queuedBytes;
     return this.#lastBuffered;
   }
 
@@ -98,16 +116,22 @@ export class Transport implements WireListener {
 
   /** sendText queues a text message; false when the caller should wait for drain (or it was dropped). */
   sendText(data: string | Buffer, options?: SendOptions, callback?: WriteCallback): boolean {
-    if (this.#conn.state === ReadyState.OPEN)
-      return this.#writeLimited(this.#conn.sendText(data, options), callback);
+    if (this.#conn.state === ReadyState.OPEN) {
+      const frames =
+        options === undefined ? this.#conn.sendData(data, false) : this.#conn.sendText(data, options);
+      return this.#writeLimited(frames, callback);
+    }
     notSent(callback, 'the connection is closing');
     return false;
   }
 
   /** sendBinary queues a binary message; false when the caller should wait for drain (or it was dropped). */
   sendBinary(data: Buffer | Uint8Array, options?: SendOptions, callback?: WriteCallback): boolean {
-    if (this.#conn.state === ReadyState.OPEN)
-      return this.#writeLimited(this.#conn.sendBinary(data, options), callback);
+    if (this.#conn.state === ReadyState.OPEN) {
+      const frames =
+        options === undefined ? this.#conn.sendData(data, true) : this.#conn.sendBinary(data, options);
+      return this.#writeLimited(frames, callback);
+    }
     notSent(callback, 'the connection is closing');
     return false;
   }
@@ -154,6 +178,9 @@ export class Transport implements WireListener {
     if (this.#finished) return;
     this.#terminated = true;
     // What was sent before still gets its chance to leave, as it did before write batching.
+    for (const entry of this.#queue ?? []) notSent(entry.callback, 'the connection was terminated');
+    this.#queue = undefined;
+    this.#queuedBytes = 0;
     this.#wire.flush();
     this.#wire.destroy();
   }
@@ -181,6 +208,8 @@ export class Transport implements WireListener {
   resume(by = PAUSED_BY_ITERATOR): void {
     this.#paused &= ~by;
     if (this.#paused !== 0) return;
+    // A message being inflated holds reading; its completion carries on.
+    if (this.#decoding) return;
     if (this.#pendingInput) {
       // Frames already buffered in the Connection go first, on a fresh stack.
       this.#pendingInput = false;
@@ -195,13 +224,14 @@ export class Transport implements WireListener {
 
   /**
    * #writeLimited writes data frames unless the socket already holds more than
-   * maxBufferedAmount. Hitting the limit is loud: the error event carries a
+   * maxBufferedAmount (frames queued behind a message being compressed count; that message
+   * counts once compressed). Hitting the limit is loud: the error event carries a
    * BufferFullError, the connection closes with 1008 and its close event says wasClean
    * false, since data the application sent was dropped. Returns the wire's verdict: false
    * above its high-water mark (wait for drain) and when the frames were dropped.
    */
-  #writeLimited(frames: readonly Buffer[], callback?: WriteCallback): boolean {
-    const buffered = this.#wire.buffered;
+  #writeLimited(frames: readonly Buffer[] | Promise<Buffer[]>, callback?: WriteCallback): boolean {
+    const buffered = this.#wire.buffered + this.#queuedBytes;
     if (buffered > this.#options.maxBufferedAmount) {
       if (!this.#bufferFull) {
         this.#bufferFull = new BufferFullError({
@@ -214,16 +244,73 @@ export class Transport implements WireListener {
       notSent(callback, BUFFER_FULL.reason);
       return false;
     }
-    return callback ? this.#wire.write(frames, callback) : this.#write(frames);
+    return this.#write(frames, callback);
   }
 
   /**
    * #write hands frames to the wire, which batches them until the end of the event-loop
    * turn: every frame written to one socket in one turn goes out in one writev. The wire's
-   * `buffered` counts them at once, so the send-buffer limit sees them.
+   * `buffered` counts them at once, so the send-buffer limit sees them. A Promise (a
+   * message compressed off the thread) holds every later write in #queue until it is done,
+   * so frames leave in call order.
    */
-  #write(frames: readonly Buffer[]): boolean {
-    return frames.length > 0 ? this.#wire.write(frames) : this.#wire.writable;
+  #write(frames: readonly Buffer[] | Promise<Buffer[]>, callback?: WriteCallback): boolean {
+    if (this.#queue === undefined && !(frames instanceof Promise)) {
+      return frames.length > 0 || callback ? this.#wire.write(frames, callback) : this.#wire.writable;
+    }
+    // Behind a message being compressed: queued in call order. The verdict is "go on" (the
+    // wire's drain cannot be promised for bytes it has not seen); maxBufferedAmount still
+    // counts them.
+    this.#queue ??= [];
+    if (!(frames instanceof Promise)) {
+      const bytes = byteLength(frames);
+      this.#queue.push({ frames, bytes, callback });
+      this.#queuedBytes += bytes;
+      return true;
+    }
+    const entry: QueuedWrite = { frames: undefined, bytes: 0, callback };
+    const queue = this.#queue;
+    queue.push(entry);
+    frames.then(
+      (done) => {
+        if (this.#queue !== queue) return;
+        entry.frames = done;
+        entry.bytes = byteLength(done);
+        this.#queuedBytes += entry.bytes;
+        this.#flushQueue();
+      },
+      (error: unknown) => {
+        // Compressing cannot fail on valid input: a bug, so this connection ends (1011).
+        if (this.#queue !== queue || this.#finished) return;
+        this.#failure = new ProtocolError('DUPLEX_INTERNAL_ERROR', 'internal error', 1011);
+        this.#reportError(error);
+        this.terminate();
+      },
+    );
+    return true;
+  }
+
+  /** #flushQueue writes queued frames in order, up to a message still being compressed. */
+  #flushQueue(): void {
+    const queue = this.#queue!;
+    while (queue.length > 0 && queue[0]!.frames !== undefined) {
+      const entry = queue.shift()!;
+      this.#queuedBytes -= entry.bytes;
+      if (entry.frames!.length > 0 || entry.callback) this.#wire.write(entry.frames!, entry.callback);
+    }
+    if (queue.length > 0) return;
+    this.#queue = undefined;
+    this.#queuedBytes = 0;
+    if (this.#endQueued) {
+      this.#endQueued = false;
+      this.#wire.end();
+    }
+  }
+
+  /** #end half-closes TCP after every frame written so far, queued ones included. */
+  #end(): void {
+    if (this.#queue !== undefined) this.#endQueued = true;
+    else this.#wire.end();
   }
 
   wireData(chunk: Buffer): void {
@@ -274,12 +361,37 @@ export class Transport implements WireListener {
       }
       chunk = undefined;
       this.#handle(result);
-      more = result.events[result.events.length - 1]?.type === 'message';
+      const last = result.events[result.events.length - 1];
+      if (last?.type === 'decode') {
+        this.#awaitDecode(last.done);
+        return;
+      }
+      more = last?.type === 'message';
       if (more && this.#paused) {
         this.#pendingInput = true;
         return;
       }
     }
+  }
+
+  /**
+   * #awaitDecode stops reading while a large message is inflated on zlib's thread pool,
+   * then delivers it and carries on with the frames behind it, so that messages, control
+   * frames and the close keep their order.
+   */
+  #awaitDecode(done: Promise<void>): void {
+    this.#decoding = true;
+    this.#wire.pause();
+    void done.then(() => {
+      this.#decoding = false;
+      if (this.#terminated || this.#finished) return;
+      if (this.#paused) {
+        this.#pendingInput = true;
+        return;
+      }
+      this.#process();
+      if (!this.#paused && !this.#decoding) this.#wire.resume();
+    });
   }
 
   #handle(result: ReturnType<Connection['receive']>): void {
@@ -319,7 +431,7 @@ export class Transport implements WireListener {
   #afterStateChange(): void {
     const done = this.#conn.state === ReadyState.CLOSED;
     if (done || this.#failure) {
-      if (this.#role === 'server' || this.#failure) this.#wire.end();
+      if (this.#role === 'server' || this.#failure) this.#end();
       this.#armCloseTimer(true);
     } else if (this.#conn.closeSent) {
       this.#armCloseTimer(false);
@@ -341,7 +453,7 @@ export class Transport implements WireListener {
 
   #onEnd(): void {
     // The peer sent FIN. Server sockets come from node:http with allowHalfOpen, so answer it.
-    this.#wire.end();
+    this.#end();
     this.#armCloseTimer(false);
   }
 
@@ -371,4 +483,10 @@ export class Transport implements WireListener {
     }
     this.#handler.onClose(code, reason, wasClean);
   }
+}
+
+function byteLength(frames: readonly Buffer[]): number {
+  let n = 0;
+  for (const f of frames) n += f.length;
+  return n;
 }

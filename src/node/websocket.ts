@@ -506,6 +506,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       yieldAfterMessage: true,
       autoPong: options.autoPong,
       skipUtf8Validation: options.skipUTF8Validation,
+      asyncDecode: true,
     });
     this.#state = WebSocket.OPEN;
     this.#transport = new Transport(socket, conn, options, new WebSocket.#Events(this), head, prefix);

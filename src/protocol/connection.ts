@@ -54,6 +54,14 @@ export interface ConnectionOptions {
    * @default false
    */
   skipUtf8Validation?: boolean;
+  /**
+   * Let an extension decode a large message off the caller's thread
+   * (Extension#decodeMessageAsync): `receive` then returns a `decode` event, reads no
+   * further frame until its `done` resolves, and delivers the message on the next
+   * `receive()`. Works with one negotiated extension (permessage-deflate).
+   * @default false
+   */
+  asyncDecode?: boolean;
 }
 
 /** SendOptions shape one outgoing data frame. */
@@ -75,7 +83,21 @@ export type ConnectionEvent =
   | { type: 'ping'; data: Buffer }
   | { type: 'pong'; data: Buffer }
   | { type: 'close'; code: number; reason: string }
-  | { type: 'error'; error: ProtocolError };
+  | { type: 'error'; error: ProtocolError }
+  /**
+   * A message is being decoded off the thread (asyncDecode). Call `receive()` once `done`
+   * resolves (it never rejects): the message, or the error it caused, comes then. Until
+   * then `receive(chunk)` only buffers.
+   */
+  | { type: 'decode'; done: Promise<void> };
+
+/** PendingDecode is a message an extension decodes off the thread, and its outcome once settled. */
+interface PendingDecode {
+  binary: boolean;
+  settled: boolean;
+  data: Buffer | undefined;
+  error: unknown;
+}
 
 /** ReceiveResult is what one `receive` call produced: events to dispatch and bytes to write, in order. */
 export interface ReceiveResult {
@@ -135,6 +157,9 @@ export class Connection {
   private readonly extensions: readonly Extension[];
   /** YIELD_AFTER_MESSAGE, NO_AUTO_PONG, SKIP_UTF8 and SENDING_FRAGMENTS: the flags in one field. */
   private bits: number;
+  private readonly asyncDecode: boolean;
+  /** The message being decoded off the thread (asyncDecode); no frame is read meanwhile. */
+  private decoding: PendingDecode | undefined;
   /** The parser of the peer's bytes; undefined until the first bytes arrive. */
   private parser: FrameParser | undefined;
   /** The fragmented message being reassembled, if any. */
@@ -162,6 +187,7 @@ export class Connection {
       (options.yieldAfterMessage === true ? YIELD_AFTER_MESSAGE : 0) |
       (options.autoPong === false ? NO_AUTO_PONG : 0) |
       (options.skipUtf8Validation === true ? SKIP_UTF8 : 0);
+    this.asyncDecode = options.asyncDecode === true && this.extensions.length === 1;
     const keys = this.extensions.map((ext) => ext.sharedEncodingKey);
     this.sharedEncodingKey =
       options.role === 'server' && keys.every((key) => key !== undefined) ? keys.join(',') : undefined;
@@ -197,12 +223,20 @@ export class Connection {
     }
     parser.push(chunk);
     try {
+      const pending = this.decoding;
+      if (pending !== undefined) {
+        if (!pending.settled) return result;
+        this.decoding = undefined;
+        if (pending.data === undefined) throw pending.error;
+        this.emit(pending.data, pending.binary, undefined, result);
+        if ((this.bits & YIELD_AFTER_MESSAGE) !== 0) return result;
+      }
       for (;;) {
         parser.messageBytes = this.message === undefined ? 0 : this.message.length;
         const frame = parser.next();
         if (frame === undefined) break;
         this.handleFrame(frame, result);
-        if (this.closeReceived) break;
+        if (this.closeReceived || this.decoding !== undefined) break;
         if (
           (this.bits & YIELD_AFTER_MESSAGE) !== 0 &&
           result.events[result.events.length - 1]?.type === 'message'
@@ -319,13 +353,45 @@ export class Connection {
     result: ReceiveResult,
   ): void {
     if (rsv !== 0) {
-      for (const ext of this.extensions) {
-        const bits = rsv & ext.rsvBits;
-        if (bits !== 0) data = ext.decodeMessage(data, bits, this.maxPayload);
+      const only = this.asyncDecode ? this.extensions[0] : undefined;
+      if (only?.decodeMessageAsync !== undefined) {
+        const decoded = only.decodeMessageAsync(data, rsv & only.rsvBits, this.maxPayload);
+        if (decoded instanceof Promise) {
+          this.defer(decoded, binary, result);
+          return;
+        }
+        data = decoded;
+      } else {
+        for (const ext of this.extensions) {
+          const bits = rsv & ext.rsvBits;
+          if (bits !== 0) data = ext.decodeMessage(data, bits, this.maxPayload);
+        }
       }
-      if (data.length > this.maxPayload)
-        throw new PayloadTooBigError({ size: data.length, limit: this.maxPayload });
     }
+    this.emit(data, binary, utf8, result);
+  }
+
+  /** defer holds a message decoded off the thread and adds the `decode` event that waits for it. */
+  private defer(decoded: Promise<Buffer>, binary: boolean, result: ReceiveResult): void {
+    const pending: PendingDecode = { binary, settled: false, data: undefined, error: undefined };
+    this.decoding = pending;
+    const done = decoded.then(
+      (data) => {
+        pending.data = data;
+        pending.settled = true;
+      },
+      (error: unknown) => {
+        pending.error = error;
+        pending.settled = true;
+      },
+    );
+    result.events.push({ type: 'decode', done });
+  }
+
+  /** emit checks a decoded message's size and text and adds its event. */
+  private emit(data: Buffer, binary: boolean, utf8: Utf8Validator | undefined, result: ReceiveResult): void {
+    if (data.length > this.maxPayload)
+      throw new PayloadTooBigError({ size: data.length, limit: this.maxPayload });
     if (!binary && (this.bits & SKIP_UTF8) === 0) {
       // RFC 6455 8.1: "When an endpoint is to interpret a byte stream as UTF-8 but finds that
       // the byte stream is not, in fact, a valid UTF-8 stream, that endpoint MUST _Fail the WebSocket Connection_."
@@ -376,6 +442,7 @@ export class Connection {
     // A peer's close frame, once received, stays received (only our echo of it can fail here).
     if (this.phase !== Phase.CLOSED) this.phase = Phase.FAILED;
     this.message = undefined;
+    this.decoding = undefined;
     result.events.push({ type: 'error', error });
     if (!closeSent) {
       // Internal error text never goes to the peer; protocol errors say what the peer did wrong.
@@ -419,6 +486,28 @@ export class Connection {
   /** fragmenting tells whether a message sent with `fin: false` still waits for its last fragment. */
   get fragmenting(): boolean {
     return (this.bits & SENDING_FRAGMENTS) !== 0;
+  }
+
+  /**
+   * sendData returns the frames of a data message, or a Promise of them when the one
+   * negotiated extension encodes it off the caller's thread (a large message:
+   * Extension#encodeMessageAsync). The connection's state moves on at the call, so the
+   * frames of later calls (data, ping, close) belong after these on the wire: the caller
+   * writes in call order. The Promise rejects only on an internal error.
+   */
+  sendData(data: string | Uint8Array, binary: boolean): Buffer[] | Promise<Buffer[]> {
+    this.assertOpen();
+    const opcode = binary ? Opcode.BINARY : Opcode.TEXT;
+    const payload = toBuffer(data);
+    const only = this.extensions.length === 1 ? this.extensions[0] : undefined;
+    if (only?.encodeMessageAsync === undefined) return this.encode(opcode, payload);
+    const encoded = only.encodeMessageAsync(payload, binary);
+    if (encoded instanceof Promise) {
+      return encoded.then((e) =>
+        serializeFrame({ opcode, payload: e.payload, rsv: e.rsv, maskKey: this.maskKey?.() }),
+      );
+    }
+    return serializeFrame({ opcode, payload: encoded.payload, rsv: encoded.rsv, maskKey: this.maskKey?.() });
   }
 
   /**

@@ -28,6 +28,20 @@ export interface PerMessageDeflateOptions {
   level?: number;
   /** zlib memLevel 1-9: memory zlib uses while compressing one message. @default 8 */
   memLevel?: number;
+  /**
+   * Send a message uncompressed when compressing it would not pay: bytes that look random
+   * (a sampled entropy estimate), or after a compressed message saved less than 1/16, with
+   * a probe now and then (docs/design/deflate-skip.md). @default true
+   */
+  skipIncompressible?: boolean;
+  /**
+   * Messages from this many bytes on are compressed and inflated on zlib's thread pool
+   * instead of the event loop, so that a large message does not stall every other
+   * connection (Node binding; the core's synchronous calls ignore it). Incoming messages
+   * count their compressed size times 8. 0 sends every message there.
+   * @default 262144 (256 KiB)
+   */
+  asyncThreshold?: number;
 }
 
 /** DeflateParams are the parameters both sides agreed on in the handshake. */
@@ -63,6 +77,8 @@ export function resolveDeflateOptions(options: PerMessageDeflateOptions = {}): R
     threshold: int('threshold', 1024, 0, Number.MAX_SAFE_INTEGER),
     level: int('level', 6, 0, 9),
     memLevel: int('memLevel', 8, 1, 9),
+    skipIncompressible: options.skipIncompressible !== false,
+    asyncThreshold: int('asyncThreshold', 256 * 1024, 0, Number.MAX_SAFE_INTEGER),
   };
 }
 

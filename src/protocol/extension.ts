@@ -9,6 +9,12 @@
  * any of the extension's RSV bits set; on the way out `encodeMessage` may transform a data
  * message's payload and set RSV bits on its first frame. Control frames never pass through it.
  */
+/** EncodedMessage is a data message's payload as an extension puts it on the wire, and the RSV bits of its first frame. */
+export interface EncodedMessage {
+  payload: Buffer;
+  rsv: number;
+}
+
 export interface Extension {
   /** The registered extension token, e.g. `permessage-deflate`. */
   readonly name: string;
@@ -25,7 +31,20 @@ export interface Extension {
    * encodeMessage returns the payload to put on the wire for a data message and the RSV
    * bits to set on its first frame (0 to send it unchanged).
    */
-  encodeMessage(payload: Buffer, binary: boolean): { payload: Buffer; rsv: number };
+  encodeMessage(payload: Buffer, binary: boolean): EncodedMessage;
+  /**
+   * decodeMessageAsync, when the extension has it, is decodeMessage for a caller that can
+   * wait: it returns a Promise for a message it decodes off the caller's thread (a large
+   * one, e.g. permessage-deflate on zlib's thread pool) and the result itself otherwise. It
+   * rejects as decodeMessage throws. The Connection reads no further frame until it settles.
+   */
+  decodeMessageAsync?(payload: Buffer, rsv: number, maxPayload: number): Buffer | Promise<Buffer>;
+  /**
+   * encodeMessageAsync, when the extension has it, is encodeMessage for a caller that can
+   * wait, the same way. The extension's state moves on at the call, so later messages may be
+   * encoded before the Promise settles: their frames belong after this message's on the wire.
+   */
+  encodeMessageAsync?(payload: Buffer, binary: boolean): EncodedMessage | Promise<EncodedMessage>;
   /**
    * sharedEncodingKey is set when encodeMessage is a pure function of the message (it keeps
    * no history, e.g. permessage-deflate without our context takeover) and equal for every

@@ -29,7 +29,7 @@ export {
   PayloadTooBigError,
   ProtocolError,
 } from './errors.js';
-export type { Extension } from './extension.js';
+export type { EncodedMessage, Extension } from './extension.js';
 export { type ExtensionOffer, formatExtensionHeader, parseExtensionHeader } from './extension-header.js';
 export { type Frame, isControlOpcode, MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
 export { FrameParser, type FrameParserOptions } from './frame-parser.js';

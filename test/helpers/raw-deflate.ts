@@ -205,9 +205,17 @@ export async function readMessage(
  */
 export function windowProbe(bits: number): Buffer {
   const parts: Buffer[] = [];
+  // Random hex, not random bytes: bytes that look random are sent uncompressed
+  // (skipIncompressible), and the probe is about the window of compressed echoes.
+  const hex = (n: number): Buffer =>
+    Buffer.from(
+      randomBytes(Math.ceil(n / 2))
+        .toString('hex')
+        .slice(0, n),
+    );
   for (let k = bits; k <= 14; k++) {
-    const repeated = randomBytes(258);
-    parts.push(repeated, randomBytes(2 ** k + 100), repeated);
+    const repeated = hex(258);
+    parts.push(repeated, hex(2 ** k + 100), repeated);
   }
   parts.push(Buffer.from('end of probe '.repeat(100)));
   return Buffer.concat(parts);

@@ -41,7 +41,13 @@ function deflateClient(
     role: 'client',
     maskKey: FIXED_KEY,
     ...(maxPayload === undefined ? {} : { maxPayload }),
-    extensions: [new PerMessageDeflate('client', { ...PARAMS, ...params }, { threshold: 0, ...options })],
+    extensions: [
+      new PerMessageDeflate(
+        'client',
+        { ...PARAMS, ...params },
+        { threshold: 0, skipIncompressible: false, ...options },
+      ),
+    ],
   });
 }
 
@@ -53,7 +59,13 @@ function deflateServer(
   return new Connection({
     role: 'server',
     ...(maxPayload === undefined ? {} : { maxPayload }),
-    extensions: [new PerMessageDeflate('server', { ...PARAMS, ...params }, { threshold: 0, ...options })],
+    extensions: [
+      new PerMessageDeflate(
+        'server',
+        { ...PARAMS, ...params },
+        { threshold: 0, skipIncompressible: false, ...options },
+      ),
+    ],
   });
 }
 

@@ -155,8 +155,10 @@ function summarize(events: ConnectionEvent[]) {
         return { type: e.type, data: toHex(e.data) };
       case 'close':
         return { type: e.type, data: `${e.code} ${e.reason}` };
-      default:
+      case 'error':
         return { type: e.type, data: `${e.error.code} ${e.error.message}` };
+      default:
+        return { type: e.type, data: '' };
     }
   });
 }
