@@ -187,7 +187,9 @@ describe('duplex serve shutdown', () => {
     // shutdown (until the close timeout): long enough to see how a new upgrade is answered.
     const stubborn = await rawUpgrade(server.port, '/hub');
     assert.match(stubborn.status, /^HTTP\/1\.1 101 /);
-    const closed = once(peer.ws, 'close') as Promise<[CloseEvent]>;
+    const closed = new Promise<[CloseEvent]>((resolve) =>
+      peer.ws.addEventListener('close', (e) => resolve([e]), { once: true }),
+    );
     server.child.kill('SIGTERM');
     const [event] = await closed;
     assert.equal(event.code, 1012);

@@ -39,7 +39,14 @@ function decide(options: Omit<WebSocketServerOptions, 'noServer'>, req: Incoming
 describe('decideUpgrade', () => {
   it('accepts a valid request with the first offered subprotocol', async () => {
     const d = await decide({}, request({ 'sec-websocket-protocol': 'b, a' }));
-    assert.deepEqual(d, { accept: true, key: KEY, protocol: 'b', extensions: '', deflate: undefined });
+    assert.deepEqual(d, {
+      accept: true,
+      key: KEY,
+      protocol: 'b',
+      extensions: '',
+      deflate: undefined,
+      context: undefined,
+    });
   });
 
   it('refuses a request the core rejects with the status it carries', async () => {
