@@ -42,6 +42,10 @@ export interface RawClientOptions {
    * the handshake; with one, RSV1 (a compressed message) is allowed on the server's frames.
    */
   offer?: string;
+  /** The request's path and query. @default '/' */
+  path?: string;
+  /** A subprotocol to offer; the server must select it or the handshake fails. */
+  protocol?: string;
 }
 
 export abstract class RawClient implements MessageSink {
@@ -69,12 +73,12 @@ export abstract class RawClient implements MessageSink {
   }
 
   connect(): void {
-    const { host, port, raw, offer } = this.target;
+    const { host, port, raw, offer, path, protocol } = this.target;
     const socket = net.connect({ host, port, noDelay: true });
     this.socket = socket;
     socket.on('connect', () => {
       if (raw) this.becomeOpen();
-      else socket.write(upgradeRequest(host, port, offer));
+      else socket.write(upgradeRequest(host, port, offer, { path, protocol }));
     });
     socket.on('data', (chunk: Buffer) => (this.open ? this.reader.push(chunk) : this.handshake(chunk)));
     socket.on('error', (e) => this.fail(this.open ? 'closed' : 'connect', e.message));
@@ -101,6 +105,8 @@ export abstract class RawClient implements MessageSink {
   /** refusal is why the handshake fails, undefined when it succeeded. */
   private refusal(head: ResponseHead): string | undefined {
     if (!head.switched) return head.statusLine;
+    // RFC 6455 4.1: the server's subprotocol must be one the client offered.
+    if (head.protocol !== this.target.protocol) return `subprotocol ${head.protocol ?? 'none'} selected`;
     if (this.target.offer !== undefined) return this.refuse(head);
     // RFC 6455 4.1: the client must fail the connection on an extension it did not ask for.
     return head.extensions === undefined ? undefined : 'unexpected extension';
