@@ -8,7 +8,9 @@
  *        [-c SUBSCRIBERS] [--rooms R] [-s BYTES] [--window W] [-d S] [-w S]
  *        [--idle --hold S] [--threads T] [--pid PID] [--parallel N]
  *
- * - Subscribers are spread over T worker threads (contiguous shares; subscriber i is in room
+ * - Subscribers are spread over T worker threads, by default one per CPU the process may run
+ *   on (pinned to one CPU by the harness: one thread; more threads on one CPU measured slower,
+ *   they only add switches and latency). Contiguous shares; subscriber i is in room
  *   i mod R, so every thread has subscribers in every room). Each connects (duplex: `connect`,
  *   then `subscribe` to `room-r`; socket.io: the room in the query, namespace connect `40`) and
  *   answers the server's pings.
@@ -32,6 +34,7 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { type Flags, parseFlags, requireLoopback } from './lib/args.js';
 import {
   classify,
+  deliveryStamp,
   duplexFrames,
   fillerFor,
   HUB_PROTOCOLS,
@@ -46,7 +49,7 @@ import {
   stampedData,
 } from './lib/hub-wire.js';
 import { ConnectPacer } from './lib/pacer.js';
-import { cpuTicks, hardTimeLimit, rssKb, sleep } from './lib/proc.js';
+import { allowedCpus, cpuTicks, hardTimeLimit, rssKb, sleep } from './lib/proc.js';
 import { ERROR_KINDS, type ErrorKind, errorTotal, noErrors, RawClient } from './lib/raw-client.js';
 import { percentile, spawnThread, type ThreadChannel } from './lib/threads.js';
 
@@ -82,7 +85,7 @@ const DEFAULTS: HubLoadOptions = {
   mode: 'broadcast',
   hold: 5,
   pid: 0,
-  threads: 2,
+  threads: 0,
   parallel: 200,
 };
 
@@ -134,6 +137,8 @@ function parseArgs(argv: string[]): HubLoadOptions {
   if (o.size < STAMP) throw new Error(`hub-load: --size must be at least ${STAMP}`);
   requireLoopback('hub-load', o.host);
   o.rooms = Math.min(o.rooms, o.connections);
+  // Default: one subscriber thread per CPU the generator may run on (taskset -c 1: one).
+  if (o.threads <= 0) o.threads = allowedCpus();
   o.threads = Math.max(1, Math.min(o.threads, o.connections));
   return o;
 }
@@ -158,6 +163,8 @@ class HubConn extends RawClient {
   private readonly prefix = Buffer.alloc(PREFIX);
   private prefixLen = 0;
   private opcode = 0;
+  /** Whether the message being read is a delivery decoded on the fast path. */
+  private fast = false;
   private readonly stamp: Stamp = { tsUs: 0, seq: 0 };
   private readyTimer: NodeJS.Timeout | undefined;
 
@@ -194,9 +201,16 @@ class HubConn extends RawClient {
   messageStart(opcode: number): void {
     this.opcode = opcode;
     this.prefixLen = 0;
+    this.fast = false;
   }
 
   messageData(chunk: Buffer, start: number, end: number): void {
+    // The fast path: a delivery whose stamp is in its first piece is decoded in place.
+    if (this.prefixLen === 0 && !this.fast && this.opcode === 1 && this.role === 'sub') {
+      this.fast = deliveryStamp(this.owner.protocol, chunk, start, end, this.stamp);
+      if (this.fast) return;
+    }
+    if (this.fast) return;
     if (this.prefixLen < PREFIX) {
       const k = Math.min(PREFIX - this.prefixLen, end - start);
       chunk.copy(this.prefix, this.prefixLen, start, start + k);
@@ -209,7 +223,9 @@ class HubConn extends RawClient {
       this.fail('protocol', `unexpected frame opcode ${this.opcode}`);
       return;
     }
-    const kind = classify(this.owner.protocol, this.prefix, this.prefixLen, length, this.stamp);
+    const kind = this.fast
+      ? 'delivery'
+      : classify(this.owner.protocol, this.prefix, this.prefixLen, length, this.stamp);
     this.handle(kind);
   }
 

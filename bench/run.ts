@@ -144,7 +144,7 @@ function parseOptions(argv: string[]): Options {
     rooms: 10,
     roomSubscribers: quick ? 20 : 100,
     window: 16,
-    hubThreads: 2,
+    hubThreads: 0,
     cpuProf: undefined,
     json: undefined,
   };
@@ -185,8 +185,8 @@ function parseOptions(argv: string[]): Options {
   if (!(o.duration > 0 && o.duration <= 600) || !(o.rounds >= 1 && o.rounds <= 50))
     usage('bad duration or rounds');
   if (!(o.churnConnections >= 1 && o.churnConnections <= 10_000)) usage('--churn-connections is 1..10000');
-  if (!(o.rooms >= 1 && o.roomSubscribers >= 1 && o.window >= 1 && o.window <= 1024 && o.hubThreads >= 1))
-    usage('--rooms, --room-subscribers, --hub-threads must be >= 1, --window 1..1024');
+  if (!(o.rooms >= 1 && o.roomSubscribers >= 1 && o.window >= 1 && o.window <= 1024 && o.hubThreads >= 0))
+    usage('--rooms, --room-subscribers must be >= 1, --window 1..1024, --hub-threads >= 0 (0: one per CPU)');
   if (!['auto', 'node', 'wsload'].includes(o.generator)) usage('--generator is auto, node or wsload');
   if (!o.servers.includes('duplex')) o.servers.unshift('duplex');
   if (!o.servers.includes('ws')) o.servers.splice(1, 0, 'ws');
@@ -695,9 +695,11 @@ async function main(): Promise<void> {
     ...(bun ? [`Bun ${bun.version} (bench/servers/bun.ts, installed in ${BUN_CACHE})`] : []),
     `rounds ${o.rounds}, ${o.duration} s measured after ${o.warmup} s warm-up per run; idle ${o.idleConnections} connections; ${hubOnly ? `one room ${o.subscribers} subscribers; ${o.rooms} rooms of ${o.roomSubscribers}; window ${o.window}` : `broadcast ${o.subscribers} subscribers`}`,
   ];
+  // hub-load's default: one subscriber thread per CPU it is pinned to.
+  const hubThreads = o.hubThreads > 0 ? o.hubThreads : pin.generator.length > 0 ? 1 : cpus().length;
   if (o.scenarios.some(isHubScenario))
     header.push(
-      `hub: Duplex hub (bench/servers/hub.ts: the Hub's default channel settings) vs Socket.IO ${socketIoVersion()} (bench/servers/socketio.ts: websocket transport only, no compression, no native ws addons); generator bench/hub-load.ts (node:net, ${o.hubThreads} subscriber threads, publishers in its main thread); ${pinning('hub-load').note}`,
+      `hub: Duplex hub (bench/servers/hub.ts: the Hub's default channel settings) vs Socket.IO ${socketIoVersion()} (bench/servers/socketio.ts: websocket transport only, no compression, no native ws addons); generator bench/hub-load.ts (node:net, ${hubThreads} subscriber worker thread(s), publishers in its main thread); ${pinning('hub-load').note}`,
     );
   if (o.scenarios.includes('churn'))
     header.push(

@@ -49,7 +49,7 @@ export interface HubOptions {
   idleConnections: number;
   /** Messages each publisher keeps in flight. */
   window: number;
-  /** Worker threads of the generator's subscribers. */
+  /** Worker threads of the generator's subscribers; 0: one per CPU it is pinned to. */
   threads: number;
 }
 
@@ -166,9 +166,8 @@ async function runOnce(ctx: HubContext, scenario: HubScenario, name: HubServer):
       String(subscribers),
       '--rooms',
       String(rooms),
-      '--threads',
-      String(o.threads),
     ];
+    if (o.threads > 0) gen.push('--threads', String(o.threads));
     if (scenario !== 'hub-idle') {
       gen.push('-s', '64', '--window', String(o.window), '-d', String(o.duration), '-w', String(o.warmup));
       const r = await runGenerator(

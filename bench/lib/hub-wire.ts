@@ -65,20 +65,52 @@ function hexAt(buf: Buffer, from: number, digits: number): number {
 }
 
 const MARK = Buffer.from('"@', 'latin1');
+/** DUPLEX_DATA is how a stamped string starts in a hub `pub` (its `data` field). */
+const DUPLEX_DATA = Buffer.from('"data":"@', 'latin1');
+/** SOCKETIO_EVENT is how a Socket.IO `msg` event with stamped data starts. */
+const SOCKETIO_EVENT = Buffer.from('42["msg","@', 'latin1');
 
-/** Stamp is a decoded data head; `readStamp` fills one in place. */
+/** Stamp is a decoded data head; `readStamp` and `deliveryStamp` fill one in place. */
 export interface Stamp {
   tsUs: number;
   seq: number;
 }
 
+/** decodeAt decodes the stamp whose `@` is at `at`, when it ends before `end`. */
+function decodeAt(buf: Buffer, at: number, end: number, out: Stamp): boolean {
+  if (at < 0 || at + STAMP > end) return false;
+  out.tsUs = hexAt(buf, at + 1, 16);
+  out.seq = hexAt(buf, at + 17, 8);
+  return true;
+}
+
 /** readStamp decodes the stamp of the first data in `buf[0, length)`; false when there is none. */
 export function readStamp(buf: Buffer, length: number, out: Stamp): boolean {
   const at = buf.indexOf(MARK);
-  if (at < 0 || at + 1 + STAMP > length) return false;
-  out.tsUs = hexAt(buf, at + 2, 16);
-  out.seq = hexAt(buf, at + 18, 8);
-  return true;
+  return at >= 0 && at < length && decodeAt(buf, at + 1, length, out);
+}
+
+/**
+ * deliveryStamp is the fast path of a subscriber: whether `buf[start, end)`, the start of a
+ * message, is a delivery whose stamp lies within it (then `out` holds the stamp). Socket.IO's
+ * `msg` event has the stamp at a fixed place; in a hub `pub` it follows `"data":"`. Anything
+ * else (false) goes the slow way through `classify`.
+ */
+export function deliveryStamp(
+  protocol: HubProtocol,
+  buf: Buffer,
+  start: number,
+  end: number,
+  out: Stamp,
+): boolean {
+  if (protocol === 'socketio') {
+    const n = SOCKETIO_EVENT.length;
+    if (end - start < n) return false;
+    for (let i = 0; i < n; i++) if (buf[start + i] !== SOCKETIO_EVENT[i]) return false;
+    return decodeAt(buf, start + n - 1, end, out);
+  }
+  const at = buf.indexOf(DUPLEX_DATA, start);
+  return at >= 0 && at < end && decodeAt(buf, at + DUPLEX_DATA.length - 1, end, out);
 }
 
 /** roomName is the channel or room of index `r`. */

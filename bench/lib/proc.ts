@@ -31,6 +31,25 @@ export function pinning(generatorLabel: string): Pinning {
   };
 }
 
+/**
+ * allowedCpus is how many CPUs this process may run on (its affinity, as `taskset` set it:
+ * Cpus_allowed_list in /proc/self/status), or the machine's count where that cannot be read.
+ */
+export function allowedCpus(): number {
+  try {
+    const m = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/self/status', 'latin1'));
+    if (m) {
+      let n = 0;
+      for (const part of m[1]!.split(',')) {
+        const [a, b] = part.split('-').map(Number);
+        n += b === undefined ? 1 : b! - a! + 1;
+      }
+      if (n > 0) return n;
+    }
+  } catch {}
+  return cpus().length;
+}
+
 export interface Server {
   child: ChildProcess;
   pid: number;
