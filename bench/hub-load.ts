@@ -123,6 +123,8 @@ const PREFIX = 1024;
 const STALL_MS = 2000;
 /** READY_MS bounds how long a connection may take from TCP connect to subscribed (or connected). */
 const READY_MS = 15_000;
+/** READ_BUFFER is what every connection of this thread reads into (node:net `onread`). */
+const READ_BUFFER = Buffer.alloc(1 << 16);
 /** NONE is a thread's report for a room where it has no subscriber left: it holds nothing back. */
 const NONE = Number.MAX_SAFE_INTEGER;
 
@@ -177,6 +179,7 @@ class HubConn extends RawClient {
     super({
       host: options.host,
       port: options.port,
+      readBuffer: READ_BUFFER,
       ...handshakeTarget(owner.protocol, options.path, role === 'sub' ? room : undefined),
     });
   }
