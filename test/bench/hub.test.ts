@@ -6,14 +6,71 @@
  * timing is asserted: the machine is shared.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildBench, runBench } from '../helpers/bench.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/** HubWire is the part of build/bench/lib/hub-wire.js checked here (bench/ is compiled apart). */
+interface HubWire {
+  STAMP: number;
+  stampedData(size: number, tsUs: number, seq: number, filler: string): string;
+  fillerFor(size: number): string;
+  classify(protocol: string, buf: Buffer, length: number, total: number, stamp: Stamp): string;
+  deliveryStamp(protocol: string, buf: Buffer, start: number, end: number, stamp: Stamp): boolean;
+}
+interface Stamp {
+  tsUs: number;
+  seq: number;
+}
 
 const NUMBER = '-?[0-9][0-9,]*';
 
 describe('bench:hub', () => {
+  it('reads both protocols as the generator must: stamps, deliveries, replies, pings', async () => {
+    buildBench();
+    const wire = (await import(
+      pathToFileURL(path.join(root, 'build', 'bench', 'lib', 'hub-wire.js')).href
+    )) as HubWire;
+    const data = wire.stampedData(64, 123_456_789.4, 0xabcdef, wire.fillerFor(64));
+    assert.equal(data.length, 64);
+    const stamp: Stamp = { tsUs: 0, seq: 0 };
+    const check = (protocol: string, text: string, kind: string, fast: boolean) => {
+      const buf = Buffer.from(text);
+      stamp.tsUs = 0;
+      stamp.seq = 0;
+      assert.equal(wire.classify(protocol, buf, buf.length, buf.length, stamp), kind, `${protocol}: ${text}`);
+      if (kind === 'delivery') assert.deepEqual(stamp, { tsUs: 123_456_789, seq: 0xabcdef });
+      // The fast path finds the same stamp in the middle of a larger chunk.
+      const chunk = Buffer.concat([Buffer.from('xx'), buf, Buffer.from('"@0000')]);
+      assert.equal(wire.deliveryStamp(protocol, chunk, 2, 2 + buf.length, stamp), fast, text);
+    };
+    const pub = `{"type":"pub","channel":"room-0","offset":7,"epoch":"e@1","data":"${data}"}`;
+    check('duplex', pub, 'delivery', true);
+    check(
+      'duplex',
+      '{"type":"connected","id":1,"client":"c","user":"","pingIntervalMs":25000}',
+      'connected',
+      false,
+    );
+    check('duplex', '{"type":"subscribed","id":2,"channel":"room-0","recovered":false}', 'subscribed', false);
+    check('duplex', '{"type":"published","id":9,"channel":"room-0","offset":8,"epoch":"e1"}', 'ack', false);
+    check('duplex', '{"type":"ping"}', 'ping', false);
+    check('duplex', '{"type":"error","id":9,"code":"DUPLEX_HUB_FORBIDDEN","message":"no"}', 'error', false);
+    check('socketio', `42["msg","${data}"]`, 'delivery', true);
+    check('socketio', '0{"sid":"x","upgrades":[],"pingInterval":25000,"pingTimeout":20000}', 'open', false);
+    check('socketio', '40{"sid":"y"}', 'connected', false);
+    check('socketio', '2', 'ping', false);
+    check('socketio', '4312[]', 'ack', false);
+    check('socketio', '44{"message":"refused"}', 'error', false);
+  });
+
   it('runs hub-room, hub-rooms and hub-idle for the hub and Socket.IO and prints the tables', {
     timeout: 150_000,
+    skip: existsSync(path.join(root, 'src', 'hub', 'index.ts')) ? false : 'src/hub is not on this branch',
   }, () => {
     buildBench();
     const run = runBench(
