@@ -59,7 +59,8 @@ export class Transport implements WireListener {
     this.#role = conn.role;
     this.#options = options;
     this.#handler = handler;
-    this.#wire = openWire(socket, head, this);
+    // Only the server adopts handles: a client is one connection, not worth Node's internals.
+    this.#wire = openWire(socket, head, this, conn.role === 'server');
     if (prefix) this.#wire.write([prefix]);
     this.#heartbeat = options.heartbeat ? new Heartbeat(options.heartbeat, this) : undefined;
   }

@@ -144,14 +144,29 @@ function loadHandleIo(): { stream: StreamBinding; tcp: new () => unknown } | und
   }
 }
 
-const io = loadHandleIo();
-const state = io?.stream.streamBaseState ?? new Int32Array(4);
-const K_READ = io?.stream.kReadBytesOrError ?? 0;
-const K_OFFSET = io?.stream.kArrayBufferOffset ?? 0;
-const K_ASYNC = io?.stream.kLastWriteWasAsync ?? 0;
+// Node's bindings are loaded when the first plain TCP connection is adopted, never at import:
+// `process.binding` is deprecated (DEP0111, printed under --pending-deprecation), and a program
+// that only imports the package or only uses the client must not pay for it or see the warning.
+let io: { stream: StreamBinding; tcp: new () => unknown } | undefined;
+let ioLoaded = false;
+let state: Int32Array = new Int32Array(4);
+let K_READ = 0;
+let K_OFFSET = 0;
+let K_ASYNC = 0;
 
-/** handleIoAvailable tells whether plain TCP connections use the handle path (see the module comment). */
-export const handleIoAvailable = io !== undefined;
+/** handleIo loads the handle path's bindings once and tells whether it can be used. */
+function handleIo(): { stream: StreamBinding; tcp: new () => unknown } | undefined {
+  if (ioLoaded) return io;
+  ioLoaded = true;
+  io = loadHandleIo();
+  if (io !== undefined) {
+    state = io.stream.streamBaseState;
+    K_READ = io.stream.kReadBytesOrError;
+    K_OFFSET = io.stream.kArrayBufferOffset;
+    K_ASYNC = io.stream.kLastWriteWasAsync;
+  }
+  return io;
+}
 
 function uvError(status: number, syscall: string): Error {
   const code = getSystemErrorName(status);
@@ -494,11 +509,16 @@ let ownerSymbol: symbol | undefined;
  * the handshake) is delivered first, then what the socket holds, then new reads. A plain
  * TCP node:net Socket is adopted: its handle moves to a HandleWire, its peer address stays
  * readable (`request.socket.remoteAddress`), and the Socket itself is destroyed without
- * touching the connection (so an http.Server stops counting it). Anything else, or a
- * socket with writes still pending, gets a StreamWire.
+ * touching the connection (so an http.Server stops counting it). Anything else, a socket
+ * with writes still pending, or `adopt: false` (the client side) gets a StreamWire.
  */
-export function openWire(socket: Duplex, head: Buffer | undefined, listener: WireListener): Wire {
-  const handle = adoptableHandle(socket);
+export function openWire(
+  socket: Duplex,
+  head: Buffer | undefined,
+  listener: WireListener,
+  adopt: boolean,
+): Wire {
+  const handle = adopt ? adoptableHandle(socket) : undefined;
   if (handle === undefined) {
     const wire = new StreamWire(socket, listener);
     wire.start(head);
@@ -523,7 +543,9 @@ export function openWire(socket: Duplex, head: Buffer | undefined, listener: Wir
 }
 
 function adoptableHandle(socket: Duplex): TcpHandle | undefined {
-  if (io === undefined || !(socket instanceof Socket)) return undefined;
+  if (!(socket instanceof Socket)) return undefined;
+  const io = handleIo();
+  if (io === undefined) return undefined;
   const handle = (socket as Socket & NetInternals)._handle;
   if (handle === null || !(handle instanceof io.tcp)) return undefined;
   if (socket.destroyed || socket.connecting || socket.writableLength > 0 || socket.writableEnded)
