@@ -67,7 +67,10 @@ export interface SubscribeRequest {
   type: 'subscribe';
   id: number;
   channel: string;
-  /** Resubscription: the position of the last message this client has; missed messages follow. */
+  /**
+   * Resubscription: the position of the last message this client has; missed messages follow.
+   * On a channel already subscribed, it resyncs the subscription (after a gap).
+   */
   since?: StreamPosition;
 }
 export interface UnsubscribeRequest {
@@ -164,7 +167,10 @@ export interface SubscribedReply {
    * changed), and delivery restarts from the current position. Fresh subscriptions: false.
    */
   recovered: boolean;
-  /** The channel's position at this moment; `pub` messages that follow come after it, or after `since`. */
+  /**
+   * Where the `pub` messages that follow continue from: `since` when `recovered` is true, else
+   * the channel's position at this moment. The next `pub` has offset `position.offset + 1`.
+   */
   position: StreamPosition;
 }
 export interface UnsubscribedReply {
@@ -216,6 +222,11 @@ export interface ErrorReply {
 export interface PubMessage extends WirePublication {
   type: 'pub';
   channel: string;
+  /**
+   * Set on a `conflate` channel when this message replaced older ones queued for a slow client:
+   * the jump in offsets before it is deliberate, not a gap to recover.
+   */
+  conflated?: true;
 }
 export interface JoinMessage {
   type: 'join';
