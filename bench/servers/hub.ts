@@ -17,19 +17,7 @@
  * SIGINT closes the hub (every client gets 1001) and exits 0, bounded at 2 s.
  */
 import http from 'node:http';
-
-/** HubModule is the part of duplexjs/hub this server uses. */
-interface HubModule {
-  Hub: new (
-    options: Record<string, unknown>,
-  ) => {
-    close(): Promise<void>;
-  };
-}
-
-// Imported by name at run time so that bench/ compiles on branches where src/hub is not built.
-const HUB_MODULE = 'duplexjs/hub';
-const { Hub } = (await import(HUB_MODULE)) as HubModule;
+import { Hub } from 'duplexjs/hub';
 
 /** BENCH_RATE is the message rate and burst allowed per connection: far above any run's. */
 const BENCH_RATE = 10_000_000;
