@@ -172,7 +172,7 @@ class HubConn extends RawClient {
   private opcode = 0;
   /** Whether the message being read is a delivery decoded on the fast path. */
   private fast = false;
-  private readonly stamp: Stamp = { tsUs: 0, seq: 0 };
+  private readonly stamp: Stamp = { tsUs: 0, seq: 0, hint: 0 };
   private readyTimer: NodeJS.Timeout | undefined;
 
   constructor(

@@ -726,6 +726,7 @@ async function main(): Promise<void> {
     dir: here,
     gcPreload: GC_PRELOAD,
     memoryPreload: MEMORY_PRELOAD,
+    cpuProf: o.cpuProf,
   };
   const hub: HubResult[] = [];
   for (const s of o.scenarios) if (isHubScenario(s)) hub.push(await runHubScenario(hubCtx, s));

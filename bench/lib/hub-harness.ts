@@ -62,6 +62,8 @@ export interface HubContext {
   /** The file URLs of bench/gc-on-signal.js and bench/memory-sampler.js. */
   gcPreload: string;
   memoryPreload: string;
+  /** Write a V8 CPU profile of every hub server run into this directory (`--cpu-prof DIR`). */
+  cpuProf: string | undefined;
 }
 
 /** HubMeasure is one run of one server. */
@@ -100,9 +102,11 @@ interface MemorySample {
 
 function serverArgv(ctx: HubContext, name: HubServer): string[] {
   const script = path.join(ctx.dir, 'servers', name === 'hub' ? 'hub.js' : 'socketio.js');
+  const prof = name === 'hub' && ctx.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', ctx.cpuProf] : [];
   return [
     process.execPath,
     '--expose-gc',
+    ...prof,
     '--import',
     ctx.gcPreload,
     '--import',
@@ -244,11 +248,18 @@ export async function runHubScenario(ctx: HubContext, scenario: HubScenario): Pr
   return { scenario, runs };
 }
 
+/**
+ * perCpu is deliveries per second of the server's CPU time: what one delivery costs the
+ * server, whatever share of its CPU it got (the machine is shared).
+ */
+const perCpu = (m: HubMeasure): number => (m.serverCpu > 0 ? m.value / (m.serverCpu / 100) : Number.NaN);
+
 /** ratio is the median over rounds of hub[i] / socketio[i] (pairs measured in the same round). */
-function ratio(r: HubResult, key: 'value' | 'p99' | 'heap'): number {
+function ratio(r: HubResult, key: 'value' | 'p99' | 'heap' | 'perCpu'): number {
   const out: number[] = [];
   const n = Math.min(r.runs.hub.length, r.runs.socketio.length);
-  for (let i = 0; i < n; i++) out.push(r.runs.hub[i]![key] / r.runs.socketio[i]![key]);
+  const get = (m: HubMeasure): number => (key === 'perCpu' ? perCpu(m) : m[key]);
+  for (let i = 0; i < n; i++) out.push(get(r.runs.hub[i]!) / get(r.runs.socketio[i]!));
   return median(out);
 }
 
@@ -271,7 +282,7 @@ export function hubMarkdown(results: HubResult[], o: HubOptions): string {
       const kb = (ms: HubMeasure[], key: 'value' | 'heap') => `${fmt(med(ms, key) / 1000, 1)} KB`;
       const x = ratio(r, 'value');
       lines.push(
-        `| memory per idle connection with one subscription (${int(o.idleConnections)} connections in ${o.rooms} rooms): RSS after GC | ${kb(io, 'value')} | ${kb(hub, 'value')} | **${fmt(x)}x** | <= ${TARGETS.memory}x | ${verdict(x, TARGETS.memory, true)} |`,
+        `| memory per idle connection with one subscription (${int(o.idleConnections)} connections in ${o.rooms} rooms): RSS after GC | ${kb(io, 'value')} | ${kb(hub, 'value')} | **${fmt(x, 3)}x** | <= ${TARGETS.memory}x | ${verdict(x, TARGETS.memory, true)} |`,
       );
       lines.push(
         `| same: V8 heap used after GC | ${kb(io, 'heap')} | ${kb(hub, 'heap')} | ${fmt(ratio(r, 'heap'))}x | | |`,
@@ -290,6 +301,10 @@ export function hubMarkdown(results: HubResult[], o: HubOptions): string {
     );
     lines.push(
       `| same: p99 delivery latency | ${int(med(io, 'p99'))} us | ${int(med(hub, 'p99'))} us | ${fmt(p)}x | <= ${TARGETS.p99}x | ${verdict(p, TARGETS.p99, true)} |`,
+    );
+    const cpu = (ms: HubMeasure[]) => int(median(ms.map(perCpu)));
+    lines.push(
+      `| same: deliveries per second of server CPU time (cost per delivery, whatever CPU share the server got) | ${cpu(io)} | ${cpu(hub)} | ${fmt(ratio(r, 'perCpu'))}x | | |`,
     );
   }
   lines.push('');

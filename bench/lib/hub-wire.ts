@@ -74,6 +74,19 @@ const SOCKETIO_EVENT = Buffer.from('42["msg","@', 'latin1');
 export interface Stamp {
   tsUs: number;
   seq: number;
+  /**
+   * Where the `@` was from the start of the last hub `pub` read into this stamp: the next
+   * one of the same channel has it at the same place, or one further once the offset gains
+   * a digit, so the search is mostly a comparison there. 0: not known yet.
+   */
+  hint?: number;
+}
+
+/** matchesAt tells whether `needle` is at `buf[at]`, within `end`. */
+function matchesAt(buf: Buffer, at: number, end: number, needle: Buffer): boolean {
+  if (at < 0 || at + needle.length > end) return false;
+  for (let i = 0; i < needle.length; i++) if (buf[at + i] !== needle[i]) return false;
+  return true;
 }
 
 /** decodeAt decodes the stamp whose `@` is at `at`, when it ends before `end`. */
@@ -109,8 +122,18 @@ export function deliveryStamp(
     for (let i = 0; i < n; i++) if (buf[start + i] !== SOCKETIO_EVENT[i]) return false;
     return decodeAt(buf, start + n - 1, end, out);
   }
-  const at = buf.indexOf(DUPLEX_DATA, start);
-  return at >= 0 && at < end && decodeAt(buf, at + DUPLEX_DATA.length - 1, end, out);
+  const back = DUPLEX_DATA.length - 1;
+  const hint = out.hint ?? 0;
+  let at = -1;
+  if (hint > 0 && matchesAt(buf, start + hint - back, end, DUPLEX_DATA)) at = start + hint;
+  else if (hint > 0 && matchesAt(buf, start + hint + 1 - back, end, DUPLEX_DATA)) at = start + hint + 1;
+  else {
+    const found = buf.indexOf(DUPLEX_DATA, start);
+    if (found < 0 || found >= end) return false;
+    at = found + back;
+  }
+  out.hint = at - start;
+  return decodeAt(buf, at, end, out);
 }
 
 /** roomName is the channel or room of index `r`. */
