@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { runBroadcast } from './broadcast.js';
+import { runCommand } from './command.js';
 import { runEcho } from './echo.js';
+import { runServe } from './serve.js';
 
 /** USAGE lists the subcommands this version implements. */
 const USAGE = `usage: duplex <command> [options]
@@ -11,6 +13,13 @@ commands:
       RFC 6455 echo server on every path (default ws://127.0.0.1:9001/)
   broadcast [--host H] [--port P] [--no-deflate]
       relay: each message a client sends goes to every other client (default ws://127.0.0.1:9001/)
+  serve [--host H] [--port P] [--redis URL]
+      the hub at /hub, echo at /echo, the apps at / and /dashboard, the client bundle at
+      /duplex-client.js and Prometheus metrics at /metrics (default http://127.0.0.1:8080/)
+  connect URL [-H 'Name: value']... [-s PROTOCOL]... [-x MESSAGE]... [--no-deflate] [...]
+      a WebSocket client on stdin and stdout (duplex connect --help)
+  bench URL [--connections N] [--size BYTES] [--binary] [--inflight K] [--duration S] [--json] [...]
+      load test of an echo endpoint (duplex bench --help)
 `;
 
 /** usageError prints a message and the usage on stderr and exits with status 2. */
@@ -26,6 +35,18 @@ function integer(name: string, value: string, min: number, max: number): number 
   return n;
 }
 
+/** flagsOf lists the flags each command accepts. */
+function flagsOf(command: 'echo' | 'broadcast' | 'serve'): NonNullable<ParseArgsConfig['options']> {
+  const common: NonNullable<ParseArgsConfig['options']> = {
+    host: { type: 'string' },
+    port: { type: 'string' },
+  };
+  if (command === 'serve') return { ...common, redis: { type: 'string' } };
+  if (command === 'echo')
+    return { ...common, 'no-deflate': { type: 'boolean' }, 'max-payload': { type: 'string' } };
+  return { ...common, 'no-deflate': { type: 'boolean' } };
+}
+
 /** main parses the command line of the `duplex` binary and runs the subcommand. */
 function main(argv: string[]): void {
   const [command, ...rest] = argv;
@@ -33,18 +54,17 @@ function main(argv: string[]): void {
     process.stdout.write(USAGE);
     return;
   }
-  if (command !== 'echo' && command !== 'broadcast')
+  if (command === 'connect' || command === 'bench') {
+    runCommand(command, rest);
+    return;
+  }
+  if (command !== 'echo' && command !== 'broadcast' && command !== 'serve')
     usageError(command === undefined ? 'missing command' : `unknown command ${command}`);
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
     ({ values } = parseArgs({
       args: rest,
-      options: {
-        host: { type: 'string' },
-        port: { type: 'string' },
-        'no-deflate': { type: 'boolean' },
-        ...(command === 'echo' ? { 'max-payload': { type: 'string' as const } } : {}),
-      },
+      options: flagsOf(command),
       strict: true,
       allowPositionals: false,
     }));
@@ -52,7 +72,21 @@ function main(argv: string[]): void {
     usageError((error as Error).message);
   }
   const host = typeof values.host === 'string' ? values.host : '127.0.0.1';
-  const port = typeof values.port === 'string' ? integer('--port', values.port, 0, 65535) : 9001;
+  const port =
+    typeof values.port === 'string'
+      ? integer('--port', values.port, 0, 65535)
+      : command === 'serve'
+        ? 8080
+        : 9001;
+  if (command === 'serve') {
+    runServe({ host, port, redis: typeof values.redis === 'string' ? values.redis : undefined }).catch(
+      (error: unknown) => {
+        process.stderr.write(`duplex serve: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exit(1);
+      },
+    );
+    return;
+  }
   const deflate = values['no-deflate'] !== true;
   if (command === 'broadcast') {
     runBroadcast({ host, port, deflate });

@@ -28,8 +28,19 @@ export class Recovery {
   bytes = 0;
 }
 
+/**
+ * Ahead is a live subscription whose client already has messages this process has not delivered
+ * yet (it came from a process whose fan-out was further along): those are skipped, once.
+ */
+export class Ahead {
+  readonly until: StreamPosition;
+  constructor(until: StreamPosition) {
+    this.until = until;
+  }
+}
+
 /** SubState is the state of one connection's subscription, kept in its channel's `subscribers`. */
-export type SubState = typeof PENDING | typeof LIVE | Recovery;
+export type SubState = typeof PENDING | typeof LIVE | Recovery | Ahead;
 
 /** Publications held while the channel starts or fills a gap; beyond this the oldest go (subscribers then recover). */
 const MAX_PENDING = 10_000;

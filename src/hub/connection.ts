@@ -16,15 +16,15 @@ import type {
   PublishRequest,
   RefreshRequest,
   ServerMessage,
-  StreamPosition,
-  SubscribeRequest,
 } from '../wire/messages.js';
 import type { BrokerPublication } from './broker.js';
-import { LIVE, type LocalChannel, PENDING, Recovery, type SubState } from './channel.js';
+import { Calls } from './calls.js';
+import { Ahead, LIVE, type LocalChannel, PENDING, Recovery, type SubState } from './channel.js';
 import { HubError } from './errors.js';
 import type { HubInternals } from './hub.js';
 import type { ClientInfo, Identity } from './options.js';
-import { framesBytes, OutQueue } from './outbound.js';
+import { framesBytes, type OutEntry, OutQueue } from './outbound.js';
+import { subscribe } from './subscribe.js';
 import { BadRequest, ProtocolViolation, parseClientMessage } from './validate.js';
 
 enum State {
@@ -39,11 +39,6 @@ const MAX_CHAINED = 256;
 
 /** DISCARD stands for a binary frame announced by a refused publish: it is read and ignored. */
 const DISCARD = 'discard';
-
-interface Call {
-  controller: AbortController;
-  timer: NodeJS.Timeout;
-}
 
 const RESOLVED = Promise.resolve();
 
@@ -65,7 +60,7 @@ export class HubConnection implements ClientInfo {
   awaitingPong = false;
   queue: OutQueue | undefined;
   #binaryFor: PublishRequest | typeof DISCARD | undefined;
-  #calls: Map<number, Call> | undefined;
+  #calls: Calls | undefined;
   #chain: Promise<void> | undefined;
   #chained = 0;
 
@@ -86,7 +81,8 @@ export class HubConnection implements ClientInfo {
     return this.#state === State.Open;
   }
 
-  #isClosed(): boolean {
+  /** isClosed tells whether the socket closed (async steps check it after each wait). */
+  isClosed(): boolean {
     return this.#state === State.Closed;
   }
 
@@ -112,8 +108,7 @@ export class HubConnection implements ClientInfo {
     if (this.#state === State.Closed) return;
     this.#hub.counters.messagesOut++;
     if (this.queue) {
-      this.queue.push({ frames: text, bytes: text.length + 14 });
-      this.#hub.counters.queuedBytes += text.length + 14;
+      this.#queueReply({ frames: text, bytes: text.length + 14 });
       return;
     }
     this.ws.send(text);
@@ -123,9 +118,7 @@ export class HubConnection implements ClientInfo {
     if (this.#state === State.Closed) return;
     const frames = [this.#hub.prepare(data)];
     if (this.queue) {
-      const bytes = framesBytes(frames);
-      this.queue.push({ frames, bytes });
-      this.#hub.counters.queuedBytes += bytes;
+      this.#queueReply({ frames, bytes: framesBytes(frames) });
       return;
     }
     this.ws.sendPrepared(frames[0]!);
@@ -137,12 +130,23 @@ export class HubConnection implements ClientInfo {
     this.#hub.counters.messagesOut++;
     if (this.queue) {
       const frames = [frame];
-      const bytes = framesBytes(frames);
-      this.queue.push({ frames, bytes });
-      this.#hub.counters.queuedBytes += bytes;
+      this.#queueReply({ frames, bytes: framesBytes(frames) });
       return;
     }
     this.ws.sendPrepared(frame);
+  }
+
+  /**
+   * #queueReply queues a message that is never dropped (a reply, a presence event) behind the
+   * queued publications. Replies are bounded too: a client that keeps asking without reading
+   * is closed as a slow consumer once the queue holds twice the slow-consumer mark.
+   */
+  #queueReply(entry: OutEntry): void {
+    if (this.ws.readyState !== 1) return; // closing: nothing more goes out
+    const queue = this.queue!;
+    queue.push(entry);
+    this.#hub.counters.queuedBytes += entry.bytes;
+    if (queue.bytes > 2 * this.#hub.options.limits.slowConsumerBytes) this.slow();
   }
 
   /**
@@ -157,6 +161,10 @@ export class HubConnection implements ClientInfo {
     frames: readonly PreparedMessage[],
   ): void {
     if (sub === PENDING || this.#state === State.Closed) return;
+    if (sub instanceof Ahead) {
+      if (pub.epoch === sub.until.epoch && pub.offset <= sub.until.offset) return;
+      channel.subscribers.set(this, LIVE);
+    }
     const limits = this.#hub.options.limits;
     if (sub instanceof Recovery) {
       sub.held.push({ pub, frames });
@@ -170,6 +178,7 @@ export class HubConnection implements ClientInfo {
       return;
     }
     const policy = channel.policy.slowConsumer;
+    if (this.ws.readyState !== 1) return;
     if (policy === 'close') {
       this.slow();
       return;
@@ -228,6 +237,7 @@ export class HubConnection implements ClientInfo {
 
   /** slow closes a connection that does not read fast enough (4004). */
   slow(): void {
+    if (this.#state === State.Closed || this.ws.readyState !== 1) return;
     this.#hub.counters.slowClosed++;
     this.close(HubCloseCode.SlowConsumer, 'slow consumer');
   }
@@ -243,9 +253,8 @@ export class HubConnection implements ClientInfo {
   }
 
   #error(id: number | undefined, code: HubErrorCode, message: string, retryable?: boolean): void {
-    const reply: ServerMessage = { type: 'error', code, message };
+    const reply: ServerMessage = { type: 'error', code, message, retryable: retryable === true };
     if (id !== undefined) reply.id = id;
-    if (retryable) reply.retryable = true;
     this.send(reply);
   }
 
@@ -340,13 +349,11 @@ export class HubConnection implements ClientInfo {
       case 'pong':
         return;
       case 'cancel':
-        this.#cancel(message.id, 'the caller cancelled the call');
-        return;
       case 'call':
-        this.#call(message);
-        return;
       case 'refresh':
-        void this.#refresh(message);
+        // These do not wait for earlier requests, except for a `connect` still running.
+        if (this.#state === State.Authenticating) this.#chainRequest(message, undefined);
+        else this.#direct(message);
         return;
       case 'publish':
         if (announcesBinary) this.#binaryFor = message;
@@ -381,15 +388,26 @@ export class HubConnection implements ClientInfo {
       });
   }
 
+  #direct(message: ClientMessage): void {
+    if (message.type === 'cancel') this.#cancel(message.id, 'the caller cancelled the call');
+    else if (message.type === 'call') this.#call(message);
+    else if (message.type === 'refresh')
+      this.#refresh(message).catch((error) => this.#fail(message.id, error));
+  }
+
   async #handle(message: ClientMessage, binary: Buffer | undefined): Promise<void> {
     if (message.type === 'connect') return this.#connect(message);
+    if (message.type === 'cancel' || message.type === 'call' || message.type === 'refresh') {
+      this.#direct(message);
+      return;
+    }
     if (this.#state !== State.Open) {
       this.#error('id' in message ? message.id : undefined, HubErrorCode.NotConnected, 'not connected');
       return;
     }
     switch (message.type) {
       case 'subscribe':
-        return this.#subscribe(message);
+        return subscribe(this, this.#hub, message);
       case 'unsubscribe': {
         if (!this.channels?.includes(message.channel)) {
           this.#error(message.id, HubErrorCode.NotSubscribed, `not subscribed to ${message.channel}`);
@@ -402,7 +420,7 @@ export class HubConnection implements ClientInfo {
       case 'publish':
         return this.#publish(message, binary);
       case 'presence': {
-        await this.#authorize('presence', message.channel);
+        await this.authorize('presence', message.channel);
         const members = await this.#hub.presence(message.channel);
         this.send({ type: 'presence', id: message.id, channel: message.channel, members });
         return;
@@ -414,7 +432,8 @@ export class HubConnection implements ClientInfo {
     }
   }
 
-  async #authorize(action: 'subscribe' | 'publish' | 'presence' | 'history', channel: string): Promise<void> {
+  /** authorize asks the hub's `authorize` hook; it throws a DUPLEX_HUB_FORBIDDEN HubError when refused. */
+  async authorize(action: 'subscribe' | 'publish' | 'presence' | 'history', channel: string): Promise<void> {
     let allowed = false;
     try {
       allowed = (await this.#hub.options.authorize(this, action, channel)) === true;
@@ -428,8 +447,7 @@ export class HubConnection implements ClientInfo {
     const authenticate = this.#hub.options.authenticate;
     if (!authenticate) return { user: '' };
     try {
-      const request = this.#request as IncomingMessage;
-      const identity = await authenticate({ token, request, client: this });
+      const identity = await authenticate({ token, request: this.#request, client: this });
       if (identity && typeof identity === 'object' && typeof identity.user === 'string') return identity;
     } catch (error) {
       this.#hub.report(error);
@@ -486,102 +504,14 @@ export class HubConnection implements ClientInfo {
     this.send(reply);
   }
 
-  async #subscribe(message: SubscribeRequest): Promise<void> {
-    const { channel, since } = message;
-    const resync = this.channels?.includes(channel) === true;
-    if (resync && since === undefined) {
-      throw new HubError(HubErrorCode.AlreadySubscribed, `already subscribed to ${channel}`);
-    }
-    if (!resync && (this.channels?.length ?? 0) >= this.#hub.options.limits.maxSubscriptions) {
-      throw new HubError(HubErrorCode.TooManySubscriptions, 'too many subscriptions');
-    }
-    await this.#authorize('subscribe', channel);
-    if (this.#isClosed()) return;
-    if (resync) {
-      // A resubscription on a live subscription (the client saw a gap): what is queued for the
-      // channel is replaced by the exact replay below.
-      const queue = this.queue;
-      if (queue) {
-        const before = queue.bytes;
-        queue.dropChannel(channel);
-        this.#hub.counters.queuedBytes -= before - queue.bytes;
-      }
-    } else {
-      // An exact-size array: most connections hold one or two subscriptions.
-      if (this.channels) this.channels.push(channel);
-      else this.channels = [channel];
-    }
-    let local: LocalChannel;
-    try {
-      local = await this.#hub.channelFor(this, channel);
-    } catch (error) {
-      this.#hub.unsubscribe(this, channel);
-      throw error;
-    }
-    if (this.#isClosed() || local.subscribers.get(this) !== PENDING) return;
-    const start = local.last;
-    const recovery =
-      since !== undefined && since.epoch === start.epoch && since.offset < start.offset
-        ? new Recovery()
-        : undefined;
-    local.subscribers.set(this, recovery ?? LIVE);
-    if (!recovery) {
-      const recovered = since !== undefined && since.epoch === start.epoch && since.offset === start.offset;
-      this.send({ type: 'subscribed', id: message.id, channel, recovered, position: start });
-    } else {
-      await this.#recover(message.id, local, since!, start, recovery);
-    }
-    if (!resync && local.subscribers.has(this)) this.#hub.subscribed(this, local);
-  }
-
-  /**
-   * #recover replays what the client missed after `since`, then what arrived live meanwhile,
-   * merged by offset: the history read started after the live stream was being held, so
-   * together they cover everything, and nothing goes out twice.
-   */
-  async #recover(
-    id: number,
-    local: LocalChannel,
-    since: StreamPosition,
-    start: StreamPosition,
-    recovery: Recovery,
-  ): Promise<void> {
-    const limit = this.#hub.options.limits.maxHistoryLimit;
-    let pubs: BrokerPublication[] = [];
-    let recovered = false;
-    try {
-      const result = await this.#hub.options.broker.history(local.name, { since, limit });
-      pubs = result.publications;
-      const reached = pubs.length > 0 ? pubs[pubs.length - 1]!.offset : since.offset;
-      recovered = result.complete && reached >= start.offset;
-    } catch (error) {
-      this.#hub.report(error);
-    }
-    if (this.#state === State.Closed || local.subscribers.get(this) !== recovery) return;
-    let sent: StreamPosition;
-    if (recovered) {
-      this.send({ type: 'subscribed', id, channel: local.name, recovered: true, position: since });
-      for (const pub of pubs)
-        for (const frame of this.#hub.pubFrames(local.name, pub, false)) this.sendPrepared(frame);
-      sent = { offset: pubs.length > 0 ? pubs[pubs.length - 1]!.offset : since.offset, epoch: since.epoch };
-    } else {
-      this.send({ type: 'subscribed', id, channel: local.name, recovered: false, position: start });
-      sent = start;
-    }
-    local.subscribers.set(this, LIVE);
-    for (const { pub, frames } of recovery.held) {
-      if (pub.epoch === sent.epoch && pub.offset <= sent.offset) continue;
-      this.deliver(local, LIVE, pub, frames);
-    }
-  }
-
   async #publish(message: PublishRequest, binary: Buffer | undefined): Promise<void> {
-    await this.#authorize('publish', message.channel);
+    await this.authorize('publish', message.channel);
     const position = await this.#hub.store(
       message.channel,
       {
         data: binary === undefined ? message.data : undefined,
-        binary,
+        // A copy: the received Buffer may share memory with the socket's read buffer.
+        binary: binary === undefined ? undefined : Buffer.from(binary),
         from: this.user === '' ? undefined : this.user,
         idempotencyKey: message.idempotencyKey,
         conflationKey: message.conflationKey,
@@ -592,7 +522,7 @@ export class HubConnection implements ClientInfo {
   }
 
   async #history(message: HistoryRequest): Promise<void> {
-    await this.#authorize('history', message.channel);
+    await this.authorize('history', message.channel);
     const max = this.#hub.options.limits.maxHistoryLimit;
     const result = await this.#hub.history(message.channel, {
       since: message.since,
@@ -627,62 +557,32 @@ export class HubConnection implements ClientInfo {
       this.#error(message.id, HubErrorCode.MethodNotFound, `no method ${message.method}`);
       return;
     }
-    this.#calls ??= new Map();
-    if (this.#calls.has(message.id)) {
-      this.#error(message.id, HubErrorCode.BadRequest, 'a call with this id is in flight');
-      return;
-    }
-    const limits = this.#hub.options.limits;
-    if (this.#calls.size >= limits.maxCallsInFlight) {
-      this.#error(message.id, HubErrorCode.RateLimited, 'too many calls in flight', true);
-      return;
-    }
-    const id = message.id;
-    const controller = new AbortController();
-    const timeout = Math.min(message.timeoutMs ?? limits.callTimeoutMs, limits.callTimeoutMs);
-    const timer = setTimeout(() => {
-      if (this.#calls?.get(id)?.controller !== controller) return;
-      this.#endCall(id);
-      this.#error(id, HubErrorCode.Timeout, `the call ran past ${timeout} ms`, true);
-      controller.abort(new HubError(HubErrorCode.Timeout, 'the call timed out'));
-    }, timeout);
-    this.#calls.set(id, { controller, timer });
-    const context = { client: this as ClientInfo, signal: controller.signal };
-    RESOLVED.then(() => handler(message.params, context)).then(
-      (result) => {
-        if (this.#calls?.get(id)?.controller !== controller) return;
-        this.#endCall(id);
-        let text: string;
-        try {
-          text = JSON.stringify(
-            result === undefined ? { type: 'result', id } : { type: 'result', id, result },
-          );
-        } catch (error) {
-          this.#fail(id, error);
-          return;
-        }
-        this.#sendText(text);
-      },
-      (error: unknown) => {
-        if (this.#calls?.get(id)?.controller !== controller) return;
-        this.#endCall(id);
-        this.#fail(id, error);
-      },
-    );
-  }
-
-  #endCall(id: number): Call | undefined {
-    const call = this.#calls?.get(id);
-    if (!call) return undefined;
-    clearTimeout(call.timer);
-    this.#calls!.delete(id);
-    if (this.#calls!.size === 0) this.#calls = undefined;
-    return call;
+    this.#calls ??= new Calls(this);
+    this.#calls.start(message, handler, this.#hub.options.limits);
   }
 
   #cancel(id: number, why: string): void {
-    const call = this.#endCall(id);
-    call?.controller.abort(new HubError(HubErrorCode.Cancelled, why));
+    this.#calls?.cancel(id, why);
+  }
+
+  /** replyError sends an `error` reply (CallOwner). */
+  replyError(id: number, code: HubErrorCode, message: string, retryable?: boolean): void {
+    this.#error(id, code, message, retryable);
+  }
+
+  /** replyFailure sends the `error` reply of an exception: its public code, or DUPLEX_HUB_INTERNAL (CallOwner). */
+  replyFailure(id: number, error: unknown): void {
+    this.#fail(id, error);
+  }
+
+  /** replyText sends a serialized reply (CallOwner). */
+  replyText(text: string): void {
+    this.#sendText(text);
+  }
+
+  /** callsIdle drops the call table once no call is in flight (CallOwner). */
+  callsIdle(): void {
+    this.#calls = undefined;
   }
 
   // ---- closing -------------------------------------------------------------------------------
@@ -698,7 +598,7 @@ export class HubConnection implements ClientInfo {
       this.#hub.counters.queuedBytes -= this.queue.bytes;
       this.queue = undefined;
     }
-    if (this.#calls) for (const id of [...this.#calls.keys()]) this.#cancel(id, 'the caller disconnected');
+    this.#calls?.cancelAll('the caller disconnected');
     this.#hub.disconnected(this, wasOpen, code, reason);
   }
 }

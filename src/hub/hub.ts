@@ -44,7 +44,7 @@ export interface MethodContext {
 }
 
 /** MethodHandler answers one RPC method; throw a HubError to send a public code. */
-export type MethodHandler = (params: JsonValue | undefined, context: MethodContext) => unknown;
+export type MethodHandler<P = JsonValue | undefined> = (params: P, context: MethodContext) => unknown;
 
 /** HubEvents types the events of a Hub. */
 export interface HubEvents {
@@ -159,8 +159,10 @@ export class Hub extends EventEmitter<HubEvents> implements HubInternals, Channe
       host: options.host,
       maxPayload: 4 * limits.maxMessageBytes,
       maxBufferedAmount: Math.max(16 * 1024 * 1024, 4 * limits.slowConsumerBytes),
-      authenticate: (req) =>
-        offersSubprotocol(req) ? true : { status: 400, body: `offer the subprotocol ${SUBPROTOCOL}\n` },
+      authenticate: (req) => {
+        if (!offersSubprotocol(req)) return { status: 400, body: `offer the subprotocol ${SUBPROTOCOL}\n` };
+        return options.websocket?.authenticate?.(req) ?? true;
+      },
       handleProtocols: (protocols) => (protocols.includes(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });
     this.#wss.on('connection', this.#onConnection);
@@ -209,9 +211,12 @@ export class Hub extends EventEmitter<HubEvents> implements HubInternals, Channe
     return this.store(channel, input, undefined);
   }
 
-  /** method registers (or replaces) an RPC method. */
-  method(name: string, handler: MethodHandler): this {
-    this.methods.set(name, handler);
+  /**
+   * method registers (or replaces) an RPC method. `P` types the params for the handler's
+   * convenience only: they arrive as the client sent them (any JSON), so check them before use.
+   */
+  method<P = JsonValue | undefined>(name: string, handler: MethodHandler<P>): this {
+    this.methods.set(name, handler as MethodHandler);
     return this;
   }
 
@@ -420,7 +425,7 @@ export class Hub extends EventEmitter<HubEvents> implements HubInternals, Channe
 
   #presenceEvent(type: 'join' | 'leave', name: string, member: { user: string; info?: JsonValue }): void {
     const channel = this.#channels.get(name);
-    if (!channel || !channel.policy.joinLeave) return;
+    if (!channel?.policy.joinLeave) return;
     const frame = prepareMessage(JSON.stringify({ type, channel: name, member }));
     for (const [connection, state] of channel.subscribers) {
       if (state !== PENDING) connection.sendPrepared(frame);

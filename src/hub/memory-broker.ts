@@ -120,6 +120,10 @@ export class MemoryBackend {
     const now = this.clock();
     for (const [channel, log] of this.channels) {
       trim(log, now);
+      for (const [key, seen] of log.keys) {
+        if (now - seen.time < this.idempotencyWindowMs) break;
+        log.keys.delete(key);
+      }
       if (this.#expired(channel, log, now)) this.channels.delete(channel);
     }
     for (const channel of [...this.presence.keys()]) this.expirePresence(channel, now);

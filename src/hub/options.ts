@@ -20,8 +20,11 @@ export type HubAction = 'subscribe' | 'publish' | 'presence' | 'history';
 /** AuthenticateContext is what `authenticate` gets: the token from the client's `connect` (never from the URL). */
 export interface AuthenticateContext {
   token: string | undefined;
-  /** The HTTP upgrade request (headers, remote address). On `refresh`, the original request. */
-  request: IncomingMessage;
+  /**
+   * The HTTP upgrade request (headers, remote address) at connect; undefined on `refresh` (the
+   * hub does not keep requests: they would cost every connection several KB).
+   */
+  request: IncomingMessage | undefined;
   client: ClientInfo;
 }
 
@@ -93,7 +96,12 @@ export interface HubOptions {
   port?: number;
   /** Standalone: the address to listen on. */
   host?: string;
-  /** More WebSocketServer settings (origins, deflate, heartbeat...); the hub sets maxPayload and the subprotocol check. */
+  /**
+   * More WebSocketServer settings (origins, deflate, heartbeat...). The hub sets `maxPayload`,
+   * `maxBufferedAmount` and `handleProtocols`; its `authenticate` runs after the hub's check that
+   * the client offers `duplex.v1` (an HTTP-level check, e.g. of a cookie; the hub's own
+   * `authenticate` below sees the token of the `connect` message).
+   */
   websocket?: Omit<WebSocketServerOptions, 'server' | 'path' | 'noServer' | 'port' | 'host'>;
   /** @default memoryBroker() (closed by hub.close(); a broker passed in is left open) */
   broker?: Broker;

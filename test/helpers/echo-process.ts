@@ -42,12 +42,24 @@ export interface StartEchoOptions {
   cli?: string;
 }
 
-const READY = /^listening on ws:\/\/([^\s/]+):(\d+)\/$/;
+const READY = /^listening on (ws|http):\/\/([^\s/]+):(\d+)\/$/;
 
 /** startEcho spawns `duplex echo --port 0 ...args` and resolves once it prints its ready line. */
 export function startEcho(args: string[] = [], options: StartEchoOptions = {}): Promise<EchoProcess> {
+  return startCommand('echo', args, options);
+}
+
+/**
+ * startCommand spawns `duplex <command> --port 0 ...args` (echo, broadcast, serve) and resolves
+ * once it prints its ready line (`listening on ws://...` or, for serve, `listening on http://...`).
+ */
+export function startCommand(
+  command: 'echo' | 'broadcast' | 'serve',
+  args: string[] = [],
+  options: StartEchoOptions = {},
+): Promise<EchoProcess> {
   const cli = options.cli ?? CLI_PATH;
-  const child = spawn(process.execPath, [cli, 'echo', '--port', '0', ...args], {
+  const child = spawn(process.execPath, [cli, command, '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -72,7 +84,7 @@ export function startEcho(args: string[] = [], options: StartEchoOptions = {}): 
       child.kill('SIGKILL');
       reject(
         new Error(
-          `duplex echo printed no ready line within ${options.timeoutMs ?? 15_000} ms\n${stdout}${stderr}`,
+          `duplex ${command} printed no ready line within ${options.timeoutMs ?? 15_000} ms\n${stdout}${stderr}`,
         ),
       );
     }, options.timeoutMs ?? 15_000);
@@ -88,13 +100,14 @@ export function startEcho(args: string[] = [], options: StartEchoOptions = {}): 
         const m = READY.exec(line);
         if (m === null) continue;
         clearTimeout(timer);
-        const host = m[1]!;
-        const port = Number(m[2]);
+        const scheme = m[1]!;
+        const host = m[2]!;
+        const port = Number(m[3]);
         let stopping: Promise<number | null> | undefined;
         resolve({
           host,
           port,
-          url: `ws://${host}:${port}/`,
+          url: `${scheme}://${host}:${port}/`,
           child,
           get exited() {
             return exited;
@@ -117,7 +130,7 @@ export function startEcho(args: string[] = [], options: StartEchoOptions = {}): 
     });
     void exitPromise.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`duplex echo exited with ${code} before its ready line\n${stdout}${stderr}`));
+      reject(new Error(`duplex ${command} exited with ${code} before its ready line\n${stdout}${stderr}`));
     });
   });
 }

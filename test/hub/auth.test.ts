@@ -11,7 +11,7 @@ describe('hub auth', () => {
     const seen: Array<{ token: string | undefined; url: string | undefined; client: string }> = [];
     t = await startHub({
       authenticate: ({ token, request, client }) => {
-        seen.push({ token, url: request.url, client: client.id });
+        seen.push({ token, url: request?.url, client: client.id });
         return token === 'good' ? { user: 'u1', info: { role: 'admin' } } : false;
       },
     });
@@ -110,5 +110,39 @@ describe('hub auth', () => {
     assert.equal((await quiet.closed).code, 4007);
     assert.ok(polite.log.some((m) => m.type === 'ping'));
     assert.equal(polite.closeInfo, undefined);
+  });
+});
+
+describe('hub connect pipelining', () => {
+  let t: TestHub;
+  afterEach(() => t?.stop());
+
+  it('runs requests sent right after connect once authenticate finished, in order', async () => {
+    t = await startHub({
+      authenticate: async ({ token }) => {
+        await new Promise((r) => setTimeout(r, 20));
+        return { user: token ?? '' };
+      },
+    });
+    t.hub.method('whoami', (_p, { client }) => client.user);
+    const c = await RawHubClient.open(t.url);
+    t.clients.push(c);
+    c.send({ type: 'connect', id: 1, token: 'zed' });
+    c.send({ type: 'subscribe', id: 2, channel: 'p:1' });
+    c.send({ type: 'call', id: 3, method: 'whoami' });
+    const call = await c.reply(3);
+    assert.deepEqual(call.result, 'zed');
+    assert.equal((await c.reply(2)).type, 'subscribed');
+    assert.deepEqual(
+      c.log.filter((m) => m.id !== undefined).map((m) => m.type),
+      ['connected', 'subscribed', 'result'],
+    );
+  });
+
+  it('runs the WebSocketServer-level authenticate of the websocket option after the subprotocol check', async () => {
+    t = await startHub({
+      websocket: { authenticate: (req) => req.headers['x-key'] === 'k' || { status: 403 } },
+    });
+    await assert.rejects(RawHubClient.open(t.url));
   });
 });

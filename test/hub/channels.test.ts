@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { afterEach, describe, it } from 'node:test';
+import { WebSocket } from 'duplexjs';
 import { memoryBroker } from 'duplexjs/hub';
 import { RawHubClient, startHub, type TestHub, until } from '../helpers/hub-client.js';
 
@@ -115,7 +116,7 @@ describe('hub channels', () => {
     const refused = await a.request({ type: 'publish', channel: 'news', data: 1 });
     assert.deepEqual(
       [refused.type, refused.code, refused.retryable],
-      ['error', 'DUPLEX_HUB_FORBIDDEN', undefined],
+      ['error', 'DUPLEX_HUB_FORBIDDEN', false],
     );
     assert.equal(t.hub.stats().publications, 0);
   });
@@ -211,5 +212,40 @@ describe('hub channels', () => {
     } finally {
       await other.stop();
     }
+  });
+});
+
+describe('hub fan-out', () => {
+  let t: TestHub;
+  afterEach(() => t?.stop());
+
+  it('serializes and frames each pub once for all subscribers (one PreparedMessage)', async () => {
+    t = await startHub();
+    const clients = await Promise.all(Array.from({ length: 5 }, () => t.connect()));
+    for (const c of clients) await c.subscribe('fan:1');
+    const prepared: unknown[] = [];
+    const texts: unknown[] = [];
+    const { sendPrepared, send } = WebSocket.prototype;
+    WebSocket.prototype.sendPrepared = function (this: WebSocket, message) {
+      prepared.push(message);
+      return sendPrepared.call(this, message);
+    };
+    WebSocket.prototype.send = function (this: WebSocket, data) {
+      texts.push(data);
+      return send.call(this, data);
+    };
+    try {
+      await t.hub.publish('fan:1', { n: 1 });
+    } finally {
+      WebSocket.prototype.sendPrepared = sendPrepared;
+      WebSocket.prototype.send = send;
+    }
+    for (const c of clients) await until(() => c.pubs('fan:1').length === 1, 'pub');
+    assert.equal(prepared.length, 5);
+    assert.ok(
+      prepared.every((m) => m === prepared[0]),
+      'the same prepared frame for every recipient',
+    );
+    assert.equal(texts.length, 0, 'no per-recipient send');
   });
 });

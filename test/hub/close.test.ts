@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { Hub, memoryBroker } from 'duplexjs/hub';
-import { RawHubClient, startHub } from '../helpers/hub-client.js';
+import { RawHubClient, startHub, until } from '../helpers/hub-client.js';
 
 describe('hub close', () => {
   it('closes every client with 1001 and resolves once they are gone', async () => {
@@ -45,5 +45,19 @@ describe('hub close', () => {
     assert.equal((await c.closed).code, 1001);
     assert.equal((await broker.publish('n:1', { data: 1 }, { size: 1, ttlMs: 1000 })).offset, 2);
     server.close();
+  });
+});
+
+describe('hub standalone', () => {
+  it('listens on its own port with { port: 0 } and closes its server', async () => {
+    const hub = new Hub({ port: 0, host: '127.0.0.1' });
+    hub.on('error', () => {});
+    await until(() => typeof hub.address() === 'object' && hub.address() !== null, 'listening');
+    const { port } = hub.address() as AddressInfo;
+    const c = await RawHubClient.connected(`ws://127.0.0.1:${port}/`);
+    assert.equal(c.ws.protocol, 'duplex.v1');
+    await hub.close();
+    assert.equal((await c.closed).code, 1001);
+    await assert.rejects(RawHubClient.open(`ws://127.0.0.1:${port}/`));
   });
 });

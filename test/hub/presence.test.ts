@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import { memoryBroker } from 'duplexjs/hub';
 import { startHub, type TestHub, until } from '../helpers/hub-client.js';
 
 const users: Record<string, { user: string; info?: { name: string } }> = {
@@ -77,5 +78,36 @@ describe('hub presence', () => {
       anon.log.filter((m) => m.type === 'join').map((m) => m.channel),
       ['loud:1'],
     );
+  });
+});
+
+describe('hub presence expiry', () => {
+  let t: TestHub;
+  afterEach(() => t?.stop());
+
+  it('keeps the entries of live connections refreshed in the broker, and drops them when they leave', async () => {
+    let now = 1_000_000;
+    const clock = () => now;
+    const broker = memoryBroker({ clock });
+    t = await startHub({
+      clock,
+      broker,
+      presenceTtlMs: 300,
+      tickMs: 5,
+      authenticate: ({ token }) => users[token ?? ''] ?? false,
+    });
+    const bob = await t.connect('tok-bob');
+    await bob.subscribe('room:1');
+    const expiry = () => [...(broker.backend.presence.get('room:1')?.values() ?? [])][0]?.expires;
+    for (let i = 0; i < 5; i++) {
+      now += 150; // twice the TTL over the loop: only the hub's refreshes keep bob present
+      await until(() => expiry() === now + 300, `refresh ${i}`);
+      assert.deepEqual(
+        (await t.hub.presence('room:1')).map((m) => m.user),
+        ['bob'],
+      );
+    }
+    bob.ws.terminate();
+    await until(() => expiry() === undefined, 'removed on disconnect');
   });
 });

@@ -6,6 +6,7 @@ import {
   type BrokerPublication,
   type HistoryPolicy,
   type HistoryQuery,
+  type MemoryBroker,
   memoryBroker,
   type PresenceEntry,
   type PublishInput,
@@ -19,7 +20,10 @@ const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * land in the middle of a recovery) and lose live deliveries (as a network broker's pub/sub may).
  */
 class ShakyBroker implements Broker {
-  readonly inner = memoryBroker();
+  readonly inner: MemoryBroker;
+  constructor(inner: MemoryBroker = memoryBroker()) {
+    this.inner = inner;
+  }
   delayMs = 0;
   /** Lose every n-th live delivery (0: none). */
   loseEvery = 0;
@@ -240,5 +244,35 @@ describe('hub recovery', () => {
     await until(() => a.pubs('rs:1').length === 7, 'replay and live');
     assert.deepEqual(offsets(a.pubs('rs:1')), [1, 2, 3, 4, 3, 4, 5]);
     assert.equal(t.hub.stats().subscriptions, 1);
+  });
+
+  it('a client coming from a process further along resumes on a lagging one without loss, duplicates or a false alarm', async () => {
+    const front = memoryBroker();
+    t = await startHub({ broker: front });
+    const lagging = new ShakyBroker(memoryBroker({ backend: front.backend }));
+    const other = await startHub({ broker: lagging });
+    try {
+      const watcher = await other.connect();
+      await watcher.subscribe('lag:1');
+      const a = await t.connect();
+      const sub = await a.subscribe('lag:1');
+      for (let i = 1; i <= 4; i++) await t.hub.publish('lag:1', i);
+      lagging.loseEvery = 1; // the other process misses message 5 for now
+      await t.hub.publish('lag:1', 5);
+      lagging.loseEvery = 0;
+      await until(() => a.pubs('lag:1').length === 5, 'five on the front process');
+      a.ws.terminate();
+      const b = await other.connect();
+      const re = await b.subscribe('lag:1', { offset: 5, epoch: sub.position.epoch });
+      assert.equal(re.recovered, true);
+      await t.hub.publish('lag:1', 6);
+      await until(() => b.pubs('lag:1').length >= 1, 'live on the other process');
+      await other.hub.publish('lag:1', 7);
+      await until(() => b.pubs('lag:1').length >= 2, 'more');
+      assert.deepEqual(offsets(b.pubs('lag:1')), [6, 7]);
+      assert.deepEqual(offsets(watcher.pubs('lag:1')), range(1, 7), 'the lagging process filled its gap');
+    } finally {
+      await other.stop();
+    }
   });
 });

@@ -3,18 +3,19 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';
 import { type Msg, type RawHubClient, startHub, type TestHub, until } from '../helpers/hub-client.js';
 
-const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const LIMIT = 64 * 1024;
 /** Incompressible (the test clients negotiate permessage-deflate). */
 const FILLER = randomBytes(12 * 1024).toString('base64');
 
 /**
- * publishUntil publishes to `channel` (a bounded number of times) until `done` holds, giving the
- * event loop a turn every few messages so that fast subscribers keep reading. Returns the count.
+ * publishUntil publishes to `channel` (a bounded number of times) until `done` holds. Every few
+ * messages it waits until the `fast` subscriber has read everything so far, so that only the
+ * paused one falls behind, however loaded the machine is.
  */
 async function publishUntil(
   t: TestHub,
   channel: string,
+  fast: RawHubClient,
   done: () => boolean,
   check?: () => void,
 ): Promise<number> {
@@ -23,7 +24,10 @@ async function publishUntil(
     n++;
     await t.hub.publish(channel, { seq: n, filler: FILLER });
     check?.();
-    if (n % 8 === 0) await tick(1);
+    if (n % 8 === 0) {
+      const expected = n;
+      await until(() => fast.pubs(channel).length >= expected, 'the fast subscriber to keep up');
+    }
   }
   assert.ok(done(), `not reached after ${n} messages`);
   return n;
@@ -44,7 +48,7 @@ describe('hub slow consumers', () => {
     await slow.subscribe('c:x');
     await fast.subscribe('c:x');
     slow.pause();
-    const n = await publishUntil(t, 'c:x', () => t.hub.stats().slowClosed === 1);
+    const n = await publishUntil(t, 'c:x', fast, () => t.hub.stats().slowClosed === 1);
     assert.ok(t.hub.stats().queuedBytes <= LIMIT);
     await until(() => fast.pubs('c:x').length === n, 'fast gets all');
     assert.deepEqual(
@@ -69,6 +73,7 @@ describe('hub slow consumers', () => {
     const n = await publishUntil(
       t,
       'd:x',
+      fast,
       () => t.hub.stats().dropped >= 20,
       () => {
         maxQueued = Math.max(maxQueued, t.hub.stats().queuedBytes);
@@ -118,6 +123,7 @@ describe('hub slow consumers', () => {
     const n = await publishUntil(
       t,
       'p:ACME',
+      fast,
       () => t.hub.stats().dropped >= 50,
       () => {
         maxQueued = Math.max(maxQueued, t.hub.stats().queuedBytes);

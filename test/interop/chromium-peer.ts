@@ -10,7 +10,7 @@ import { CHROMIUM_PATH, hasSystem } from '../helpers/system.js';
 import { type Endpoint, EventLog, type Observed, withTimeout } from './endpoint.js';
 
 /** launchChromium starts headless Debian chromium with no network beyond what a page asks. */
-function launchChromium(): Promise<Browser> {
+export function launchChromium(): Promise<Browser> {
   return withTimeout(
     chromium.launch({
       executablePath: CHROMIUM_PATH,

@@ -1,0 +1,165 @@
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { Hub, memoryBroker } from '../hub/index.js';
+import { WebSocketServer } from '../node/server.js';
+import { formatHost } from './lifecycle.js';
+import { createServeMetrics } from './serve-metrics.js';
+
+/** ServeOptions are the flags of `duplex serve`. */
+export interface ServeOptions {
+  host: string;
+  port: number;
+  redis: string | undefined;
+}
+
+/** SHUTDOWN_DEADLINE_MS bounds how long a stopping process waits for its clients to go. */
+export const SHUTDOWN_DEADLINE_MS = 10_000;
+
+/** RESTART_RETRY_MS is the retry hint sent with 1012: clients come back after about this long (jittered by them). */
+export const RESTART_RETRY_MS = 1_000;
+
+/** The demo policy of the contract: history keeps 1,000 messages of each channel for 10 minutes. */
+export const DEMO_HISTORY = { size: 1_000, ttlMs: 10 * 60_000 };
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** STATIC maps each path `duplex serve` answers with a file to the file and its type. */
+const STATIC: Record<string, { file: string; type: string }> = {
+  '/': { file: 'apps/chat/index.html', type: 'text/html; charset=utf-8' },
+  '/dashboard': { file: 'apps/dashboard/index.html', type: 'text/html; charset=utf-8' },
+  '/duplex-client.js': { file: 'dist/duplex-client.js', type: 'text/javascript; charset=utf-8' },
+  '/duplex-client.js.map': { file: 'dist/duplex-client.js.map', type: 'application/json' },
+};
+
+/**
+ * runServe starts the `duplex serve` contract: one HTTP server with the hub at /hub, an echo
+ * endpoint at /echo, the apps at / and /dashboard, the client bundle at /duplex-client.js and
+ * Prometheus metrics at /metrics. Its demo policy lets anonymous clients subscribe, publish and
+ * read presence and history on every channel; the RPC method `echo` returns its params.
+ * SIGINT/SIGTERM: new upgrades get 503, hub clients are closed with 1012 and a retry hint, and
+ * the process exits 0 once they are gone, or at the deadline.
+ */
+export async function runServe(options: ServeOptions): Promise<void> {
+  if (options.redis !== undefined) {
+    process.stderr.write(
+      'duplex serve: --redis is not available in this version (the Redis broker is not built yet)\n',
+    );
+    process.exit(1);
+  }
+  const hub = new Hub({
+    noServer: true,
+    broker: memoryBroker(),
+    channels: { '*': { history: DEMO_HISTORY } },
+    // The demo policy: anonymous clients may subscribe, publish, and read presence and history everywhere.
+    authorize: () => true,
+  });
+  hub.method('echo', async (params) => params);
+  hub.method('stats', async () => hub.stats());
+  const echo = new WebSocketServer({ noServer: true, dangerouslyAllowAnyOrigin: true });
+  echo.on('connection', (ws) => {
+    ws.addEventListener('message', (event) => ws.send(event.data));
+  });
+  const metrics = createServeMetrics({ hub, echo });
+
+  let stopping = false;
+  const http = createServer((req, res) => {
+    handleRequest(req, res, metrics).catch((error: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`internal error: ${error instanceof Error ? error.message : String(error)}\n`);
+    });
+  });
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const path = pathOf(req);
+    if (stopping) return refuse(socket, 503, 'Service Unavailable', { 'retry-after': '1' });
+    if (path === '/hub') return hub.handleUpgrade(req, socket, head);
+    if (path === '/echo')
+      return echo.handleUpgrade(req, socket, head, (ws) => echo.emit('connection', ws, req));
+    refuse(socket, 404, 'Not Found');
+  });
+  http.on('error', (error) => {
+    process.stderr.write(`duplex serve: ${error.message}\n`);
+    process.exit(1);
+  });
+  http.listen(options.port, options.host, () => {
+    const address = http.address();
+    const port = typeof address === 'object' && address ? address.port : options.port;
+    process.stdout.write(`listening on http://${formatHost(options.host)}:${port}/\n`);
+  });
+
+  const stop = (): void => {
+    if (stopping) process.exit(0);
+    stopping = true;
+    const deadline = setTimeout(() => process.exit(0), SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    // The listener stays open until exit so that new upgrades get a clear 503, not a refused
+    // connection: a load balancer then moves them to another process.
+    http.closeIdleConnections();
+    Promise.allSettled([hub.close({ restart: true, retryAfterMs: RESTART_RETRY_MS }), echo.close()]).then(
+      () => process.exit(0),
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+async function handleRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  metrics: ReturnType<typeof createServeMetrics>,
+): Promise<void> {
+  const path = pathOf(req);
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' });
+    res.end('method not allowed\n');
+    return;
+  }
+  if (path === '/metrics') {
+    const body = await metrics.registry.metrics();
+    res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return;
+  }
+  if (path === '/favicon.ico') {
+    // Browsers ask for it on every page; no icon is no error.
+    res.writeHead(204, { 'cache-control': 'max-age=86400' });
+    res.end();
+    return;
+  }
+  const entry = STATIC[path];
+  if (entry === undefined) {
+    res.writeHead(404, { 'content-type': 'text/plain' });
+    res.end('not found\n');
+    return;
+  }
+  let body: Buffer;
+  try {
+    body = await readFile(ROOT + entry.file);
+  } catch {
+    res.writeHead(404, { 'content-type': 'text/plain' });
+    res.end(`${entry.file} is missing: run npm run build\n`);
+    return;
+  }
+  res.writeHead(200, {
+    'content-type': entry.type,
+    'content-length': body.length,
+    'cache-control': 'no-cache',
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** refuse answers an upgrade with an HTTP error and closes the socket. */
+function refuse(socket: Duplex, status: number, text: string, headers: Record<string, string> = {}): void {
+  const lines = [`HTTP/1.1 ${status} ${text}`, 'connection: close', 'content-length: 0'];
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  socket.end(`${lines.join('\r\n')}\r\n\r\n`);
+}
