@@ -66,7 +66,11 @@ export interface HubLimits {
   maxSubscriptions?: number;
   /** Sustained messages per second per connection (token bucket refill). @default 50 */
   messagesPerSecond?: number;
-  /** Token bucket size: messages accepted in a burst. @default 100 */
+  /**
+   * Token bucket size: messages accepted in a burst. It must hold what a client sends right
+   * after a reconnect: `connect`, a resubscribe per subscription (up to maxSubscriptions) and
+   * HubClient's offline queue (100 by default). @default 300
+   */
   messageBurst?: number;
   /** Messages refused in a row for the rate before the connection is closed with 4005. @default 100 */
   rateLimitCloseAfter?: number;
@@ -158,7 +162,7 @@ export const LIMITS: Required<HubLimits> = {
   maxMessageBytes: 65_536,
   maxSubscriptions: 128,
   messagesPerSecond: 50,
-  messageBurst: 100,
+  messageBurst: 300,
   rateLimitCloseAfter: 100,
   slowConsumerBytes: 1_048_576,
   connectTimeoutMs: 10_000,

@@ -41,7 +41,13 @@ describe('duplex echo', () => {
   });
 
   it('refuses unknown commands and flags with usage and exit code 2', async () => {
-    for (const args of [['echo', '--bogus'], ['serve'], [], ['echo', '--port', 'x']]) {
+    for (const args of [
+      ['echo', '--bogus'],
+      ['nope'],
+      ['serve', '--no-deflate'],
+      [],
+      ['echo', '--port', 'x'],
+    ]) {
       const { code, stderr } = await runCli(args);
       assert.equal(code, 2, args.join(' '));
       assert.match(stderr, /usage: duplex/);
