@@ -9,8 +9,8 @@
  * - `authorize: () => true`: anonymous clients may publish (by default only `hub.publish`
  *   may), the issue's "allowing anonymous subscribe/publish";
  * - limits: the per-connection message rate raised (the default, 50 messages/s with bursts of
- *   100, would refuse a benchmark's publisher; Socket.IO has no such limit); every other limit
- *   is the default;
+ *   a few hundred, would refuse a benchmark's publisher; Socket.IO has no such limit); every
+ *   other limit is the default;
  * - `perMessageDeflate: false`, as the issue asks of both servers (the generator never offers
  *   it anyway).
  * Ready line and shutdown as `duplex echo`: `listening on ws://127.0.0.1:P/hub`, SIGTERM or
