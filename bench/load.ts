@@ -13,12 +13,13 @@
  * process whatever happens.
  */
 import { performance } from 'node:perf_hooks';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { type Flags, parseFlags, requireLoopback } from './lib/args.js';
 import { clientFrame } from './lib/frames.js';
 import { ConnectPacer } from './lib/pacer.js';
 import { cpuTicks, hardTimeLimit, rssKb, sleep } from './lib/proc.js';
 import { ERROR_KINDS, type ErrorKind, errorTotal, noErrors, RawClient } from './lib/raw-client.js';
+import { percentile, spawnThread, type ThreadChannel } from './lib/threads.js';
 
 export interface LoadOptions {
   host: string;
@@ -384,61 +385,15 @@ function runThread(
 
 // ------------------------------------------------------------------ main thread
 
-function percentile(hist: Uint32Array, total: number, p: number): number {
-  if (total === 0) return 0;
-  const want = Math.max(1, Math.ceil(p * total));
-  let acc = 0;
-  for (let i = 0; i < hist.length; i++) {
-    acc += hist[i]!;
-    if (acc >= want) return i;
-  }
-  return hist.length;
-}
-
-interface Channel {
-  post(m: unknown): void;
-  next(type: string): Promise<Record<string, unknown>>;
-  end(): Promise<void>;
-}
-
-/** spawnThread starts one worker thread and gives typed waits on its messages. */
-function spawnThread(init: WorkerInit): Channel {
-  const worker = new Worker(new URL(import.meta.url), { workerData: init });
-  const waiting = new Map<string, (m: Record<string, unknown>) => void>();
-  const inbox: Record<string, unknown>[] = [];
-  worker.on('message', (m: Record<string, unknown>) => {
-    const w = waiting.get(m['type'] as string);
-    if (w) {
-      waiting.delete(m['type'] as string);
-      w(m);
-    } else inbox.push(m);
-  });
-  worker.on('error', (e) => {
-    process.stderr.write(`load: worker failed: ${e.message}\n`);
-    process.exit(1);
-  });
-  return {
-    post: (m) => worker.postMessage(m),
-    next: (type) => {
-      const i = inbox.findIndex((m) => m['type'] === type);
-      if (i >= 0) return Promise.resolve(inbox.splice(i, 1)[0]!);
-      return new Promise((resolve) => waiting.set(type, resolve));
-    },
-    end: async () => {
-      await worker.terminate();
-    },
-  };
-}
-
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   // Hard bound: whatever happens, the process ends.
   const bound = 60 + o.warmup + o.duration + (o.mode === 'idle' ? o.hold : 0) + 15;
   hardTimeLimit('load', bound);
-  const threads: Channel[] = [];
+  const threads: ThreadChannel[] = [];
   for (let t = 0; t < o.threads; t++) {
     const share = Math.floor(o.connections / o.threads) + (t < o.connections % o.threads ? 1 : 0);
-    threads.push(spawnThread({ options: o, index: t, connections: share }));
+    threads.push(spawnThread('load', new URL(import.meta.url), { options: o, index: t, connections: share }));
   }
   const t0 = performance.now();
   const ready = await Promise.all(threads.map((t) => t.next('ready')));

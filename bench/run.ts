@@ -19,28 +19,51 @@
  * cache (bench/lib/bun.ts), and `--servers ...,bun` installs it there first (npm, once); when
  * that fails the run goes on without it and says so.
  *
+ * The hub scenarios (issue 9, not in the default list; `npm run bench:hub` runs all three):
+ *
+ *   npm run bench -- --scenarios hub-room,hub-rooms,hub-idle [--rounds N] [--duration S]
+ *                    [--subscribers N] [--rooms R] [--room-subscribers M] [--window W]
+ *                    [--idle-connections N] [--hub-threads T]
+ *
+ * compare the Duplex hub (bench/servers/hub.ts) with Socket.IO 4 (bench/servers/socketio.ts),
+ * driven by bench/hub-load.ts: one room of N subscribers (1,000) and one publisher; R rooms (10)
+ * of M subscribers (100) with a publisher each; N idle subscribed connections (10,000) for
+ * memory. See bench/lib/hub-harness.ts.
+ *
  * `churn` (not in the default list: it runs 5 minutes per server) keeps 1,000 connections
  * churning through an echo server (bench/churn.ts: connect, 10 messages, close) and samples
  * the server's RSS and heap every few seconds (bench/memory-sampler.ts); it reports start,
  * end and max of both and their slope over the second half of the run.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { BUN_CACHE, type BunBinary, cachedBun, ensureBun } from './lib/bun.js';
 import {
+  HUB_SCENARIOS,
+  type HubContext,
+  type HubResult,
+  type HubScenario,
+  hubMarkdown,
+  runHubScenario,
+} from './lib/hub-harness.js';
+import {
   collect,
+  type FdLimits,
+  fdLimits,
   fmt,
   int,
   median,
   type Pinning,
   pinning,
   rssKb,
+  runGenerator,
   sleep,
   startServer,
   stopChild,
+  withFdLimit,
 } from './lib/proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // build/bench
@@ -48,8 +71,16 @@ const root = path.resolve(here, '..', '..');
 const CLI = path.join(root, 'dist', 'cli', 'main.js');
 
 type ServerName = 'duplex' | 'ws' | 'raw' | 'raw-batched' | 'bun';
-type ScenarioName = 'echo-32' | 'echo-16k' | 'echo-1m' | 'idle' | 'broadcast' | 'churn' | 'micro';
-type LoadScenario = Exclude<ScenarioName, 'micro' | 'churn'>;
+type ScenarioName =
+  | 'echo-32'
+  | 'echo-16k'
+  | 'echo-1m'
+  | 'idle'
+  | 'broadcast'
+  | 'churn'
+  | 'micro'
+  | HubScenario;
+type LoadScenario = Exclude<ScenarioName, 'micro' | 'churn' | HubScenario>;
 const ALL_SCENARIOS: ScenarioName[] = [
   'echo-32',
   'echo-16k',
@@ -58,7 +89,11 @@ const ALL_SCENARIOS: ScenarioName[] = [
   'broadcast',
   'churn',
   'micro',
+  ...HUB_SCENARIOS,
 ];
+const isLoadScenario = (s: ScenarioName): s is LoadScenario =>
+  s !== 'micro' && s !== 'churn' && !isHubScenario(s);
+const isHubScenario = (s: ScenarioName): s is HubScenario => (HUB_SCENARIOS as string[]).includes(s);
 /** DEFAULT_SCENARIOS is what `npm run bench` runs; `churn` (5 minutes per server) only on request. */
 const DEFAULT_SCENARIOS: ScenarioName[] = ['echo-32', 'echo-16k', 'echo-1m', 'idle', 'broadcast', 'micro'];
 /** CHURN_DEFAULT_S is the churn scenario's length per server unless --duration says otherwise. */
@@ -81,6 +116,11 @@ interface Options {
   serversGiven: boolean;
   idleConnections: number;
   subscribers: number;
+  /** Hub scenarios: rooms, subscribers per room, each publisher's window, generator threads. */
+  rooms: number;
+  roomSubscribers: number;
+  window: number;
+  hubThreads: number;
   cpuProf: string | undefined;
   json: string | undefined;
 }
@@ -101,6 +141,10 @@ function parseOptions(argv: string[]): Options {
     serversGiven: false,
     idleConnections: quick ? 1000 : 10_000,
     subscribers: quick ? 200 : 1000,
+    rooms: 10,
+    roomSubscribers: quick ? 20 : 100,
+    window: 16,
+    hubThreads: 0,
     cpuProf: undefined,
     json: undefined,
   };
@@ -130,6 +174,10 @@ function parseOptions(argv: string[]): Options {
       o.serversGiven = true;
     } else if (a === '--idle-connections') o.idleConnections = Number(next());
     else if (a === '--subscribers') o.subscribers = Number(next());
+    else if (a === '--rooms') o.rooms = Number(next());
+    else if (a === '--room-subscribers') o.roomSubscribers = Number(next());
+    else if (a === '--window') o.window = Number(next());
+    else if (a === '--hub-threads') o.hubThreads = Number(next());
     else if (a === '--cpu-prof') o.cpuProf = path.resolve(next());
     else if (a === '--json') o.json = path.resolve(next());
     else usage(`unknown option ${a}`);
@@ -137,6 +185,8 @@ function parseOptions(argv: string[]): Options {
   if (!(o.duration > 0 && o.duration <= 600) || !(o.rounds >= 1 && o.rounds <= 50))
     usage('bad duration or rounds');
   if (!(o.churnConnections >= 1 && o.churnConnections <= 10_000)) usage('--churn-connections is 1..10000');
+  if (!(o.rooms >= 1 && o.roomSubscribers >= 1 && o.window >= 1 && o.window <= 1024 && o.hubThreads >= 0))
+    usage('--rooms, --room-subscribers must be >= 1, --window 1..1024, --hub-threads >= 0 (0: one per CPU)');
   if (!['auto', 'node', 'wsload'].includes(o.generator)) usage('--generator is auto, node or wsload');
   if (!o.servers.includes('duplex')) o.servers.unshift('duplex');
   if (!o.servers.includes('ws')) o.servers.splice(1, 0, 'ws');
@@ -149,22 +199,6 @@ function usage(message: string): never {
 }
 
 // ------------------------------------------------------------------ machine
-
-function fdLimits(): { soft: number; hard: number } {
-  const read = (flag: string): number => {
-    const r = spawnSync('sh', ['-c', `ulimit ${flag}`], { encoding: 'utf8' });
-    const v = r.stdout.trim();
-    return v === 'unlimited' ? Number.POSITIVE_INFINITY : Number(v) || 1024;
-  };
-  return { soft: read('-n'), hard: read('-Hn') };
-}
-
-/** withFdLimit wraps a command in `sh -c 'ulimit -n N; exec ...'` when the soft limit is too low. */
-function withFdLimit(argv: string[], need: number, limits: { soft: number; hard: number }): string[] {
-  if (limits.soft >= need) return argv;
-  const n = Math.min(need, limits.hard);
-  return ['sh', '-c', `ulimit -n ${n} && exec "$@"`, 'sh', ...argv];
-}
 
 function wsloadBinary(choice: Options['generator']): string | undefined {
   if (choice === 'node') return undefined;
@@ -182,6 +216,18 @@ function wsloadBinary(choice: Options['generator']): string | undefined {
     return undefined;
   }
   return out;
+}
+
+/** socketIoVersion is the version of the installed socket.io package (the peer of the hub scenarios). */
+function socketIoVersion(): string {
+  try {
+    const pkg = JSON.parse(
+      readFileSync(path.join(root, 'node_modules', 'socket.io', 'package.json'), 'utf8'),
+    );
+    return String((pkg as { version?: unknown }).version);
+  } catch {
+    return '4 (version unknown)';
+  }
 }
 
 // ------------------------------------------------------------------ processes
@@ -211,41 +257,6 @@ function serverArgs(
     return [...node, path.join(here, 'servers', 'ws.js'), relay ? 'relay' : 'echo', '--port', '0'];
   const mode = relay ? (name === 'raw-batched' ? 'relay-batched' : 'relay') : 'echo';
   return [...node, path.join(here, 'servers', 'raw.js'), mode, '--port', '0'];
-}
-
-/** runGenerator runs the load generator to completion (bounded) and parses its JSON line. */
-function runGenerator(
-  argv: string[],
-  limitS: number,
-  onStderrLine?: (line: string) => void,
-): Promise<Record<string, unknown>> {
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-  });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    err += d;
-    let nl = err.indexOf('\n');
-    while (nl >= 0) {
-      onStderrLine?.(err.slice(0, nl));
-      err = err.slice(nl + 1);
-      nl = err.indexOf('\n');
-    }
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), limitS * 1000);
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      const line = out.trim().split('\n').pop() ?? '';
-      try {
-        resolve(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        reject(new Error(`generator exited with ${code} without a result: ${out}${err}`));
-      }
-    });
-  });
 }
 
 // ------------------------------------------------------------------ scenarios
@@ -303,7 +314,7 @@ interface Context {
   o: Options;
   pin: Pinning;
   wsload: string | undefined;
-  limits: { soft: number; hard: number };
+  limits: FdLimits;
   bun: BunBinary | undefined;
 }
 
@@ -656,7 +667,7 @@ async function main(): Promise<void> {
   const limits = fdLimits();
   const needFds = o.idleConnections + 200;
   if (
-    o.scenarios.includes('idle') &&
+    (o.scenarios.includes('idle') || o.scenarios.includes('hub-idle')) &&
     Math.min(limits.hard, limits.soft >= needFds ? limits.soft : limits.hard) < needFds
   ) {
     const cap = Math.max(100, Math.min(limits.soft, limits.hard) - 200);
@@ -665,9 +676,7 @@ async function main(): Promise<void> {
     );
     o.idleConnections = cap;
   }
-  const wsload = o.scenarios.some((s) => s !== 'micro' && s !== 'churn')
-    ? wsloadBinary(o.generator)
-    : undefined;
+  const wsload = o.scenarios.some(isLoadScenario) ? wsloadBinary(o.generator) : undefined;
   const bun = o.serversGiven ? (o.servers.includes('bun') ? ensureBun() : undefined) : cachedBun();
   if (bun && !o.servers.includes('bun')) o.servers.push('bun');
   if (!bun) o.servers = o.servers.filter((s) => s !== 'bun');
@@ -675,23 +684,59 @@ async function main(): Promise<void> {
   const cpuModel = /model name\s*:\s*(.*)/.exec(
     existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '',
   )?.[1];
+  const hubOnly = !o.scenarios.some((s) => !isHubScenario(s));
   const header = [
     `Duplex benchmarks, ${new Date().toISOString().slice(0, 10)}: node ${process.version}, ${cpus().length} CPUs (${cpuModel ?? cpus()[0]?.model ?? 'unknown'})`,
-    `generator: ${wsload ? 'wsload (shared/tools/wsload.c, C, epoll)' : 'bench/load.ts (node:net, worker threads)'}; ${pin.note}`,
+    ...(hubOnly
+      ? []
+      : [
+          `generator: ${wsload ? 'wsload (shared/tools/wsload.c, C, epoll)' : 'bench/load.ts (node:net, worker threads)'}; ${pin.note}`,
+        ]),
     ...(bun ? [`Bun ${bun.version} (bench/servers/bun.ts, installed in ${BUN_CACHE})`] : []),
-    `rounds ${o.rounds}, ${o.duration} s measured after ${o.warmup} s warm-up per run; idle ${o.idleConnections} connections; broadcast ${o.subscribers} subscribers`,
+    `rounds ${o.rounds}, ${o.duration} s measured after ${o.warmup} s warm-up per run; idle ${o.idleConnections} connections; ${hubOnly ? `one room ${o.subscribers} subscribers; ${o.rooms} rooms of ${o.roomSubscribers}; window ${o.window}` : `broadcast ${o.subscribers} subscribers`}`,
   ];
+  // hub-load's default: one subscriber thread per CPU it is pinned to.
+  const hubThreads = o.hubThreads > 0 ? o.hubThreads : pin.generator.length > 0 ? 1 : cpus().length;
+  if (o.scenarios.some(isHubScenario))
+    header.push(
+      `hub: Duplex hub (bench/servers/hub.ts: the Hub's default channel settings) vs Socket.IO ${socketIoVersion()} (bench/servers/socketio.ts: websocket transport only, no compression, no native ws addons); generator bench/hub-load.ts (node:net, ${hubThreads} subscriber worker thread(s), publishers in its main thread); ${pinning('hub-load').note}`,
+    );
   if (o.scenarios.includes('churn'))
     header.push(
       `churn: generator bench/churn.ts (node:net, one thread), ${o.churnConnections} connections, ${churnSeconds(o)} s per server, ${churnRounds(o)} round(s)`,
     );
   process.stderr.write(`${header.join('\n')}\n`);
   const results: ScenarioResult[] = [];
-  for (const s of o.scenarios) if (s !== 'micro' && s !== 'churn') results.push(await runScenario(ctx, s));
+  for (const s of o.scenarios) if (isLoadScenario(s)) results.push(await runScenario(ctx, s));
+  const hubCtx: HubContext = {
+    o: {
+      quick: o.quick,
+      duration: o.duration,
+      warmup: o.warmup,
+      rounds: o.rounds,
+      subscribers: o.subscribers,
+      rooms: o.rooms,
+      roomSubscribers: o.roomSubscribers,
+      idleConnections: o.idleConnections,
+      window: o.window,
+      threads: o.hubThreads,
+    },
+    pin: pinning('hub-load'),
+    limits,
+    dir: here,
+    gcPreload: GC_PRELOAD,
+    memoryPreload: MEMORY_PRELOAD,
+    cpuProf: o.cpuProf,
+  };
+  const hub: HubResult[] = [];
+  for (const s of o.scenarios) if (isHubScenario(s)) hub.push(await runHubScenario(hubCtx, s));
   const churn = o.scenarios.includes('churn') ? await runChurnScenario(ctx) : [];
   let out = `${header.map((h) => `> ${h}`).join('\n')}\n\n`;
-  if (results.length > 0) out += `${markdown(results, ctx)}\n`;
-  if (churn.length > 0) out += `${results.length > 0 ? '\n' : ''}${churnMarkdown(churn, ctx)}\n`;
+  const sections: string[] = [];
+  if (results.length > 0) sections.push(markdown(results, ctx));
+  if (hub.length > 0) sections.push(hubMarkdown(hub, hubCtx.o));
+  if (churn.length > 0) sections.push(churnMarkdown(churn, ctx));
+  out += sections.map((x) => `${x}\n`).join('\n');
   if (o.scenarios.includes('micro')) {
     const micro = spawnSync(
       pin.server[0] ?? process.execPath,
@@ -708,7 +753,7 @@ async function main(): Promise<void> {
   }
   out += `\n(${((Date.now() - started) / 1000).toFixed(0)} s)\n`;
   process.stdout.write(out);
-  if (o.json) writeFileSync(o.json, `${JSON.stringify({ header, results, churn }, null, 2)}\n`);
+  if (o.json) writeFileSync(o.json, `${JSON.stringify({ header, results, hub, churn }, null, 2)}\n`);
 }
 
 main().catch((error: unknown) => {

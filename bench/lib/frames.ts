@@ -153,15 +153,30 @@ export class ServerFrameReader {
   }
 }
 
+/** UpgradeTarget is what an opening handshake asks for besides host and port. */
+export interface UpgradeTarget {
+  /** The request target: path and query. @default '/' */
+  path?: string;
+  /** The subprotocol offered in Sec-WebSocket-Protocol (the hub's `duplex.v1`); none when undefined. */
+  protocol?: string;
+}
+
 /**
- * upgradeRequest is the opening handshake request (RFC 6455 4.1) for ws://host:port/ with a
- * fresh random key, offering `extensions` when given.
+ * upgradeRequest is the opening handshake request (RFC 6455 4.1) for ws://host:port/ (or the
+ * target's path) with a fresh random key, offering `extensions` and the target's subprotocol
+ * when given.
  */
-export function upgradeRequest(host: string, port: number, extensions?: string): string {
+export function upgradeRequest(
+  host: string,
+  port: number,
+  extensions?: string,
+  target: UpgradeTarget = {},
+): string {
   return (
-    `GET / HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `GET ${target.path ?? '/'} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
     `Sec-WebSocket-Key: ${randomFillSync(Buffer.alloc(16)).toString('base64')}\r\n` +
-    `Sec-WebSocket-Version: 13\r\n${extensions === undefined ? '' : `Sec-WebSocket-Extensions: ${extensions}\r\n`}\r\n`
+    `Sec-WebSocket-Version: 13\r\n${extensions === undefined ? '' : `Sec-WebSocket-Extensions: ${extensions}\r\n`}` +
+    `${target.protocol === undefined ? '' : `Sec-WebSocket-Protocol: ${target.protocol}\r\n`}\r\n`
   );
 }
 
@@ -173,6 +188,8 @@ export interface ResponseHead {
   switched: boolean;
   /** The Sec-WebSocket-Extensions header's value, undefined when the server sent none. */
   extensions: string | undefined;
+  /** The Sec-WebSocket-Protocol header's value (the subprotocol chosen), undefined when none. */
+  protocol: string | undefined;
   /** The bytes after the head: the server's first frames. */
   rest: Buffer;
 }
@@ -186,6 +203,7 @@ export function responseHead(received: Buffer): ResponseHead | undefined {
     statusLine: text.split('\r\n')[0] ?? '',
     switched: text.startsWith('HTTP/1.1 101'),
     extensions: /\r\nsec-websocket-extensions:\s*([^\r]*)/i.exec(text)?.[1],
+    protocol: /\r\nsec-websocket-protocol:\s*([^\r]*)/i.exec(text)?.[1]?.trim(),
     rest: received.subarray(end + 4),
   };
 }

@@ -31,6 +31,25 @@ export function pinning(generatorLabel: string): Pinning {
   };
 }
 
+/**
+ * allowedCpus is how many CPUs this process may run on (its affinity, as `taskset` set it:
+ * Cpus_allowed_list in /proc/self/status), or the machine's count where that cannot be read.
+ */
+export function allowedCpus(): number {
+  try {
+    const m = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/self/status', 'latin1'));
+    if (m) {
+      let n = 0;
+      for (const part of m[1]!.split(',')) {
+        const [a, b] = part.split('-').map(Number);
+        n += b === undefined ? 1 : b! - a! + 1;
+      }
+      if (n > 0) return n;
+    }
+  } catch {}
+  return cpus().length;
+}
+
 export interface Server {
   child: ChildProcess;
   pid: number;
@@ -116,6 +135,73 @@ export function rssKb(pid: number): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/** FdLimits is the soft and hard limit on open file descriptors (`ulimit -n`, `ulimit -Hn`). */
+export interface FdLimits {
+  soft: number;
+  hard: number;
+}
+
+/** fdLimits reads the descriptor limits children inherit (from a shell, as they will see them). */
+export function fdLimits(): FdLimits {
+  const read = (flag: string): number => {
+    const r = spawnSync('sh', ['-c', `ulimit ${flag}`], { encoding: 'utf8' });
+    const v = r.stdout.trim();
+    return v === 'unlimited' ? Number.POSITIVE_INFINITY : Number(v) || 1024;
+  };
+  return { soft: read('-n'), hard: read('-Hn') };
+}
+
+/** withFdLimit wraps a command in `sh -c 'ulimit -n N; exec ...'` when the soft limit is too low. */
+export function withFdLimit(argv: string[], need: number, limits: FdLimits): string[] {
+  if (limits.soft >= need) return argv;
+  const n = Math.min(need, limits.hard);
+  return ['sh', '-c', `ulimit -n ${n} && exec "$@"`, 'sh', ...argv];
+}
+
+/**
+ * runGenerator runs a load generator to completion, killed after `limitS` seconds, and parses
+ * the JSON line it ends its stdout with; its stderr goes line by line to `onStderrLine`, and
+ * the last lines of it into the error when there is no result.
+ */
+export function runGenerator(
+  argv: string[],
+  limitS: number,
+  onStderrLine?: (line: string) => void,
+): Promise<Record<string, unknown>> {
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const lastLines: string[] = [];
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+    let nl = err.indexOf('\n');
+    while (nl >= 0) {
+      const line = err.slice(0, nl);
+      if (lastLines.push(line) > 20) lastLines.shift();
+      onStderrLine?.(line);
+      err = err.slice(nl + 1);
+      nl = err.indexOf('\n');
+    }
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), limitS * 1000);
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      const line = out.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        reject(
+          new Error(`generator exited with ${code} without a result: ${out}${lastLines.join('\n')}${err}`),
+        );
+      }
+    });
+  });
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

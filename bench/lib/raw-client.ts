@@ -42,6 +42,16 @@ export interface RawClientOptions {
    * the handshake; with one, RSV1 (a compressed message) is allowed on the server's frames.
    */
   offer?: string;
+  /** The request's path and query. @default '/' */
+  path?: string;
+  /** A subprotocol to offer; the server must select it or the handshake fails. */
+  protocol?: string;
+  /**
+   * Read into this buffer (node:net's `onread`) instead of a fresh Buffer per read through the
+   * stream machinery: cheaper per read. One buffer may serve every connection of a thread, as
+   * each read is handed on (and whatever must outlive it copied) before the next.
+   */
+  readBuffer?: Buffer;
 }
 
 export abstract class RawClient implements MessageSink {
@@ -69,20 +79,35 @@ export abstract class RawClient implements MessageSink {
   }
 
   connect(): void {
-    const { host, port, raw, offer } = this.target;
-    const socket = net.connect({ host, port, noDelay: true });
+    const { host, port, raw, offer, path, protocol, readBuffer } = this.target;
+    const onData = (chunk: Buffer): void => (this.open ? this.reader.push(chunk) : this.handshake(chunk));
+    const socket = readBuffer
+      ? net.connect({
+          host,
+          port,
+          noDelay: true,
+          onread: {
+            buffer: readBuffer,
+            callback: (n: number, buffer: Uint8Array) => {
+              onData((buffer as Buffer).subarray(0, n));
+              return true;
+            },
+          },
+        })
+      : net.connect({ host, port, noDelay: true });
     this.socket = socket;
     socket.on('connect', () => {
       if (raw) this.becomeOpen();
-      else socket.write(upgradeRequest(host, port, offer));
+      else socket.write(upgradeRequest(host, port, offer, { path, protocol }));
     });
-    socket.on('data', (chunk: Buffer) => (this.open ? this.reader.push(chunk) : this.handshake(chunk)));
+    if (!readBuffer) socket.on('data', onData);
     socket.on('error', (e) => this.fail(this.open ? 'closed' : 'connect', e.message));
     socket.on('close', () => this.fail(this.open ? 'closed' : 'connect', 'connection closed'));
   }
 
   private handshake(chunk: Buffer): void {
-    this.head = this.head ? Buffer.concat([this.head, chunk]) : chunk;
+    // A copy: with a shared read buffer, `chunk` is overwritten by the next read.
+    this.head = this.head ? Buffer.concat([this.head, chunk]) : Buffer.from(chunk);
     const head = responseHead(this.head);
     if (!head) {
       if (this.head.length > MAX_RESPONSE_HEAD) this.fail('handshake', 'response head too large');
@@ -101,6 +126,8 @@ export abstract class RawClient implements MessageSink {
   /** refusal is why the handshake fails, undefined when it succeeded. */
   private refusal(head: ResponseHead): string | undefined {
     if (!head.switched) return head.statusLine;
+    // RFC 6455 4.1: the server's subprotocol must be one the client offered.
+    if (head.protocol !== this.target.protocol) return `subprotocol ${head.protocol ?? 'none'} selected`;
     if (this.target.offer !== undefined) return this.refuse(head);
     // RFC 6455 4.1: the client must fail the connection on an extension it did not ask for.
     return head.extensions === undefined ? undefined : 'unexpected extension';
