@@ -33,7 +33,9 @@ export function runs(base: number): number {
 /** params are fast-check's parameters for a property with a base run count (and FUZZ_SEED when set). */
 export function params<T>(base: number): Parameters<T> {
   const seed = positiveEnv('FUZZ_SEED');
-  return seed === undefined ? { numRuns: runs(base) } : { numRuns: runs(base), seed };
+  // The failing assertion goes into the report, next to the counterexample and its seed.
+  const common = { numRuns: runs(base), includeErrorInReport: true };
+  return seed === undefined ? common : { ...common, seed };
 }
 
 /** section returns the text of docs/<file> from the heading `title` to the next heading of that level. */
