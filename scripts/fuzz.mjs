@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run fuzz`: the fuzz properties of the test suite (test/protocol/fuzz-*.test.ts,
+// `npm run fuzz`: the fuzz properties of the test suite (test/protocol/fuzz-*.test.ts, test/node/fuzz-*.test.ts,
 // test/hub/fuzz-*.test.ts), run much longer than `npm test` runs them. Outside CI: minutes.
 //
 // Usage: npm run fuzz [-- path-prefix ...]
@@ -14,7 +14,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const prefixes = process.argv.slice(2);
-const targets = prefixes.length > 0 ? prefixes : ['build/test/protocol/fuzz-', 'build/test/hub/fuzz-'];
+const targets =
+  prefixes.length > 0
+    ? prefixes
+    : ['build/test/protocol/fuzz-', 'build/test/node/fuzz-', 'build/test/hub/fuzz-'];
 const env = { ...process.env };
 if (env.FUZZ_RUNS === undefined && env.FUZZ_SCALE === undefined) env.FUZZ_SCALE = '50';
 console.error(
