@@ -336,6 +336,53 @@ function checkLog(c: RawHubClient, sent: Set<number>): void {
   for (const [id, n] of replies) assert.equal(n, 1, `id ${id} got ${n} replies`);
 }
 
+/** Built is one input as frames to send, and what docs/protocol.md says it gets. */
+interface Built {
+  frames: Array<string | Buffer>;
+  expect: Expect;
+  /** The id a `cancel` names (its call may then get no reply). */
+  cancels: number | undefined;
+}
+
+/** build turns an input into frames, assigning ids; `connected` says whether `connected` came. */
+function build(run: Run, item: Input, sent: Set<number>, connected: boolean): Built {
+  if (item.kind === 'binary') {
+    return { frames: [Buffer.alloc(item.size, 7)], expect: { close: 1008 }, cancels: undefined };
+  }
+  let text: string;
+  let cancels: number | undefined;
+  if (item.kind === 'text') {
+    // Templates take a fresh id, so that a reply to them is told apart.
+    text = item.text.includes('@ID') ? item.text.replaceAll('@ID', String(run.nextId++)) : item.text;
+  } else if (item.kind === 'binaryPublish') {
+    const id = run.nextId++;
+    text = JSON.stringify({ type: 'publish', id, channel: item.channel, binary: true });
+    sent.add(id);
+  } else {
+    const fields: Record<string, unknown> = { ...item.fields };
+    const choice = item.id;
+    // Only `cancel` reuses an id (of a `slow` call): ids are unique among outstanding requests.
+    const reuse = 'reuse' in choice && fields.type === 'cancel' && connected && run.slowCalls.length > 0;
+    if ('fresh' in choice || ('reuse' in choice && !reuse)) {
+      fields.id = run.nextId++;
+    } else if ('reuse' in choice) {
+      fields.id = run.slowCalls[choice.reuse % run.slowCalls.length];
+    } else if ('invalid' in choice) {
+      fields.id = choice.invalid;
+    }
+    text = JSON.stringify(fields);
+    if (isId(fields.id)) sent.add(fields.id as number);
+    if (fields.type === 'cancel' && isId(fields.id)) cancels = fields.id as number;
+  }
+  const expect = expectText(text, connected);
+  if ('reply' in expect) sent.add(expect.reply);
+  if ('deferred' in expect) sent.add(expect.deferred);
+  if (item.kind !== 'binaryPublish') return { frames: [text], expect, cancels };
+  // "Nothing may come between the two": a text frame instead of the binary one closes with 1008.
+  if (!item.follow) return { frames: [text, '{"type":"pong"}'], expect: { close: 1008 }, cancels };
+  return { frames: [text, Buffer.alloc(item.size, 9)], expect, cancels };
+}
+
 async function send(
   run: Run,
   item: Input,
@@ -343,59 +390,15 @@ async function send(
   connected: () => boolean,
 ): Promise<'open' | 'closed'> {
   const c = run.client;
-  let text: string;
-  let binaryAfter: Buffer | undefined;
-  let expect: Expect;
-  if (item.kind === 'binary') {
-    c.send(Buffer.alloc(item.size, 7));
-    expect = { close: 1008 };
-  } else {
-    if (item.kind === 'text') {
-      // Templates take a fresh id, so that a reply to them is told apart.
-      text = item.text.includes('@ID') ? item.text.replaceAll('@ID', String(run.nextId++)) : item.text;
-    } else if (item.kind === 'binaryPublish') {
-      const id = run.nextId++;
-      text = JSON.stringify({ type: 'publish', id, channel: item.channel, binary: true });
-      sent.add(id);
-      if (item.follow) binaryAfter = Buffer.alloc(item.size, 9);
-    } else {
-      const fields: Record<string, unknown> = { ...item.fields };
-      const choice = item.id;
-      // Only `cancel` reuses an id (of a `slow` call): ids are unique among outstanding requests.
-      const reuse = 'reuse' in choice && fields.type === 'cancel' && connected() && run.slowCalls.length > 0;
-      if ('fresh' in choice || ('reuse' in choice && !reuse)) {
-        fields.id = run.nextId++;
-      } else if ('reuse' in choice) {
-        fields.id = run.slowCalls[choice.reuse % run.slowCalls.length];
-      } else if ('invalid' in choice) {
-        fields.id = choice.invalid;
-      }
-      text = JSON.stringify(fields);
-      if (isId(fields.id)) sent.add(fields.id as number);
-    }
-    expect = expectText(text, connected());
-    if ('reply' in expect) sent.add(expect.reply);
-    if ('deferred' in expect) sent.add(expect.deferred);
-    c.send(text);
-    if (item.kind === 'binaryPublish') {
-      if (binaryAfter) c.send(binaryAfter);
-      // "Nothing may come between the two": a text frame instead closes with 1008.
-      else {
-        c.send('{"type":"pong"}');
-        expect = { close: 1008 };
-      }
-    }
-  }
+  const { frames, expect, cancels } = build(run, item, sent, connected());
+  for (const frame of frames) c.send(frame);
   if ('close' in expect) {
     const { code } = await c.closed;
     assert.equal(code, expect.close, `close code after ${show(item)}`);
     return 'closed';
   }
   if ('none' in expect) {
-    if (item.kind === 'json' && item.fields.type === 'cancel') {
-      const id = (JSON.parse(text!) as { id: number }).id;
-      if (run.owed.get(id) === 'once') run.owed.set(id, 'at-most-once');
-    }
+    if (cancels !== undefined && run.owed.get(cancels) === 'once') run.owed.set(cancels, 'at-most-once');
     return c.closeInfo === undefined ? 'open' : 'closed';
   }
   if ('deferred' in expect) {
@@ -560,20 +563,74 @@ describe('fuzz: the hub protocol duplex.v1 over loopback (docs/protocol.md)', ()
           client.ws.terminate();
           await client.closed;
         }
-        // The hub still serves another client.
-        round++;
-        await t.hub.publish('watch:1', { round });
-        await observer.waitFor(
-          (m) => m.type === 'pub' && m.data?.round === round,
-          `observer pub ${round}`,
-          TIMEOUT,
-        );
-        const echo = await observer.request({ type: 'call', method: 'echo', params: round });
-        assert.equal(echo.result, round);
-        assert.deepEqual(escaped, [], 'an exception escaped the library');
-        assert.deepEqual(hubErrors, [], 'the hub reported an unexpected error');
+        await stillServing();
       }),
       params(20),
+    );
+  });
+
+  /** stillServing checks that the hub still serves the observer, and that nothing escaped. */
+  async function stillServing(): Promise<void> {
+    round++;
+    await t.hub.publish('watch:1', { round });
+    await observer.waitFor(
+      (m) => m.type === 'pub' && m.data?.round === round,
+      `observer pub ${round}`,
+      TIMEOUT,
+    );
+    const echo = await observer.request({ type: 'call', method: 'echo', params: round });
+    assert.equal(echo.result, round);
+    assert.deepEqual(escaped, [], 'an exception escaped the library');
+    assert.deepEqual(hubErrors, [], 'the hub reported an unexpected error');
+  }
+
+  it('pipelined without waiting: every request is answered exactly once, whatever the interleaving', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(input, { minLength: 1, maxLength: 40 }), async (rest) => {
+        const client = await RawHubClient.open(t.url);
+        const run: Run = { client, owed: new Map(), idless: 0, nextId: 1, slowCalls: [] };
+        const sent = new Set<number>();
+        const first: Input = {
+          kind: 'json',
+          fields: { type: 'connect', token: 'carol' },
+          id: { fresh: true },
+        };
+        try {
+          for (const [i, item] of [first, ...rest].entries()) {
+            // After the first `connect`, the hub treats every request as connected (queued behind it).
+            const built = build(run, item, sent, i > 0);
+            const { expect, cancels } = built;
+            // Inputs that close the connection end the test early; here every input must be answered.
+            if ('close' in expect) continue;
+            if ('reply' in expect) run.owed.set(expect.reply, 'once');
+            if ('deferred' in expect) {
+              run.owed.set(expect.deferred, 'once');
+              run.slowCalls.push(expect.deferred);
+            }
+            if ('idless' in expect) run.idless++;
+            if (cancels !== undefined && run.owed.get(cancels) === 'once')
+              run.owed.set(cancels, 'at-most-once');
+            for (const frame of built.frames) client.send(frame);
+          }
+          await waitSettled(
+            client,
+            () =>
+              [...run.owed].every(
+                ([id, how]) => how === 'at-most-once' || replyTo(client, id) !== undefined,
+              ) && idlessErrors(client) >= run.idless,
+            'every reply',
+          );
+          assert.equal(client.closeInfo, undefined, 'the connection stays open');
+          assert.equal(idlessErrors(client), run.idless, 'errors without id');
+          checkLog(client, sent);
+          for (const m of client.log) count(`pipelined ${m.type === 'error' ? `error ${m.code}` : m.type}`);
+        } finally {
+          client.ws.terminate();
+          await client.closed;
+        }
+        await stillServing();
+      }),
+      params(15),
     );
   });
 });
