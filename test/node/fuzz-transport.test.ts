@@ -17,6 +17,8 @@ import { closePayload, connectRaw, encodeFrame, Op } from '../helpers/raw-client
 import { fuzzStream } from '../protocol/fuzz-arbitraries.js';
 
 const MAX_PAYLOAD = 50_000;
+/** Close codes seen, printed with FUZZ_STATS=1 (what the runs reached). */
+const stats = new Map<string, number>();
 
 interface Expected {
   messages: string[];
@@ -72,6 +74,7 @@ describe('fuzz: WebSocketServer over loopback agrees with the core (RFC 6455 5-7
   });
 
   after(async () => {
+    if (process.env.FUZZ_STATS) console.error(Object.fromEntries([...stats].sort()));
     await wss.close();
     process.off('uncaughtException', onEscape);
     process.off('unhandledRejection', onEscape);
@@ -103,6 +106,8 @@ describe('fuzz: WebSocketServer over loopback agrees with the core (RFC 6455 5-7
             assert.ok(isSubsequence(pongs, want!.pings), `pongs ${pongs} for pings ${want!.pings}`);
             if (want!.pings.length > 0) assert.ok(pongs.length > 0, 'pings are answered');
             assert.equal(code, want!.code, 'the close code');
+            const key = `close ${code} after ${messages.length > 0 ? 'messages' : 'no message'}`;
+            stats.set(key, (stats.get(key) ?? 0) + 1);
             await c.waitForTcpClose();
           } finally {
             c.destroy();
