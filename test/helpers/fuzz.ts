@@ -1,5 +1,5 @@
 /**
- * Helpers of the fuzz suites (test/protocol/fuzz-*.test.ts, test/hub/fuzz-*.test.ts): how many
+ * Helpers of the fuzz suites (test/{protocol,node,hub}/fuzz-*.test.ts): how many
  * runs a property gets, and the codes the docs promise, read from the docs themselves so that
  * a property checks against what is documented rather than against a copy of it.
  *
