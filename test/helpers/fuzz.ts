@@ -32,7 +32,10 @@ export function runs(base: number): number {
 
 /** params are fast-check's parameters for a property with a base run count (and FUZZ_SEED when set). */
 export function params<T>(base: number): Parameters<T> {
-  const seed = positiveEnv('FUZZ_SEED');
+  const raw = process.env.FUZZ_SEED;
+  const seed = raw === undefined || raw === '' ? undefined : Number(raw);
+  if (seed !== undefined && !Number.isInteger(seed))
+    throw new Error(`FUZZ_SEED must be an integer, got ${raw}`);
   // The failing assertion goes into the report, next to the counterexample and its seed.
   const common = { numRuns: runs(base), includeErrorInReport: true };
   return seed === undefined ? common : { ...common, seed };

@@ -10,7 +10,12 @@ import { RawHubClient, startHub, type TestHub } from '../helpers/hub-client.js';
 describe('hub: what the fuzzer found', () => {
   let t: TestHub;
   before(async () => {
-    t = await startHub({ limits: { maxMessageBytes: 1024 } });
+    t = await startHub({ limits: { maxMessageBytes: 1024, callTimeoutMs: 200 } });
+    t.hub.method(
+      'slow',
+      (_p, { signal }) =>
+        new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+    );
   });
   after(() => t.stop());
 
@@ -31,5 +36,15 @@ describe('hub: what the fuzzer found', () => {
     assert.equal(error.code, 'DUPLEX_HUB_BAD_REQUEST');
     c.send({ type: 'history', id: 6, channel: 'a' });
     assert.equal((await c.waitFor((m) => m.id === 6, 'the error')).code, 'DUPLEX_HUB_NOT_CONNECTED');
+  });
+
+  it('a cancel over maxMessageBytes is refused with the call id (DUPLEX_HUB_TOO_LARGE) and does not cancel the call', async () => {
+    const c = await t.connect();
+    const id = c.id();
+    c.send({ type: 'call', id, method: 'slow' });
+    c.send({ type: 'cancel', id, padding: 'p'.repeat(2000) });
+    await c.waitFor((m) => m.id === id && m.code === 'DUPLEX_HUB_TOO_LARGE', 'the refused cancel');
+    // The call runs on to its deadline: its own reply comes too.
+    await c.waitFor((m) => m.id === id && m.code === 'DUPLEX_HUB_TIMEOUT', 'the call timing out');
   });
 });
