@@ -16,7 +16,8 @@ import {
   validateServerResponse,
 } from '../protocol/index.js';
 import { UnexpectedResponseError } from './errors.js';
-import type { ResolvedSocketOptions, TlsOptions, WebSocketOptions } from './options.js';
+import { TLS_OPTION_NAMES } from './option-names.js';
+import type { ResolvedSocketOptions, WebSocketOptions } from './options.js';
 
 /** HandshakeOutcome is an upgraded socket with what the server agreed to. */
 export interface HandshakeOutcome {
@@ -62,20 +63,6 @@ function acceptExtensions(
 
 /** Largest part of a refusal body kept for UnexpectedResponseError. */
 const MAX_REFUSAL_BODY = 64 * 1024;
-
-const TLS_KEYS: Array<keyof TlsOptions> = [
-  'ca',
-  'cert',
-  'key',
-  'passphrase',
-  'pfx',
-  'rejectUnauthorized',
-  'servername',
-  'ciphers',
-  'minVersion',
-  'maxVersion',
-  'checkServerIdentity',
-];
 
 /**
  * parseWebSocketUrl applies the WHATWG URL rules of the WebSocket constructor: http and
@@ -201,7 +188,7 @@ export function startClientHandshake(
         requestOptions.auth = `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`;
       }
       if (secure) {
-        for (const name of TLS_KEYS) {
+        for (const name of TLS_OPTION_NAMES) {
           if (options[name] !== undefined) (requestOptions as Record<string, unknown>)[name] = options[name];
         }
       }

@@ -1,4 +1,20 @@
 import { InvalidArgumentError } from '../protocol/index.js';
+import type { TlsOptions } from './options.js';
+
+/** TLS_OPTION_NAMES are the TLS settings a `wss:` client passes on to node:tls. */
+export const TLS_OPTION_NAMES: ReadonlyArray<keyof TlsOptions> = [
+  'ca',
+  'cert',
+  'key',
+  'passphrase',
+  'pfx',
+  'rejectUnauthorized',
+  'servername',
+  'ciphers',
+  'minVersion',
+  'maxVersion',
+  'checkServerIdentity',
+];
 
 /** SERVER_OPTIONS lists every option name a WebSocketServer knows. */
 const SERVER_OPTIONS = new Set<string>([
@@ -40,16 +56,21 @@ const WS_HINTS: Record<string, string> = {
   pingTimeout: 'use heartbeat: { interval, timeout }',
 };
 
-/** checkServerOptionNames refuses an option the server does not know, naming it (a typo must not pass silently). */
-export function checkServerOptionNames(user: object): void {
+/** refuseUnknown throws DUPLEX_INVALID_OPTION for the first option not in `known`, with ws's replacement as a hint. */
+function refuseUnknown(what: string, user: object, known: Set<string>, hints: Record<string, string>): void {
   for (const name of Object.keys(user)) {
-    if (SERVER_OPTIONS.has(name)) continue;
-    const hint = WS_HINTS[name];
+    if (known.has(name)) continue;
+    const hint = hints[name];
     throw new InvalidArgumentError(
       'DUPLEX_INVALID_OPTION',
-      `unknown WebSocketServer option ${JSON.stringify(name)}${hint ? `: ${hint}` : ''}`,
+      `unknown ${what} option ${JSON.stringify(name)}${hint ? `: ${hint}` : ''}`,
     );
   }
+}
+
+/** checkServerOptionNames refuses an option the server does not know, naming it (a typo must not pass silently). */
+export function checkServerOptionNames(user: object): void {
+  refuseUnknown('WebSocketServer', user, SERVER_OPTIONS, WS_HINTS);
 }
 
 /** CLIENT_OPTIONS lists every option name a client WebSocket knows. */
@@ -70,17 +91,7 @@ const CLIENT_OPTIONS = new Set<string>([
   'autoPong',
   'skipUTF8Validation',
   'clock',
-  'ca',
-  'cert',
-  'key',
-  'passphrase',
-  'pfx',
-  'rejectUnauthorized',
-  'servername',
-  'ciphers',
-  'minVersion',
-  'maxVersion',
-  'checkServerIdentity',
+  ...TLS_OPTION_NAMES,
 ]);
 
 /** WS_CLIENT_HINTS says what to use instead of ws client options Duplex does not take. */
@@ -99,12 +110,5 @@ const WS_CLIENT_HINTS: Record<string, string> = {
  * unknown options on to http.request; Duplex names them rather than ignoring them).
  */
 export function checkClientOptionNames(user: object): void {
-  for (const name of Object.keys(user)) {
-    if (CLIENT_OPTIONS.has(name)) continue;
-    const hint = WS_CLIENT_HINTS[name];
-    throw new InvalidArgumentError(
-      'DUPLEX_INVALID_OPTION',
-      `unknown WebSocket option ${JSON.stringify(name)}${hint ? `: ${hint}` : ''}`,
-    );
-  }
+  refuseUnknown('WebSocket', user, CLIENT_OPTIONS, WS_CLIENT_HINTS);
 }
