@@ -114,7 +114,8 @@ describe('fuzz: permessage-deflate decoding (RFC 7692 7.2.2)', () => {
           const sender = new PerMessageDeflate(
             'client',
             { ...p, clientNoContextTakeover: true },
-            { threshold: 0 },
+            // Compress even where it does not pay (tiny or random payloads): this tests the inflate limit.
+            { threshold: 0, skipIncompressible: false },
           );
           const { payload } = sender.encodeMessage(Buffer.alloc(n, byte), true);
           const fits = decode(new PerMessageDeflate('server', p), payload, n);
