@@ -6,7 +6,6 @@
  * timing is asserted: the machine is shared.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -75,7 +74,6 @@ describe('bench:hub', () => {
 
   it('runs hub-room, hub-rooms and hub-idle for the hub and Socket.IO and prints the tables', {
     timeout: 150_000,
-    skip: existsSync(path.join(root, 'src', 'hub', 'index.ts')) ? false : 'src/hub is not on this branch',
   }, () => {
     buildBench();
     const run = runBench(
