@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { parseInteger, parseNumber, UsageError } from './usage-error.js';
+import { parseInteger, parseNumber, targetUrl, UsageError } from './usage-error.js';
 
 /** BenchOptions are the flags of `duplex bench`, each with its default resolved. */
 export interface BenchOptions {
@@ -95,20 +95,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
   };
   const { values, positionals } = parse();
   if (values.help) return undefined;
-  if (positionals.length !== 1) {
-    throw new UsageError(positionals.length === 0 ? 'bench needs a URL' : `unexpected ${positionals[1]}`);
-  }
-  let url: URL;
-  try {
-    url = new URL(positionals[0]!);
-  } catch {
-    throw new UsageError(`not a URL: ${positionals[0]}`);
-  }
-  if (url.protocol === 'http:') url.protocol = 'ws:';
-  if (url.protocol === 'https:') url.protocol = 'wss:';
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
-    throw new UsageError(`the URL must be ws:// or wss://, got ${url.protocol}//`);
-  }
+  const url = targetUrl('bench', positionals);
   const connections =
     values.connections === undefined ? 10 : parseInteger('--connections', values.connections, 1, 1_000_000);
   const rate = values.rate === undefined ? undefined : parseNumber('--rate', values.rate, 0.001, 1e9);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseInteger, parseNumber, UsageError } from './usage-error.js';
+import { parseInteger, parseNumber, targetUrl, UsageError } from './usage-error.js';
 
 /** InputEncoding says how `-x` messages and input lines become messages. */
 export type InputEncoding = 'text' | 'hex' | 'base64';
@@ -146,20 +146,7 @@ export function parseConnectOptions(argv: string[]): ConnectOptions | undefined 
   };
   const { values, positionals, tokens } = parse();
   if (values.help) return undefined;
-  if (positionals.length !== 1) {
-    throw new UsageError(positionals.length === 0 ? 'connect needs a URL' : `unexpected ${positionals[1]}`);
-  }
-  let url: URL;
-  try {
-    url = new URL(positionals[0]!);
-  } catch {
-    throw new UsageError(`not a URL: ${positionals[0]}`);
-  }
-  if (url.protocol === 'http:') url.protocol = 'ws:';
-  if (url.protocol === 'https:') url.protocol = 'wss:';
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
-    throw new UsageError(`the URL must be ws:// or wss://, got ${url.protocol}//`);
-  }
+  const url = targetUrl('connect', positionals);
   if (values.binary && values.base64) throw new UsageError('--binary and --base64 exclude each other');
   const input: InputEncoding = values.binary ? 'hex' : values.base64 ? 'base64' : 'text';
   const actions: ConnectAction[] = [];

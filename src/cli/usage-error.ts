@@ -23,3 +23,27 @@ export function parseNumber(flag: string, value: string, min: number, max: numbe
   }
   return n;
 }
+
+/**
+ * targetUrl reads the one positional argument of `connect` and `bench` as a WebSocket URL
+ * (http and https are taken as ws and wss), or throws a UsageError saying what is wrong.
+ */
+export function targetUrl(command: string, positionals: string[]): URL {
+  if (positionals.length !== 1) {
+    throw new UsageError(
+      positionals.length === 0 ? `${command} needs a URL` : `unexpected ${positionals[1]}`,
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(positionals[0]!);
+  } catch {
+    throw new UsageError(`not a URL: ${positionals[0]}`);
+  }
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  if (url.protocol === 'https:') url.protocol = 'wss:';
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw new UsageError(`the URL must be ws:// or wss://, got ${url.protocol}//`);
+  }
+  return url;
+}
