@@ -2,10 +2,10 @@ import type { Duplex } from 'node:stream';
 import {
   type Connection,
   DuplexError,
-  ProtocolError,
   ReadyState,
-  type Role,
+  type ReceiveResult,
   type SendOptions,
+  type TcpStep,
 } from '../protocol/index.js';
 import type { ClockTimer } from './clock.js';
 import { BufferFullError } from './errors.js';
@@ -46,29 +46,37 @@ function notSent(callback: WriteCallback | undefined, why: string): void {
 /** Close code and reason of the send-buffer policy. */
 export const BUFFER_FULL = { code: 1008, reason: 'send buffer full' } as const;
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * Transport glues one protocol `Connection` to one TCP or TLS socket, for both roles. It
- * feeds every chunk to `Connection.receive()` (it never parses a frame itself), writes
- * the frames it gets back corked, applies the send-buffer limit, runs the heartbeat and
- * the close timeout, and tears TCP down in the order of RFC 6455 section 7.1.1.
+ * feeds every chunk to `Connection.receive` (it never parses a frame itself), writes the
+ * frames it gets back batched, applies the send-buffer limit and runs the heartbeat. The
+ * close is the Connection's: after each call the transport does what `Connection#tcp`
+ * says (end TCP, or wait for the peer, bounded by closeTimeout) and reports
+ * `Connection#closeStatus` once the socket is gone.
  */
 export class Transport implements WireListener {
   readonly #wire: Wire;
   readonly #conn: Connection;
-  readonly #role: Role;
   readonly #options: ResolvedSocketOptions;
   readonly #handler: TransportHandler;
   readonly #heartbeat: Heartbeat | undefined;
   #closeTimer: ClockTimer | undefined;
-  #peerClose: { code: number; reason: string } | undefined;
-  #failure: ProtocolError | undefined;
-  #bufferFull: BufferFullError | undefined;
+  /** The Connection's TCP step this transport last acted on. */
+  #tcp: TcpStep = 'open';
+  #bufferFull = false;
   #errorReported = false;
   #terminated = false;
   #finished = false;
   /** PAUSED_BY_* bits: reading is paused while any is set. */
   #paused = 0;
-  #pendingInput = false;
+  /**
+   * Bytes received and not yet consumed by the Connection: the rest of a chunk behind a
+   * message, held while reading is paused or a message is being decoded. EMPTY when only
+   * a decoded message waits to be delivered.
+   */
+  #unread: Buffer | undefined;
   #lastBuffered = 0;
   /** A message is being inflated off the thread: nothing more is read until it is delivered. */
   #decoding = false;
@@ -94,7 +102,6 @@ export class Transport implements WireListener {
     prefix?: Buffer,
   ) {
     this.#conn = conn;
-    this.#role = conn.role;
     this.#options = options;
     this.#handler = handler;
     // Only the server adopts handles: a client is one connection, not worth Node's internals.
@@ -109,9 +116,13 @@ export class Transport implements WireListener {
     return this.#lastBuffered;
   }
 
-  /** state is the protocol state: OPEN, CLOSING after our close frame, CLOSED when both passed. */
-  get state(): number {
-    return this.#finished ? ReadyState.CLOSED : this.#conn.state;
+  /**
+   * state is the readyState of the connection, derived from the Connection: OPEN, CLOSING
+   * from the first close frame (or the peer's end of stream) until the socket is gone, then CLOSED.
+   */
+  get state(): 1 | 2 | 3 {
+    if (this.#finished) return ReadyState.CLOSED;
+    return this.#conn.state === ReadyState.OPEN ? ReadyState.OPEN : ReadyState.CLOSING;
   }
 
   /** sendText queues a text message; false when the caller should wait for drain (or it was dropped). */
@@ -170,7 +181,7 @@ export class Transport implements WireListener {
   close(code?: number, reason?: string): void {
     if (this.#finished || this.#conn.closeSent) return;
     this.#write(this.#conn.close(code, reason));
-    this.#afterStateChange();
+    this.#followTcp();
   }
 
   /** terminate destroys the TCP connection at once, without a close handshake. */
@@ -210,12 +221,14 @@ export class Transport implements WireListener {
     if (this.#paused !== 0) return;
     // A message being inflated holds reading; its completion carries on.
     if (this.#decoding) return;
-    if (this.#pendingInput) {
-      // Frames already buffered in the Connection go first, on a fresh stack.
-      this.#pendingInput = false;
+    if (this.#unread !== undefined) {
+      // Bytes held behind a message go first, on a fresh stack.
       process.nextTick(() => {
-        if (!this.#paused) this.#process();
-        if (!this.#paused) this.#wire.resume();
+        if (this.#paused || this.#decoding) return;
+        const unread = this.#unread;
+        this.#unread = undefined;
+        if (unread !== undefined && !this.#terminated && !this.#finished) this.#process(unread);
+        if (!this.#paused && !this.#decoding) this.#wire.resume();
       });
       return;
     }
@@ -234,13 +247,13 @@ export class Transport implements WireListener {
     const buffered = this.#wire.buffered + this.#queuedBytes;
     if (buffered > this.#options.maxBufferedAmount) {
       if (!this.#bufferFull) {
-        this.#bufferFull = new BufferFullError({
-          bufferedAmount: buffered,
-          limit: this.#options.maxBufferedAmount,
-        });
-        this.#reportError(this.#bufferFull);
+        this.#bufferFull = true;
+        this.#reportError(
+          new BufferFullError({ bufferedAmount: buffered, limit: this.#options.maxBufferedAmount }),
+        );
+        this.#write(this.#conn.abandon(BUFFER_FULL.code, BUFFER_FULL.reason));
+        this.#followTcp();
       }
-      this.close(BUFFER_FULL.code, BUFFER_FULL.reason);
       notSent(callback, BUFFER_FULL.reason);
       return false;
     }
@@ -280,9 +293,10 @@ export class Transport implements WireListener {
         this.#flushQueue();
       },
       (error: unknown) => {
-        // Compressing cannot fail on valid input: a bug, so this connection ends (1011).
+        // Compressing cannot fail on valid input: a bug, so this connection fails (the
+        // Connection decides the code, 1011) and, its write queue broken, is destroyed.
         if (this.#queue !== queue || this.#finished) return;
-        this.#failure = new ProtocolError('DUPLEX_INTERNAL_ERROR', 'internal error', 1011);
+        this.#conn.fail(error);
         this.#reportError(error);
         this.terminate();
       },
@@ -336,39 +350,42 @@ export class Transport implements WireListener {
   #onData(chunk: Buffer): void {
     this.#heartbeat?.touch();
     if (this.#terminated || this.#finished) return;
+    if (this.#unread !== undefined || this.#paused !== 0 || this.#decoding) {
+      // Data in flight when reading paused: held, in order, until reading resumes.
+      const unread = this.#unread;
+      this.#unread = unread === undefined || unread.length === 0 ? chunk : Buffer.concat([unread, chunk]);
+      return;
+    }
     this.#process(chunk);
   }
 
   /**
    * #process feeds bytes to the Connection and handles what comes out. The Connection
-   * stops after each message (yieldAfterMessage), so the application can answer a message
-   * before a close or a protocol error later in the same chunk ends the connection; then
-   * `receive()` continues with the buffered bytes, unless reading was paused meanwhile.
+   * stops at each message, so the application can answer a message before a close or a
+   * protocol error later in the same chunk ends the connection; the rest of the chunk is
+   * fed next, or held in #unread when the application paused reading meanwhile.
    */
-  #process(chunk?: Buffer): void {
-    let more = true;
-    while (more && !this.#terminated && !this.#finished) {
-      let result: ReturnType<Connection['receive']>;
+  #process(chunk: Buffer): void {
+    for (;;) {
+      let result: ReceiveResult;
       try {
         result = this.#conn.receive(chunk);
       } catch (error) {
-        // A bug in the core must not take the process down: fail this connection with 1011.
-        this.#failure = new ProtocolError('DUPLEX_INTERNAL_ERROR', 'internal error', 1011);
-        this.#reportError(error);
-        this.#write(this.#conn.close(1011));
-        this.#afterStateChange();
-        return;
+        // A bug in the core must not take the process down: the Connection fails (1011).
+        result = this.#conn.fail(error);
       }
-      chunk = undefined;
       this.#handle(result);
+      const consumed = result.consumed;
       const last = result.events[result.events.length - 1];
       if (last?.type === 'decode') {
+        this.#unread = consumed === chunk.length ? undefined : chunk.subarray(consumed);
         this.#awaitDecode(last.done);
         return;
       }
-      more = last?.type === 'message';
-      if (more && this.#paused) {
-        this.#pendingInput = true;
+      if (consumed === chunk.length || this.#terminated || this.#finished) return;
+      chunk = consumed === 0 ? chunk : chunk.subarray(consumed);
+      if (this.#paused !== 0 || last?.type !== 'message') {
+        this.#unread = chunk;
         return;
       }
     }
@@ -385,16 +402,19 @@ export class Transport implements WireListener {
     void done.then(() => {
       this.#decoding = false;
       if (this.#terminated || this.#finished) return;
+      const unread = this.#unread ?? EMPTY;
       if (this.#paused) {
-        this.#pendingInput = true;
+        // The decoded message waits in the Connection: resume delivers it.
+        this.#unread = unread;
         return;
       }
-      this.#process();
+      this.#unread = undefined;
+      this.#process(unread);
       if (!this.#paused && !this.#decoding) this.#wire.resume();
     });
   }
 
-  #handle(result: ReturnType<Connection['receive']>): void {
+  #handle(result: ReceiveResult): void {
     const closing = result.events.some((e) => e.type === 'close' || e.type === 'error');
     if (closing) this.#write(result.output);
     else if (result.output.length > 0) this.#writeLimited(result.output);
@@ -410,36 +430,29 @@ export class Transport implements WireListener {
         case 'pong':
           this.#handler.onPong(event.data);
           break;
-        case 'close':
-          this.#peerClose = { code: event.code, reason: event.reason };
-          break;
         case 'error':
-          this.#failure = event.error;
           this.#reportError(event.error);
           break;
       }
     }
-    if (closing) this.#afterStateChange();
+    if (closing) this.#followTcp();
   }
 
   /**
-   * #afterStateChange starts the teardown once a close frame went either way. RFC 6455
-   * 7.1.1: "the server SHOULD close the underlying TCP connection first"; the client waits
-   * for the server's FIN. After a protocol error we end TCP without waiting for the peer.
-   * Every wait is bounded by closeTimeout, after which the socket is destroyed.
+   * #followTcp does what the Connection says about TCP (Connection#tcp, RFC 6455 7.1.1):
+   * end it now, or wait for the peer. Every wait is bounded by closeTimeout, restarted at
+   * each new step, after which the socket is destroyed.
    */
-  #afterStateChange(): void {
-    const done = this.#conn.state === ReadyState.CLOSED;
-    if (done || this.#failure) {
-      if (this.#role === 'server' || this.#failure) this.#end();
-      this.#armCloseTimer(true);
-    } else if (this.#conn.closeSent) {
-      this.#armCloseTimer(false);
-    }
+  #followTcp(): void {
+    const step = this.#conn.tcp;
+    if (step === this.#tcp) return;
+    this.#tcp = step;
+    if (step === 'open' || this.#finished) return;
+    if (step === 'end') this.#end();
+    this.#armCloseTimer();
   }
 
-  #armCloseTimer(restart: boolean): void {
-    if (this.#closeTimer && !restart) return;
+  #armCloseTimer(): void {
     const clock = this.#options.clock;
     clock.clearTimeout(this.#closeTimer);
     this.#closeTimer = clock.setTimeout(() => this.#wire.destroy(), this.#options.closeTimeout);
@@ -452,14 +465,15 @@ export class Transport implements WireListener {
   }
 
   #onEnd(): void {
-    // The peer sent FIN. Server sockets come from node:http with allowHalfOpen, so answer it.
-    this.#end();
-    this.#armCloseTimer(false);
+    // The peer sent FIN (server sockets come from node:http with allowHalfOpen): the
+    // Connection decides what that means, and TCP is ended in turn.
+    this.#conn.receiveEof();
+    this.#followTcp();
   }
 
   #onSocketError(error: Error): void {
-    const handshakeDone = this.#conn.closeSent && this.#conn.closeReceived;
-    if (!handshakeDone && !this.#terminated && !this.#failure) this.#reportError(error);
+    // After the closing handshake or a failure, a reset of the socket tells nothing new.
+    if (this.#conn.state !== ReadyState.CLOSED && !this.#terminated) this.#reportError(error);
   }
 
   #onSocketClose(): void {
@@ -468,19 +482,7 @@ export class Transport implements WireListener {
     this.#finished = true;
     this.#options.clock.clearTimeout(this.#closeTimer);
     this.#heartbeat?.stop();
-    let code: number = 1006;
-    let reason = '';
-    let wasClean = false;
-    if (this.#bufferFull) {
-      code = BUFFER_FULL.code;
-      reason = BUFFER_FULL.reason;
-    } else if (this.#failure) {
-      code = this.#failure.closeCode ?? 1002;
-    } else if (this.#peerClose) {
-      code = this.#peerClose.code;
-      reason = this.#peerClose.reason;
-      wasClean = this.#conn.closeSent;
-    }
+    const { code, reason, wasClean } = this.#conn.closeStatus;
     this.#handler.onClose(code, reason, wasClean);
   }
 }

@@ -75,20 +75,23 @@ interface AcceptInit {
   context?: unknown;
 }
 
-/** The AcceptInit of the server-side construction in progress (see acceptWebSocket). */
-let acceptInit: AcceptInit | undefined;
+/**
+ * ACCEPT is the key of the server-side construction: the first constructor argument that
+ * only this module can pass (see acceptWebSocket). A unique value instead of a flag set
+ * around the call, so that no state is shared between constructions and a user's
+ * `new WebSocket(...)` can never take the server path.
+ */
+const ACCEPT: unique symbol = Symbol('duplex.accept');
+
+/** ServerSideConstructor is the constructor's private signature, for acceptWebSocket. */
+type ServerSideConstructor = new (key: typeof ACCEPT, init: AcceptInit) => WebSocket;
 
 /**
  * acceptWebSocket builds the server side of a connection and writes its 101 response. It
  * is internal: the public constructor is the WHATWG client constructor.
  */
 export function acceptWebSocket(init: AcceptInit): WebSocket {
-  acceptInit = init;
-  try {
-    return new WebSocket('ws://server.invalid/');
-  } finally {
-    acceptInit = undefined;
-  }
+  return new (WebSocket as unknown as ServerSideConstructor)(ACCEPT, init);
 }
 
 /** byteSize is the payload size of a message waiting in the send queue. */
@@ -129,7 +132,8 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
 
   readonly #role: Role;
   #url: string;
-  #state: 0 | 1 | 2 | 3 = 0;
+  /** The client's opening handshake failed: CLOSED without a transport (see readyState). */
+  #handshakeFailed = false;
   #protocol = '';
   #extensions = '';
   #binaryType: BinaryType = 'nodebuffer';
@@ -157,14 +161,8 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     options: WebSocketOptions = {},
   ) {
     super();
-    // ws's `new WebSocket(url, options)`: options in the place of the protocols.
-    if (typeof protocols === 'object' && protocols !== null && !Array.isArray(protocols)) {
-      options = protocols;
-      protocols = undefined;
-    }
-    const init = acceptInit;
-    acceptInit = undefined;
-    if (init) {
+    if ((url as unknown) === ACCEPT) {
+      const init = protocols as unknown as AcceptInit;
       this.#role = 'server';
       this.#url = '';
       this.#protocol = init.protocol;
@@ -179,6 +177,11 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
         Buffer.from(init.response, 'latin1'),
       );
       return;
+    }
+    // ws's `new WebSocket(url, options)`: options in the place of the protocols.
+    if (typeof protocols === 'object' && protocols !== null && !Array.isArray(protocols)) {
+      options = protocols;
+      protocols = undefined;
     }
     this.#role = 'client';
     const parsed = parseWebSocketUrl(url);
@@ -267,13 +270,13 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
    * finishes first. Independent of the async iterator's own pausing.
    */
   pause(): void {
-    if (this.#state === WebSocket.CONNECTING) return;
+    if (this.readyState === WebSocket.CONNECTING) return;
     this.#transport?.pause(PAUSED_BY_APP);
   }
 
   /** resume undoes `pause()`. */
   resume(): void {
-    if (this.#state === WebSocket.CONNECTING) return;
+    if (this.readyState === WebSocket.CONNECTING) return;
     this.#transport?.resume(PAUSED_BY_APP);
   }
 
@@ -281,11 +284,15 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
   get url(): string {
     return this.#url;
   }
+  /**
+   * readyState has one owner at a time: the opening handshake until the connection opens
+   * (CONNECTING, or CLOSED when it failed), then the transport, which derives it from the
+   * protocol Connection's state and from whether the socket is gone.
+   */
   get readyState(): 0 | 1 | 2 | 3 {
-    if (this.#state === WebSocket.OPEN && this.#transport && this.#transport.state !== WebSocket.OPEN) {
-      return WebSocket.CLOSING;
-    }
-    return this.#state;
+    const transport = this.#transport;
+    if (transport !== undefined) return transport.state;
+    return this.#handshakeFailed ? WebSocket.CLOSED : WebSocket.CONNECTING;
   }
   /** protocol is the negotiated subprotocol, '' for none. */
   get protocol(): string {
@@ -319,7 +326,8 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
    * connection was not open or closed first).
    */
   send(data: SendData | number, options?: SendOptions | SendCallback, callback?: SendCallback): boolean {
-    if (this.#state === WebSocket.CONNECTING) throw new InvalidStateError('WebSocket is still connecting');
+    if (this.readyState === WebSocket.CONNECTING)
+      throw new InvalidStateError('WebSocket is still connecting');
     if (typeof options === 'function') {
       callback = options;
       options = undefined;
@@ -347,7 +355,8 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
    * with context takeover sends the message's payload the usual way instead.
    */
   sendPrepared(message: PreparedMessage): boolean {
-    if (this.#state === WebSocket.CONNECTING) throw new InvalidStateError('WebSocket is still connecting');
+    if (this.readyState === WebSocket.CONNECTING)
+      throw new InvalidStateError('WebSocket is still connecting');
     if (this.readyState !== WebSocket.OPEN) return false;
     const transport = this.#transport;
     if (transport?.fragmenting) {
@@ -386,13 +395,13 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     if (reason !== undefined && Buffer.byteLength(reason) > 123) {
       throw new InvalidArgumentError('DUPLEX_CLOSE_REASON_TOO_LONG', 'close reason is over 123 bytes');
     }
-    if (this.#state === WebSocket.CONNECTING) {
+    if (this.readyState === WebSocket.CONNECTING) {
       this.#abortHandshake?.(
         new InvalidStateError('WebSocket was closed before the connection was established'),
       );
       return;
     }
-    if (this.#state !== WebSocket.OPEN) return;
+    if (this.readyState !== WebSocket.OPEN) return;
     this.#dropUnclaimed();
     const effective = code === undefined && reason ? 1000 : code;
     this.#transport?.close(effective, effective === undefined ? undefined : (reason ?? ''));
@@ -421,7 +430,8 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     mask: boolean | SendCallback | undefined,
     callback: SendCallback | undefined,
   ): void {
-    if (this.#state === WebSocket.CONNECTING) throw new InvalidStateError('WebSocket is still connecting');
+    if (this.readyState === WebSocket.CONNECTING)
+      throw new InvalidStateError('WebSocket is still connecting');
     if (typeof data === 'function') {
       callback = data;
       data = undefined;
@@ -440,7 +450,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
 
   /** terminate destroys the connection at once, without a closing handshake (close event with 1006). */
   terminate(): void {
-    if (this.#state === WebSocket.CONNECTING) {
+    if (this.readyState === WebSocket.CONNECTING) {
       this.#abortHandshake?.(
         new InvalidStateError('WebSocket was terminated before the connection was established'),
       );
@@ -461,7 +471,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
   [Symbol.asyncIterator](): AsyncIterableIterator<WebSocketData> {
     if (this.#iterating) throw new InvalidStateError('WebSocket is already being iterated');
     const queue = this.#queue ?? this.#newQueue();
-    if (this.#state === WebSocket.CLOSED) queue.end(this.#closedError);
+    if (this.readyState === WebSocket.CLOSED) queue.end(this.#closedError);
     this.#iterating = true;
     this.#queue = queue;
     return queue;
@@ -503,12 +513,10 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       role: this.#role,
       maxPayload: options.maxPayload,
       extensions,
-      yieldAfterMessage: true,
       autoPong: options.autoPong,
       skipUtf8Validation: options.skipUTF8Validation,
       asyncDecode: true,
     });
-    this.#state = WebSocket.OPEN;
     this.#transport = new Transport(socket, conn, options, new WebSocket.#Events(this), head, prefix);
   }
 
@@ -609,7 +617,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
    * so that nobody waits for it forever (readyState is CLOSED by then), then `close`.
    */
   #closed(code: number, reason: string, wasClean: boolean): void {
-    this.#state = WebSocket.CLOSED;
+    if (this.#transport === undefined) this.#handshakeFailed = true;
     const outbox = this.#outbox;
     this.#outbox = undefined;
     this.#outboxBytes = 0;

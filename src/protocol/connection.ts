@@ -1,6 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import { isValidWireCloseCode } from './close-code.js';
 import {
+  DuplexError,
   InvalidArgumentError,
   InvalidStateError,
   InvalidUtf8Error,
@@ -35,14 +36,6 @@ export interface ConnectionOptions {
   /** Negotiated extensions, in the order of the handshake response. @default [] */
   extensions?: Extension[];
   /**
-   * Stop after each message event, leaving later frames buffered, so that the application
-   * can answer a message before a close frame that arrived in the same chunk ends the
-   * connection (RFC 6455 5.5.1: no data may be sent after our close frame). The caller
-   * continues with `receive()` (no argument) while the last event was a message.
-   * @default false
-   */
-  yieldAfterMessage?: boolean;
-  /**
    * Answer each ping with a pong (RFC 6455 5.5.2 says an endpoint MUST). `false` leaves it
    * to the application, which sees the ping event and calls `pong` itself.
    * @default true
@@ -56,9 +49,10 @@ export interface ConnectionOptions {
   skipUtf8Validation?: boolean;
   /**
    * Let an extension decode a large message off the caller's thread
-   * (Extension#decodeMessageAsync): `receive` then returns a `decode` event, reads no
-   * further frame until its `done` resolves, and delivers the message on the next
-   * `receive()`. Works with one negotiated extension (permessage-deflate).
+   * (Extension#decodeMessageAsync): `receive` then returns a `decode` event and reads no
+   * further frame until its `done` resolves; the next `receive` (with the bytes not consumed
+   * so far, or an empty chunk) delivers the message. Works with one negotiated extension
+   * (permessage-deflate).
    * @default false
    */
   asyncDecode?: boolean;
@@ -85,9 +79,9 @@ export type ConnectionEvent =
   | { type: 'close'; code: number; reason: string }
   | { type: 'error'; error: ProtocolError }
   /**
-   * A message is being decoded off the thread (asyncDecode). Call `receive()` once `done`
-   * resolves (it never rejects): the message, or the error it caused, comes then. Until
-   * then `receive(chunk)` only buffers.
+   * A message is being decoded off the thread (asyncDecode). Call `receive` again once
+   * `done` resolves (it never rejects): the message, or the error it caused, comes then.
+   * Until then `receive` consumes nothing.
    */
   | { type: 'decode'; done: Promise<void> };
 
@@ -103,7 +97,34 @@ interface PendingDecode {
 export interface ReceiveResult {
   events: ConnectionEvent[];
   output: Buffer[];
+  /**
+   * How many bytes of the chunk were consumed. Fewer than its length when `receive` stopped
+   * at a message (or a `decode`): the caller passes the rest (`chunk.subarray(consumed)`)
+   * to the next `receive`, when it is ready for the next message.
+   */
+  consumed: number;
 }
+
+/**
+ * TcpStep is what the transport does with TCP now, as `Connection#tcp` decides it after
+ * every call (RFC 6455 7.1.1). 'open': nothing. 'await-close': our close frame is out, wait
+ * (bounded by a timeout) for the peer's. 'await-fin': a client after the closing handshake
+ * waits (bounded) for the server to close TCP first. 'end': half-close TCP after the
+ * output written so far, then wait (bounded) for the peer to close it. Each timeout ends
+ * in destroying the socket.
+ */
+export type TcpStep = 'open' | 'await-close' | 'await-fin' | 'end';
+
+/** CloseStatus is the close the application is told about once TCP is gone (the close event). */
+export interface CloseStatus {
+  code: number;
+  reason: string;
+  /** True when both close frames passed (RFC 6455 7.1.4 "the WebSocket Connection is Closed" cleanly) and no data was dropped. */
+  wasClean: boolean;
+}
+
+/** ABNORMAL is the status of a connection whose TCP ended without a closing handshake (RFC 6455 7.1.5: 1006). */
+const ABNORMAL: CloseStatus = Object.freeze({ code: 1006, reason: '', wasClean: false });
 
 export const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
 /** Bookkeeping charged per fragment: a message may have at most maxPayload / FRAGMENT_COST fragments. */
@@ -126,7 +147,8 @@ type Phase = (typeof Phase)[keyof typeof Phase];
 const NO_AUTO_PONG = 1;
 const SKIP_UTF8 = 2;
 const SENDING_FRAGMENTS = 4;
-const YIELD_AFTER_MESSAGE = 8;
+/** The peer's byte stream ended (receiveEof). */
+const EOF_RECEIVED = 8;
 
 function randomMaskKey(): Uint8Array {
   return randomFillSync(Buffer.allocUnsafe(4));
@@ -143,7 +165,16 @@ function toBuffer(data: string | Uint8Array | undefined): Buffer {
  * (RFC 6455 sections 5 to 7). `receive` takes bytes from the peer and returns the events
  * they carry and the bytes to send back (pongs, the close echo); the send methods return the
  * bytes of the frames to write. Every rule whose breach fails the connection is checked here
- * or in FrameParser, and `receive` alone decides the close code.
+ * or in FrameParser, and `fail` alone decides the close code.
+ *
+ * It owns the whole close: the closing handshake, the peer's end of stream (`receiveEof`),
+ * what to do with TCP next (`tcp`) and the status reported once TCP is gone (`closeStatus`);
+ * the transport arms the timers and writes, ends or destroys as `tcp` says.
+ *
+ * `receive` stops after each message, so that the application can answer it before a close
+ * frame later in the same chunk ends the connection (RFC 6455 5.5.1: no data may be sent
+ * after our close frame), and so that a paused reader stops between messages: the caller
+ * keeps the bytes not consumed and passes them to the next `receive` when it is ready.
  *
  * An idle connection holds no receive-side state: the FrameParser is created by the first
  * bytes received, and a MessageBuffer (with its Utf8Validator) lives only while a fragmented
@@ -155,7 +186,7 @@ export class Connection {
   private readonly maxPayload: number;
   private readonly maskKey: (() => Uint8Array) | undefined;
   private readonly extensions: readonly Extension[];
-  /** YIELD_AFTER_MESSAGE, NO_AUTO_PONG, SKIP_UTF8 and SENDING_FRAGMENTS: the flags in one field. */
+  /** NO_AUTO_PONG, SKIP_UTF8, SENDING_FRAGMENTS and EOF_RECEIVED: the flags in one field. */
   private bits: number;
   private readonly asyncDecode: boolean;
   /** The message being decoded off the thread (asyncDecode); no frame is read meanwhile. */
@@ -164,6 +195,8 @@ export class Connection {
   private parser: FrameParser | undefined;
   /** The fragmented message being reassembled, if any. */
   private message: MessageBuffer | undefined;
+  /** The close to report, once decided (see closeStatus); undefined while none is. */
+  private outcome: CloseStatus | undefined;
   /**
    * sharedEncodingKey names how this side puts a data message on the wire when that does not
    * depend on the connection's history: '' for a server without extensions, the extensions'
@@ -184,19 +217,25 @@ export class Connection {
     this.extensions =
       options.extensions !== undefined && options.extensions.length > 0 ? options.extensions : NO_EXTENSIONS;
     this.bits =
-      (options.yieldAfterMessage === true ? YIELD_AFTER_MESSAGE : 0) |
-      (options.autoPong === false ? NO_AUTO_PONG : 0) |
-      (options.skipUtf8Validation === true ? SKIP_UTF8 : 0);
+      (options.autoPong === false ? NO_AUTO_PONG : 0) | (options.skipUtf8Validation === true ? SKIP_UTF8 : 0);
     this.asyncDecode = options.asyncDecode === true && this.extensions.length === 1;
     const keys = this.extensions.map((ext) => ext.sharedEncodingKey);
     this.sharedEncodingKey =
       options.role === 'server' && keys.every((key) => key !== undefined) ? keys.join(',') : undefined;
   }
 
+  /**
+   * state is OPEN until a close frame went either way or the peer's stream ended, CLOSING
+   * while the closing handshake (or the teardown after an end of stream) runs, CLOSED once
+   * both close frames passed or the connection failed. The transport reports CLOSED to the
+   * application only when TCP is gone.
+   */
   get state(): ReadyState {
     const phase = this.phase;
     return phase === Phase.OPEN
-      ? ReadyState.OPEN
+      ? (this.bits & EOF_RECEIVED) === 0
+        ? ReadyState.OPEN
+        : ReadyState.CLOSING
       : phase === Phase.CLOSING
         ? ReadyState.CLOSING
         : ReadyState.CLOSED;
@@ -209,13 +248,57 @@ export class Connection {
   }
 
   /**
-   * receive consumes bytes from the peer (taking ownership of `chunk`: it may be unmasked in
-   * place). Without an argument it continues with bytes already buffered (see `yieldAfterMessage`).
+   * tcp is what to do with TCP now. RFC 6455 7.1.1: "The underlying TCP connection, in most
+   * normal cases, SHOULD be closed first by the server"; "the client SHOULD wait for the
+   * server to close the connection but MAY close the connection at any time after sending
+   * and receiving a Close message, e.g., if it has not received a TCP Close from the server
+   * in a reasonable time period." After a failure (RFC 6455 7.1.7) or the peer's end of
+   * stream, either side ends TCP at once.
    */
-  receive(chunk: Buffer = EMPTY): ReceiveResult {
-    const result: ReceiveResult = { events: [], output: [] };
+  get tcp(): TcpStep {
+    const phase = this.phase;
+    if (phase === Phase.FAILED || (this.bits & EOF_RECEIVED) !== 0) return 'end';
+    if (phase === Phase.CLOSED) return this.role === 'server' ? 'end' : 'await-fin';
+    return phase === Phase.CLOSING ? 'await-close' : 'open';
+  }
+
+  /**
+   * closeStatus is the close to report once TCP is gone: the peer's code and reason after
+   * the closing handshake (wasClean true); the failure's code after `fail` or a protocol
+   * error, or ours after `abandon` (wasClean false); 1006 when TCP ended without a closing
+   * handshake (RFC 6455 7.1.5: "If _The WebSocket Connection is Closed_ and no Close
+   * control frame was received by the endpoint ... _The WebSocket Connection Close Code_ is
+   * considered to be 1006").
+   */
+  get closeStatus(): CloseStatus {
+    return this.outcome ?? ABNORMAL;
+  }
+
+  /**
+   * receive consumes bytes from the peer (taking ownership of `chunk`: it may be unmasked in
+   * place) up to the end of the first message they complete, and says how many it consumed;
+   * the caller passes the rest to the next call. Bytes of an incomplete frame are consumed
+   * (kept here); bytes after a close frame or a failure are consumed and ignored.
+   */
+  receive(chunk: Buffer): ReceiveResult {
+    const result: ReceiveResult = { events: [], output: [], consumed: chunk.length };
     // RFC 6455 5.5.1: after the peer's Close frame, "the endpoint ... MUST NOT" expect more data; it is ignored.
     if (this.phase === Phase.CLOSED || this.phase === Phase.FAILED) return result;
+    const pending = this.decoding;
+    if (pending !== undefined) {
+      // Nothing behind a message being decoded is read before it is delivered.
+      result.consumed = 0;
+      if (!pending.settled) return result;
+      this.decoding = undefined;
+      try {
+        if (pending.data === undefined) throw pending.error;
+        this.emit(pending.data, pending.binary, undefined, result);
+      } catch (e) {
+        this.failInto(e, result);
+        result.consumed = chunk.length;
+      }
+      return result;
+    }
     let parser = this.parser;
     if (parser === undefined) {
       if (chunk.length === 0) return result;
@@ -223,29 +306,48 @@ export class Connection {
     }
     parser.push(chunk);
     try {
-      const pending = this.decoding;
-      if (pending !== undefined) {
-        if (!pending.settled) return result;
-        this.decoding = undefined;
-        if (pending.data === undefined) throw pending.error;
-        this.emit(pending.data, pending.binary, undefined, result);
-        if ((this.bits & YIELD_AFTER_MESSAGE) !== 0) return result;
-      }
       for (;;) {
         parser.messageBytes = this.message === undefined ? 0 : this.message.length;
         const frame = parser.next();
-        if (frame === undefined) break;
+        if (frame === undefined) return result;
+        const events = result.events.length;
         this.handleFrame(frame, result);
-        if (this.closeReceived || this.decoding !== undefined) break;
+        if (this.closeReceived) return result;
         if (
-          (this.bits & YIELD_AFTER_MESSAGE) !== 0 &&
-          result.events[result.events.length - 1]?.type === 'message'
-        )
-          break;
+          this.decoding !== undefined ||
+          (result.events.length > events && result.events[events]!.type === 'message')
+        ) {
+          // Stop at the message: what follows it in the chunk is the caller's to pass again.
+          result.consumed = chunk.length - parser.release();
+          return result;
+        }
       }
     } catch (e) {
-      this.fail(e, result);
+      this.failInto(e, result);
     }
+    return result;
+  }
+
+  /**
+   * receiveEof records that the peer's byte stream ended (TCP FIN, or the socket closed
+   * under us). Before a closing handshake that is an abnormal closure (1006, see
+   * closeStatus); a frame or message left incomplete is dropped. `tcp` is 'end' from now on.
+   */
+  receiveEof(): void {
+    this.bits |= EOF_RECEIVED;
+    this.message = undefined;
+    this.parser = undefined;
+  }
+
+  /**
+   * fail fails the connection (RFC 6455 7.1.7) for a reason found outside `receive`: an
+   * exception in the caller's handling of the connection (an internal error, 1011), or a
+   * DuplexError that names its close code. Returns the error event and our close frame
+   * (none when a close frame was already sent); `tcp` is 'end' from now on.
+   */
+  fail(error: unknown): ReceiveResult {
+    const result: ReceiveResult = { events: [], output: [], consumed: 0 };
+    this.failInto(error, result);
     return result;
   }
 
@@ -419,6 +521,7 @@ export class Connection {
     }
     const closeSent = this.phase !== Phase.OPEN;
     this.phase = Phase.CLOSED;
+    this.outcome ??= { code, reason, wasClean: true };
     result.events.push({ type: 'close', code, reason });
     if (!closeSent) {
       // RFC 6455 5.5.1: "If an endpoint receives a Close frame and did not previously send a
@@ -428,26 +531,35 @@ export class Connection {
     }
   }
 
-  /** fail is the one place that decides the close code when the peer broke the protocol. */
-  private fail(e: unknown, result: ReceiveResult): void {
+  /**
+   * failInto is the one place that decides the close code of a failure: the code a
+   * ProtocolError (or another DuplexError) carries, 1011 for anything else (an internal
+   * error, whose text never goes to the peer).
+   */
+  private failInto(e: unknown, result: ReceiveResult): void {
     const error =
       e instanceof ProtocolError
         ? e
-        : new ProtocolError(
-            'DUPLEX_INTERNAL_ERROR',
-            `internal error: ${(e as Error)?.message ?? String(e)}`,
-            1011,
-          );
+        : e instanceof DuplexError && e.closeCode !== undefined
+          ? new ProtocolError(e.code, e.message, e.closeCode)
+          : new ProtocolError(
+              'DUPLEX_INTERNAL_ERROR',
+              `internal error: ${(e as Error)?.message ?? String(e)}`,
+              1011,
+            );
+    const code = error.closeCode ?? 1002;
     const closeSent = this.phase !== Phase.OPEN;
     // A peer's close frame, once received, stays received (only our echo of it can fail here).
     if (this.phase !== Phase.CLOSED) this.phase = Phase.FAILED;
     this.message = undefined;
     this.decoding = undefined;
+    if (this.outcome === undefined || this.outcome.wasClean)
+      this.outcome = { code, reason: '', wasClean: false };
     result.events.push({ type: 'error', error });
     if (!closeSent) {
       // Internal error text never goes to the peer; protocol errors say what the peer did wrong.
-      const reason = error.closeCode === 1011 ? '' : error.message;
-      result.output.push(...this.frame(Opcode.CLOSE, closePayload(error.closeCode ?? 1002, reason, true)));
+      const reason = code === 1011 ? '' : error.message;
+      result.output.push(...this.frame(Opcode.CLOSE, closePayload(code, reason, true)));
     }
   }
 
@@ -566,6 +678,17 @@ export class Connection {
     if (this.phase !== Phase.OPEN) return [];
     this.phase = Phase.CLOSING;
     return this.frame(Opcode.CLOSE, payload);
+  }
+
+  /**
+   * abandon closes the connection because this side dropped data the application asked it
+   * to send (the transport's send-buffer limit): the close frame goes out as with `close`
+   * (none if one already did), and the close is reported with this code and reason and
+   * wasClean false, whatever the peer answers.
+   */
+  abandon(code: number, reason: string): Buffer[] {
+    if (this.outcome === undefined || this.outcome.wasClean) this.outcome = { code, reason, wasClean: false };
+    return this.close(code, reason);
   }
 
   private assertOpen(): void {

@@ -57,6 +57,21 @@ export class FrameParser {
     this.buffered += chunk.length;
   }
 
+  /**
+   * release drops the bytes buffered after the last complete frame and returns how many
+   * there were, for the owner to hand back to its caller (Connection#receive stops at a
+   * message and gives the rest of the chunk back). Only between frames: after `next`
+   * returned a frame.
+   */
+  release(): number {
+    const n = this.buffered;
+    if (n === 0) return 0;
+    this.chunks.length = 0;
+    this.offset = 0;
+    this.buffered = 0;
+    return n;
+  }
+
   /** bufferedBytes is how many received bytes wait for a frame to complete. */
   get bufferedBytes(): number {
     return this.buffered;

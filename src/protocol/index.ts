@@ -4,6 +4,7 @@
  */
 export { CloseCode, isValidWireCloseCode } from './close-code.js';
 export {
+  type CloseStatus,
   Connection,
   type ConnectionEvent,
   type ConnectionOptions,
@@ -12,6 +13,7 @@ export {
   type ReceiveResult,
   type Role,
   type SendOptions,
+  type TcpStep,
 } from './connection.js';
 export {
   acceptDeflateResponse,

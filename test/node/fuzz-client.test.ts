@@ -14,6 +14,7 @@ import fc from 'fast-check';
 import { cutAt, params } from '../helpers/fuzz.js';
 import { closePayload, computeAccept, encodeFrame, Op } from '../helpers/raw-client.js';
 import { fuzzStream } from '../protocol/fuzz-arbitraries.js';
+import { feed } from '../protocol/helpers.js';
 
 const MAX_PAYLOAD = 50_000;
 
@@ -25,7 +26,7 @@ interface Expected {
 /** expected runs the core's client over the bytes; undefined when they leave it open. */
 function expected(bytes: Buffer): Expected | undefined {
   const conn = new Connection({ role: 'client', maxPayload: MAX_PAYLOAD });
-  const { events } = conn.receive(Buffer.from(bytes));
+  const { events } = feed(conn, Buffer.from(bytes));
   const out: Expected = { messages: [], code: 1006 };
   for (const e of events) {
     if (e.type === 'message') out.messages.push(`${e.binary ? 'binary' : 'text'} ${e.data.toString('hex')}`);

@@ -15,6 +15,7 @@ import fc from 'fast-check';
 import { cutAt, params } from '../helpers/fuzz.js';
 import { closePayload, connectRaw, encodeFrame, Op } from '../helpers/raw-client.js';
 import { fuzzStream } from '../protocol/fuzz-arbitraries.js';
+import { feed } from '../protocol/helpers.js';
 
 const MAX_PAYLOAD = 50_000;
 /** Close codes seen, printed with FUZZ_STATS=1 (what the runs reached). */
@@ -30,7 +31,7 @@ interface Expected {
 /** expected runs the core over the bytes: what the server must do with them. */
 function expected(bytes: Buffer): Expected | undefined {
   const conn = new Connection({ role: 'server', maxPayload: MAX_PAYLOAD });
-  const { events } = conn.receive(Buffer.from(bytes));
+  const { events } = feed(conn, Buffer.from(bytes));
   const out: Expected = { messages: [], pings: [], code: undefined };
   for (const e of events) {
     if (e.type === 'message') out.messages.push(`${e.binary ? 'binary' : 'text'} ${e.data.toString('hex')}`);

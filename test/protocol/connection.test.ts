@@ -46,7 +46,7 @@ describe('RFC 6455 5.2 base framing', () => {
   it('partial input is "not yet": 81 gives nothing, then 05 48656c6c6f gives the text frame', () => {
     const conn = client();
     const first = conn.receive(hex('81'));
-    assert.deepEqual(first, { events: [], output: [] });
+    assert.deepEqual(first, { events: [], output: [], consumed: 1 });
     const second = conn.receive(hex('05 48656c6c6f'));
     assert.deepEqual(second.events, [{ type: 'message', binary: false, data: Buffer.from('Hello') }]);
     assert.deepEqual(second.output, []);
@@ -55,7 +55,8 @@ describe('RFC 6455 5.2 base framing', () => {
   it('a frame fed one byte at a time gives exactly one message, at the last byte', () => {
     const conn = client();
     const chunks = bytewise(hex('81 05 48656c6c6f'));
-    for (const c of chunks.slice(0, -1)) assert.deepEqual(conn.receive(c), { events: [], output: [] });
+    for (const c of chunks.slice(0, -1))
+      assert.deepEqual(conn.receive(c), { events: [], output: [], consumed: 1 });
     const last = conn.receive(chunks.at(-1)!);
     assert.deepEqual(last.events, [{ type: 'message', binary: false, data: Buffer.from('Hello') }]);
   });
@@ -252,7 +253,7 @@ describe('RFC 6455 5.2 base framing', () => {
   it('bytes after a failure are ignored', () => {
     const conn = client();
     feed(conn, hex('83 00'));
-    assert.deepEqual(conn.receive(hex('81 01 61 89 00')), { events: [], output: [] });
+    assert.deepEqual(conn.receive(hex('81 01 61 89 00')), { events: [], output: [], consumed: 5 });
   });
 
   it('the close frame names the broken rule, never an internal error', () => {
@@ -767,7 +768,11 @@ describe('RFC 6455 5.5.1 and 7 closing the connection', () => {
   it('bytes after the peer\u2019s close are ignored', () => {
     const conn = client();
     feed(conn, hex('88 02 03e8'));
-    assert.deepEqual(conn.receive(hex('81 01 61  89 00  88 02 03e8')), { events: [], output: [] });
+    assert.deepEqual(conn.receive(hex('81 01 61  89 00  88 02 03e8')), {
+      events: [],
+      output: [],
+      consumed: 9,
+    });
     assert.equal(conn.state, 3);
   });
 

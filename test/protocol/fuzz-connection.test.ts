@@ -1,9 +1,9 @@
 /**
  * Fuzzing the Connection state machine (RFC 6455 5 to 7) in both roles, with and without
  * permessage-deflate: any byte stream in any chunking gives events and bytes to send, never
- * an exception out of receive(); the result does not depend on the chunking nor on
- * yieldAfterMessage; a failure is one documented error event, last, with our close frame
- * carrying its documented code.
+ * an exception out of receive(); the result does not depend on the chunking; each receive
+ * stops at a message and says how many bytes it consumed; a failure is one documented error
+ * event, last, with our close frame carrying its documented code.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -30,7 +30,7 @@ interface Setup {
   deflate: boolean;
 }
 
-function connection(s: Setup, yieldAfterMessage: boolean): Connection {
+function connection(s: Setup): Connection {
   const extensions = s.deflate
     ? [
         new PerMessageDeflate(s.role, {
@@ -46,7 +46,6 @@ function connection(s: Setup, yieldAfterMessage: boolean): Connection {
     maskKey: FIXED_KEY,
     maxPayload: s.maxPayload,
     extensions,
-    yieldAfterMessage,
   });
 }
 
@@ -76,28 +75,31 @@ function closeCodeOf(role: Role, frame: Buffer): number | undefined {
 }
 
 /**
- * run feeds the chunks and checks every result as it comes; with yieldAfterMessage it keeps
- * calling receive() while the last event was a message. Returns the events and output as text.
+ * run feeds the chunks, each one's rest again after every message (receive stops there),
+ * and checks every result as it comes. Returns the events and output as text.
  */
-function run(s: Setup, chunks: Buffer[], yieldAfterMessage: boolean): { events: string[]; output: string } {
-  const conn = connection(s, yieldAfterMessage);
+function run(s: Setup, chunks: Buffer[]): { events: string[]; output: string } {
+  const conn = connection(s);
   const events: ConnectionEvent[] = [];
   const output: Buffer[] = [];
-  const take = (chunk?: Buffer): ConnectionEvent[] => {
-    let r: ReturnType<Connection['receive']>;
-    try {
-      r = conn.receive(chunk);
-    } catch (e) {
-      throw new assert.AssertionError({ message: `receive() threw ${(e as Error)?.stack ?? e}` });
+  for (let chunk of chunks) {
+    // Bounded: each pass consumes at least the frame of a message.
+    for (let i = 0; i < 100_000; i++) {
+      let r: ReturnType<Connection['receive']>;
+      try {
+        r = conn.receive(chunk);
+      } catch (e) {
+        throw new assert.AssertionError({ message: `receive() threw ${(e as Error)?.stack ?? e}` });
+      }
+      events.push(...r.events);
+      output.push(...r.output);
+      const messages = r.events.filter((e) => e.type === 'message').length;
+      assert.ok(messages <= 1, 'at most one message per receive');
+      if (r.consumed === chunk.length) break;
+      assert.ok(r.consumed > 0 && r.consumed < chunk.length, `consumed ${r.consumed} of ${chunk.length}`);
+      assert.equal(r.events.at(-1)?.type, 'message', 'receive stops only at a message');
+      chunk = chunk.subarray(r.consumed);
     }
-    events.push(...r.events);
-    output.push(...r.output);
-    return r.events;
-  };
-  for (const chunk of chunks) {
-    let got = take(chunk);
-    // Bounded: each continuation consumes at least one buffered frame.
-    for (let i = 0; yieldAfterMessage && got.at(-1)?.type === 'message' && i < 100_000; i++) got = take();
   }
   checkEvents(s, conn, events, output);
   return { events: events.map(describeEvent), output: Buffer.concat(output).toString('hex') };
@@ -148,17 +150,11 @@ for (const role of ['server', 'client'] as const) {
   describe(`fuzz: Connection as ${role} (RFC 6455 5-7, RFC 7692)`, () => {
     it('any byte stream: events or a documented close, the same for any chunking, never a throw', () => {
       fc.assert(
-        fc.property(
-          setups(role),
-          fuzzStream(role === 'server', true),
-          cuts,
-          fc.boolean(),
-          (setup, stream, how, yieldAfterMessage) => {
-            const whole = run(setup, [Buffer.from(stream.bytes)], false);
-            const pieces = run(setup, chunked(stream.bytes, how), yieldAfterMessage);
-            assert.deepEqual(pieces, whole, 'chunking or yieldAfterMessage changed the result');
-          },
-        ),
+        fc.property(setups(role), fuzzStream(role === 'server', true), cuts, (setup, stream, how) => {
+          const whole = run(setup, [Buffer.from(stream.bytes)]);
+          const pieces = run(setup, chunked(stream.bytes, how));
+          assert.deepEqual(pieces, whole, 'chunking changed the result');
+        }),
         params(400),
       );
     });
@@ -181,7 +177,7 @@ for (const role of ['server', 'client'] as const) {
               lengthBits: declared > 0xffffn ? 64 : declared > 125n ? 16 : 7,
               declaredLength: declared,
             });
-            const got = run({ role, maxPayload, deflate }, cutAt(head, raw), false);
+            const got = run({ role, maxPayload, deflate }, cutAt(head, raw));
             assert.deepEqual(got.events, ['error DUPLEX_PAYLOAD_TOO_BIG 1009']);
           },
         ),

@@ -115,14 +115,22 @@ export interface Collected {
   output: Buffer[];
 }
 
-/** feed passes each chunk to `conn.receive` in turn and gathers all events and output. */
+/**
+ * feed passes each chunk to `conn.receive` in turn, the rest of a chunk again after each
+ * message (receive stops there), and gathers all events and output.
+ */
 export function feed(conn: Connection, ...chunks: Buffer[]): Collected {
   const events: ConnectionEvent[] = [];
   const output: Buffer[] = [];
-  for (const c of chunks) {
-    const r = conn.receive(c);
-    events.push(...r.events);
-    output.push(...r.output);
+  for (let c of chunks) {
+    for (;;) {
+      const r = conn.receive(c);
+      events.push(...r.events);
+      output.push(...r.output);
+      assert.ok(r.consumed >= 0 && r.consumed <= c.length, `consumed ${r.consumed} of ${c.length}`);
+      if (r.consumed === c.length || r.events.at(-1)?.type !== 'message') break;
+      c = c.subarray(r.consumed);
+    }
   }
   return { events, output };
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Connection, type ConnectionEvent, Opcode, type Role, serializeFrame } from 'duplexjs/protocol';
 import fc from 'fast-check';
-import { FIXED_KEY, frame, maskedFrame, toHex } from './helpers.js';
+import { FIXED_KEY, feed, frame, maskedFrame, toHex } from './helpers.js';
 
 const KiB = 1024;
 
@@ -194,13 +194,7 @@ for (const [from, to] of [
             const sender = new Connection({ role: from, maskKey: () => Buffer.from(key) });
             const receiver = new Connection({ role: to, maskKey: FIXED_KEY });
             const bytes = wire(sender, items, () => Buffer.from(key));
-            const events: ConnectionEvent[] = [];
-            const output: Buffer[] = [];
-            for (const c of chunk(bytes, rawCuts, byteByByte)) {
-              const r = receiver.receive(c);
-              events.push(...r.events);
-              output.push(...r.output);
-            }
+            const { events, output } = feed(receiver, ...chunk(bytes, rawCuts, byteByByte));
             const want = expected(items, to);
             assert.deepEqual(summarize(events), want.events);
             assert.equal(toHex(output), want.output);
@@ -222,17 +216,11 @@ for (const [from, to] of [
             const sender = new Connection({ role: from, maskKey: FIXED_KEY });
             const receiver = new Connection({ role: to, maskKey: FIXED_KEY });
             const bytes = Buffer.concat([wire(sender, items, FIXED_KEY), ...sender.close(code, reason)]);
-            const events: ConnectionEvent[] = [];
-            const output: Buffer[] = [];
-            for (const c of chunk(bytes, rawCuts, false)) {
-              const r = receiver.receive(c);
-              events.push(...r.events);
-              output.push(...r.output);
-            }
+            const { events, output } = feed(receiver, ...chunk(bytes, rawCuts, false));
             assert.deepEqual(events.at(-1), { type: 'close', code, reason });
             assert.equal(receiver.state, 3);
             // The echo goes back and completes the sender's handshake.
-            const back = sender.receive(Buffer.concat(output));
+            const back = feed(sender, Buffer.concat(output));
             assert.deepEqual(back.events.at(-1), { type: 'close', code, reason: '' });
             assert.deepEqual(back.output, []);
             assert.equal(sender.state, 3);
