@@ -149,6 +149,8 @@ const SKIP_UTF8 = 2;
 const SENDING_FRAGMENTS = 4;
 /** The peer's byte stream ended (receiveEof). */
 const EOF_RECEIVED = 8;
+/** The connection failed (also after a closing handshake, where the phase stays CLOSED). */
+const FAILED = 16;
 
 function randomMaskKey(): Uint8Array {
   return randomFillSync(Buffer.allocUnsafe(4));
@@ -186,7 +188,7 @@ export class Connection {
   private readonly maxPayload: number;
   private readonly maskKey: (() => Uint8Array) | undefined;
   private readonly extensions: readonly Extension[];
-  /** NO_AUTO_PONG, SKIP_UTF8, SENDING_FRAGMENTS and EOF_RECEIVED: the flags in one field. */
+  /** NO_AUTO_PONG, SKIP_UTF8, SENDING_FRAGMENTS, EOF_RECEIVED and FAILED: the flags in one field. */
   private bits: number;
   private readonly asyncDecode: boolean;
   /** The message being decoded off the thread (asyncDecode); no frame is read meanwhile. */
@@ -257,7 +259,7 @@ export class Connection {
    */
   get tcp(): TcpStep {
     const phase = this.phase;
-    if (phase === Phase.FAILED || (this.bits & EOF_RECEIVED) !== 0) return 'end';
+    if ((this.bits & (EOF_RECEIVED | FAILED)) !== 0) return 'end';
     if (phase === Phase.CLOSED) return this.role === 'server' ? 'end' : 'await-fin';
     return phase === Phase.CLOSING ? 'await-close' : 'open';
   }
@@ -551,6 +553,7 @@ export class Connection {
     const closeSent = this.phase !== Phase.OPEN;
     // A peer's close frame, once received, stays received (only our echo of it can fail here).
     if (this.phase !== Phase.CLOSED) this.phase = Phase.FAILED;
+    this.bits |= FAILED;
     this.message = undefined;
     this.decoding = undefined;
     if (this.outcome === undefined || this.outcome.wasClean)
@@ -692,7 +695,7 @@ export class Connection {
   }
 
   private assertOpen(): void {
-    if (this.phase !== Phase.OPEN) {
+    if (this.phase !== Phase.OPEN || (this.bits & EOF_RECEIVED) !== 0) {
       throw new InvalidStateError(`cannot send: the connection is ${this.closeSent ? 'closing' : 'closed'}`);
     }
   }
