@@ -58,11 +58,12 @@ function measure(name: string, bytes: number, op: () => void, per = 1): void {
 /** receiveAll feeds a whole chunk: Connection#receive stops at each message, and the rest goes in again. */
 function receiveAll(conn: Connection, chunk: Buffer): ConnectionEvent[] {
   const events: ConnectionEvent[] = [];
+  let from = 0;
   for (;;) {
-    const r = conn.receive(chunk);
+    const r = conn.receive(chunk, from);
     events.push(...r.events);
     if (r.consumed === chunk.length || r.events.length === 0) return events;
-    chunk = chunk.subarray(r.consumed);
+    from = r.consumed;
   }
 }
 

@@ -366,26 +366,27 @@ export class Transport implements WireListener {
    * fed next, or held in #unread when the application paused reading meanwhile.
    */
   #process(chunk: Buffer): void {
+    let from = 0;
     for (;;) {
       let result: ReceiveResult;
       try {
-        result = this.#conn.receive(chunk);
+        result = this.#conn.receive(chunk, from);
       } catch (error) {
         // A bug in the core must not take the process down: the Connection fails (1011).
         result = this.#conn.fail(error);
+        result.consumed = chunk.length;
       }
       this.#handle(result);
-      const consumed = result.consumed;
+      from = result.consumed;
       const last = result.events[result.events.length - 1];
       if (last?.type === 'decode') {
-        this.#unread = consumed === chunk.length ? undefined : chunk.subarray(consumed);
+        this.#unread = from === chunk.length ? undefined : chunk.subarray(from);
         this.#awaitDecode(last.done);
         return;
       }
-      if (consumed === chunk.length || this.#terminated || this.#finished) return;
-      chunk = consumed === 0 ? chunk : chunk.subarray(consumed);
+      if (from >= chunk.length || this.#terminated || this.#finished) return;
       if (this.#paused !== 0 || last?.type !== 'message') {
-        this.#unread = chunk;
+        this.#unread = chunk.subarray(from);
         return;
       }
     }

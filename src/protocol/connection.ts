@@ -98,9 +98,9 @@ export interface ReceiveResult {
   events: ConnectionEvent[];
   output: Buffer[];
   /**
-   * How many bytes of the chunk were consumed. Fewer than its length when `receive` stopped
-   * at a message (or a `decode`): the caller passes the rest (`chunk.subarray(consumed)`)
-   * to the next `receive`, when it is ready for the next message.
+   * The index up to which the chunk is consumed. Below its length when `receive` stopped at
+   * a message (or a `decode`): the caller goes on with `receive(chunk, consumed)` when it is
+   * ready for the next message.
    */
   consumed: number;
 }
@@ -277,19 +277,20 @@ export class Connection {
   }
 
   /**
-   * receive consumes bytes from the peer (taking ownership of `chunk`: it may be unmasked in
-   * place) up to the end of the first message they complete, and says how many it consumed;
-   * the caller passes the rest to the next call. Bytes of an incomplete frame are consumed
-   * (kept here); bytes after a close frame or a failure are consumed and ignored.
+   * receive consumes bytes from the peer, `chunk` from index `from` on (taking ownership of
+   * them: they may be unmasked in place), up to the end of the first message they complete,
+   * and says where it stopped (`consumed`); the caller goes on from there with the next
+   * call. Bytes of an incomplete frame are consumed (kept here); bytes after a close frame
+   * or a failure are consumed and ignored.
    */
-  receive(chunk: Buffer): ReceiveResult {
+  receive(chunk: Buffer, from = 0): ReceiveResult {
     const result: ReceiveResult = { events: [], output: [], consumed: chunk.length };
     // RFC 6455 5.5.1: after the peer's Close frame, "the endpoint ... MUST NOT" expect more data; it is ignored.
     if (this.phase === Phase.CLOSED || this.phase === Phase.FAILED) return result;
     const pending = this.decoding;
     if (pending !== undefined) {
       // Nothing behind a message being decoded is read before it is delivered.
-      result.consumed = 0;
+      result.consumed = from;
       if (!pending.settled) return result;
       this.decoding = undefined;
       try {
@@ -303,10 +304,10 @@ export class Connection {
     }
     let parser = this.parser;
     if (parser === undefined) {
-      if (chunk.length === 0) return result;
+      if (chunk.length <= from) return result;
       parser = this.parser = this.createParser();
     }
-    parser.push(chunk);
+    parser.push(chunk, from);
     try {
       for (;;) {
         parser.messageBytes = this.message === undefined ? 0 : this.message.length;

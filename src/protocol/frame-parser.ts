@@ -50,11 +50,19 @@ export class FrameParser {
     this.maxMessagePayload = options.maxMessagePayload ?? 16 * 1024 * 1024;
   }
 
-  /** push queues bytes for parsing. */
-  push(chunk: Buffer): void {
-    if (chunk.length === 0) return;
+  /**
+   * push queues bytes for parsing: `chunk` from index `from` on. A `from` past 0 is only for
+   * a parser with nothing buffered (the rest of a chunk handed back by `release`).
+   */
+  push(chunk: Buffer, from = 0): void {
+    const n = chunk.length - from;
+    if (n <= 0) return;
+    if (from !== 0) {
+      if (this.buffered !== 0) throw new RangeError('push from an offset needs an empty parser');
+      this.offset = from;
+    }
     this.chunks.push(chunk);
-    this.buffered += chunk.length;
+    this.buffered += n;
   }
 
   /**
@@ -66,7 +74,7 @@ export class FrameParser {
   release(): number {
     const n = this.buffered;
     if (n === 0) return 0;
-    this.chunks.length = 0;
+    while (this.chunks.length > 0) this.chunks.pop();
     this.offset = 0;
     this.buffered = 0;
     return n;

@@ -108,6 +108,21 @@ describe('RFC 6455 5.2 base framing', () => {
     assert.equal(p.bufferedBytes, 2);
   });
 
+  it('push from an offset parses from there; release hands back the bytes after the last frame', () => {
+    const p = parser();
+    const chunk = hex('ffff 81 01 61  81 02 6263  82');
+    p.push(chunk, 2);
+    assert.equal(p.bufferedBytes, 8);
+    assert.deepEqual(p.next(), { fin: true, rsv: 0, opcode: 1, payload: hex('61') });
+    assert.equal(p.release(), 5, 'the second frame and the start of a third');
+    assert.equal(p.bufferedBytes, 0);
+    assert.equal(p.next(), undefined);
+    p.push(chunk, chunk.length - 5);
+    assert.deepEqual(drain(p), [{ fin: true, rsv: 0, opcode: 1, payload: '6263' }]);
+    assert.equal(p.bufferedBytes, 1);
+    assert.throws(() => p.push(chunk, 1), RangeError, 'an offset only into an empty parser');
+  });
+
   it('a stream of frames gives the same frames at every split point and byte by byte', () => {
     const stream = hex(
       '81 05 48656c6c6f  01 03 48656c  89 00  80 02 6c6f  82 7e 007e' +

@@ -75,19 +75,22 @@ function closeCodeOf(role: Role, frame: Buffer): number | undefined {
 }
 
 /**
- * run feeds the chunks, each one's rest again after every message (receive stops there),
- * and checks every result as it comes. Returns the events and output as text.
+ * run feeds the chunks, going on from where receive stopped after every message (half of
+ * the time by offset, half with the rest as a new chunk), and checks every result as it
+ * comes. Returns the events and output as text.
  */
 function run(s: Setup, chunks: Buffer[]): { events: string[]; output: string } {
   const conn = connection(s);
   const events: ConnectionEvent[] = [];
   const output: Buffer[] = [];
+  let byOffset = false;
   for (let chunk of chunks) {
+    let from = 0;
     // Bounded: each pass consumes at least the frame of a message.
     for (let i = 0; i < 100_000; i++) {
       let r: ReturnType<Connection['receive']>;
       try {
-        r = conn.receive(chunk);
+        r = conn.receive(chunk, from);
       } catch (e) {
         throw new assert.AssertionError({ message: `receive() threw ${(e as Error)?.stack ?? e}` });
       }
@@ -96,9 +99,17 @@ function run(s: Setup, chunks: Buffer[]): { events: string[]; output: string } {
       const messages = r.events.filter((e) => e.type === 'message').length;
       assert.ok(messages <= 1, 'at most one message per receive');
       if (r.consumed === chunk.length) break;
-      assert.ok(r.consumed > 0 && r.consumed < chunk.length, `consumed ${r.consumed} of ${chunk.length}`);
+      assert.ok(
+        r.consumed > from && r.consumed < chunk.length,
+        `consumed up to ${r.consumed} of ${chunk.length}`,
+      );
       assert.equal(r.events.at(-1)?.type, 'message', 'receive stops only at a message');
-      chunk = chunk.subarray(r.consumed);
+      byOffset = !byOffset;
+      if (byOffset) from = r.consumed;
+      else {
+        chunk = chunk.subarray(r.consumed);
+        from = 0;
+      }
     }
   }
   checkEvents(s, conn, events, output);

@@ -116,20 +116,21 @@ export interface Collected {
 }
 
 /**
- * feed passes each chunk to `conn.receive` in turn, the rest of a chunk again after each
- * message (receive stops there), and gathers all events and output.
+ * feed passes each chunk to `conn.receive` in turn, going on from where it stopped after
+ * each message (receive stops there), and gathers all events and output.
  */
 export function feed(conn: Connection, ...chunks: Buffer[]): Collected {
   const events: ConnectionEvent[] = [];
   const output: Buffer[] = [];
-  for (let c of chunks) {
+  for (const c of chunks) {
+    let from = 0;
     for (;;) {
-      const r = conn.receive(c);
+      const r = conn.receive(c, from);
       events.push(...r.events);
       output.push(...r.output);
-      assert.ok(r.consumed >= 0 && r.consumed <= c.length, `consumed ${r.consumed} of ${c.length}`);
+      assert.ok(r.consumed >= from && r.consumed <= c.length, `consumed up to ${r.consumed} of ${c.length}`);
       if (r.consumed === c.length || r.events.at(-1)?.type !== 'message') break;
-      c = c.subarray(r.consumed);
+      from = r.consumed;
     }
   }
   return { events, output };

@@ -1,6 +1,6 @@
 /**
- * One way to call the core: `receive(chunk)` stops at each message and says how many bytes
- * it consumed; the caller passes the rest when it is ready for the next message.
+ * One way to call the core: `receive(chunk, from)` stops at each message and says where it
+ * stopped; the caller goes on from there when it is ready for the next message.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -14,7 +14,7 @@ describe('RFC 6455 5.5.1 answering a message before a close that arrived with it
   // "After sending a Close frame, the application MUST NOT send any more data frames."
   // receive stops at each message, so the application sees it while the connection is
   // still OPEN and can answer before the close frame is processed.
-  it('stops after each message, consuming exactly its frame; the rest comes with the next call', () => {
+  it('stops after each message, consuming exactly its frame; the next call goes on from there', () => {
     const conn = new Connection({ role: 'client', maskKey: () => Buffer.from([0, 0, 0, 0]) });
     const chunk = hex(CHUNK);
     const first = conn.receive(chunk);
@@ -25,18 +25,18 @@ describe('RFC 6455 5.5.1 answering a message before a close that arrived with it
     assert.equal(first.consumed, 3);
     assert.equal(conn.state, 1);
     assertBytes(conn.sendText('A'), '81 81 00000000 41');
-    const second = conn.receive(chunk.subarray(3));
+    const second = conn.receive(chunk, 3);
     assert.deepEqual(
       second.events.map((e) => (e.type === 'message' ? e.data.toString() : e.type)),
       ['b'],
     );
-    assert.equal(second.consumed, 3);
-    const third = conn.receive(chunk.subarray(6));
+    assert.equal(second.consumed, 6);
+    const third = conn.receive(chunk, 6);
     assert.deepEqual(
       third.events.map((e) => e.type),
       ['close'],
     );
-    assert.equal(third.consumed, 4);
+    assert.equal(third.consumed, 10);
     assertBytes(third.output, '88 82 00000000 03e8');
     assert.equal(conn.state, 3);
     assert.deepEqual(conn.receive(hex('81 01 63')), { events: [], output: [], consumed: 3 });
@@ -52,6 +52,19 @@ describe('RFC 6455 5.5.1 answering a message before a close that arrived with it
     );
     assert.equal(got.consumed, 7);
     assertBytes(got.output, '8a 80 00000000');
+  });
+
+  it('the rest may also come as a new chunk (a copy, or after more bytes were appended)', () => {
+    const conn = new Connection({ role: 'client' });
+    const chunk = hex(CHUNK);
+    assert.equal(conn.receive(chunk).consumed, 3);
+    const rest = Buffer.concat([chunk.subarray(3), hex('81 01 63')]);
+    const got = conn.receive(rest);
+    assert.deepEqual(
+      got.events.map((e) => (e.type === 'message' ? e.data.toString() : e.type)),
+      ['b'],
+    );
+    assert.equal(got.consumed, 3);
   });
 
   it('a message split over chunks: the partial frame is consumed (kept inside), the stop is where it ends', () => {
