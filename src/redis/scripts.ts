@@ -18,6 +18,8 @@ const LIB = `
 local function trimAge(s, now, ttl)
   if ttl <= 0 then return end
   local cutoff = now - ttl
+  local oldest = redis.call('XRANGE', s, '-', '+', 'COUNT', 1)
+  if #oldest == 0 or tonumber(oldest[1][2][2]) > cutoff then return end
   for _ = 1, 200 do
     local batch = redis.call('XRANGE', s, '-', '+', 'COUNT', 64)
     if #batch == 0 then return end
