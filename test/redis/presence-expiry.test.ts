@@ -31,7 +31,8 @@ describe('redisBroker presence expiry', () => {
       const started = Date.now();
       // The process dies: no presenceRemove, no refresh.
       await dead.close();
-      for (let i = 0; i < 500 && !events.includes('leave dora'); i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 500 && !events.includes('leave dora'); i++)
+        await new Promise((r) => setTimeout(r, 10));
       const took = Date.now() - started;
       t.diagnostic(`dora left ${took} ms after her process died (expiry 1000 ms, sweep every 100 ms)`);
       assert.deepEqual(events, ['join dora', 'join liam', 'leave dora']);
