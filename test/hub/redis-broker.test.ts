@@ -8,7 +8,7 @@ import { after, before, it } from 'node:test';
 import type { Broker } from 'duplexjs/hub';
 import { type RedisBroker, redisBroker } from 'duplexjs/redis';
 import { hasRedis, RedisServer, requireRedis } from '../helpers/redis-server.js';
-import { brokerSuite } from './broker-suite.js';
+import { brokerSuite, type MakeBroker } from './broker-suite.js';
 
 let server: RedisServer | undefined;
 let run = 0;
@@ -31,8 +31,10 @@ async function until(brokers: RedisBroker[], state: 'up' | 'down'): Promise<void
   if (brokers.some((b) => b.state !== state)) throw new Error(`the brokers did not report ${state}`);
 }
 
-if (available)
-  brokerSuite('redisBroker', async ({ clock }) => {
+/** fixture makes the suite's fixture; `sharded: false` runs the plain pub/sub path (Redis 6 and older). */
+const fixture =
+  (sharded: boolean): MakeBroker =>
+  async ({ clock }) => {
     if (!server) throw new Error('redis-server is not running (see the skip message above)');
     const redis = server;
     // Each test gets its own key prefix: nothing leaks from one test into the next.
@@ -42,6 +44,7 @@ if (available)
       prefix: `t${++run}:`,
       commandTimeoutMs: 1_000,
       reconnectMaxDelayMs: 100,
+      sharded,
     };
     const brokers: RedisBroker[] = [];
     const make = async (): Promise<Broker> => {
@@ -67,4 +70,9 @@ if (available)
         redis.cli('FLUSHALL');
       },
     };
-  });
+  };
+
+if (available) {
+  brokerSuite('redisBroker', fixture(true));
+  brokerSuite('redisBroker (plain pub/sub, as on Redis 6)', fixture(false));
+}
