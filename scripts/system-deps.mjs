@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // system-deps makes sure the Debian packages that the interop suite drives are installed:
-// `chromium` (the browser peer) and `python3-websockets` (the Python peer, run by /usr/bin/python3).
+// `chromium` (the browser peer), `python3-websockets` (the Python peer, run by /usr/bin/python3) and
+// `redis-server` (spawned by the Redis broker tests).
 //
 // When one is missing and we are root with apt-get at hand, it runs `apt-get update` once and
 // `apt-get install -y` for what is missing. Otherwise it prints a loud warning naming the packages.
@@ -15,6 +16,7 @@ import { existsSync } from 'node:fs';
 /** Each Debian package, with the file or check that proves it is usable. */
 const PACKAGES = [
   { name: 'chromium', present: () => existsSync('/usr/bin/chromium') },
+  { name: 'redis-server', present: () => existsSync('/usr/bin/redis-server') },
   {
     name: 'python3-websockets',
     present: () =>

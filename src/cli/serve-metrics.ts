@@ -6,6 +6,8 @@ import type { WebSocketServer } from '../node/server.js';
 export interface ServeMetricsSources {
   hub: Hub;
   echo: WebSocketServer;
+  /** brokerUp tells whether the hub's broker can serve requests (always true for the in-memory one). */
+  brokerUp?: () => boolean;
 }
 
 /**
@@ -40,6 +42,9 @@ export function createServeMetrics(sources: ServeMetricsSources): { registry: Re
       },
     });
   };
+  gauge('duplex_broker_up', 'Whether the hub broker (memory or Redis) is reachable: 1 up, 0 down.', () =>
+    sources.brokerUp === undefined || sources.brokerUp() ? 1 : 0,
+  );
   gauge('duplex_hub_connections', 'Open hub connections.', () => hub.stats().connections);
   gauge(
     'duplex_hub_channels',

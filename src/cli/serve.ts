@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { Hub, memoryBroker } from '../hub/index.js';
+import { type Broker, Hub, memoryBroker } from '../hub/index.js';
 import { WebSocketServer } from '../node/server.js';
 import { formatHost } from './lifecycle.js';
 import { createServeMetrics } from './serve-metrics.js';
@@ -42,15 +42,10 @@ const STATIC: Record<string, { file: string; type: string }> = {
  * the process exits 0 once they are gone, or at the deadline.
  */
 export async function runServe(options: ServeOptions): Promise<void> {
-  if (options.redis !== undefined) {
-    process.stderr.write(
-      'duplex serve: --redis is not available in this version (the Redis broker is not built yet)\n',
-    );
-    process.exit(1);
-  }
+  const broker = options.redis === undefined ? memoryBroker() : await connectRedis(options.redis);
   const hub = new Hub({
     noServer: true,
-    broker: memoryBroker(),
+    broker,
     channels: { '*': { history: DEMO_HISTORY } },
     // The demo policy: anonymous clients may subscribe, publish, and read presence and history everywhere.
     authorize: () => true,
@@ -61,7 +56,12 @@ export async function runServe(options: ServeOptions): Promise<void> {
   echo.on('connection', (ws) => {
     ws.addEventListener('message', (event) => ws.send(event.data));
   });
-  const metrics = createServeMetrics({ hub, echo });
+  let brokerUp = true;
+  hub.on('broker', (state) => {
+    brokerUp = state === 'up';
+    if (options.redis !== undefined) process.stderr.write(`duplex serve: redis broker ${state}\n`);
+  });
+  const metrics = createServeMetrics({ hub, echo, brokerUp: () => brokerUp });
 
   let stopping = false;
   const http = createServer((req, res) => {
@@ -97,12 +97,42 @@ export async function runServe(options: ServeOptions): Promise<void> {
     // The listener stays open until exit so that new upgrades get a clear 503, not a refused
     // connection: a load balancer then moves them to another process.
     http.closeIdleConnections();
-    Promise.allSettled([hub.close({ restart: true, retryAfterMs: RESTART_RETRY_MS }), echo.close()]).then(
-      () => process.exit(0),
-    );
+    Promise.allSettled([hub.close({ restart: true, retryAfterMs: RESTART_RETRY_MS }), echo.close()])
+      .then(() => broker.close())
+      .finally(() => process.exit(0));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/**
+ * connectRedis loads the Redis broker (and with it ioredis, an optional dependency) only when
+ * `--redis` is given, and waits a little for Redis: an unreachable Redis is reported but is not
+ * fatal, the broker keeps reconnecting and requests fail retryably meanwhile (docs/redis.md).
+ */
+async function connectRedis(url: string): Promise<Broker> {
+  let mod: typeof import('../redis/index.js');
+  try {
+    mod = await import('../redis/index.js');
+  } catch (error) {
+    process.stderr.write(
+      `duplex serve: --redis needs the optional dependency ioredis (npm install ioredis): ${String(error)}\n`,
+    );
+    process.exit(1);
+  }
+  let broker: ReturnType<typeof mod.redisBroker>;
+  try {
+    broker = mod.redisBroker({ url });
+  } catch (error) {
+    process.stderr.write(
+      `duplex serve: --redis ${url}: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    process.exit(1);
+  }
+  await broker.ready(5_000).catch(() => {
+    process.stderr.write(`duplex serve: redis at ${url} is not reachable yet; retrying in the background\n`);
+  });
+  return broker;
 }
 
 function pathOf(req: IncomingMessage): string {

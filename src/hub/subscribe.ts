@@ -9,7 +9,7 @@ import type { StreamPosition, SubscribeRequest } from '../wire/messages.js';
 import type { BrokerPublication } from './broker.js';
 import { Ahead, LIVE, type LocalChannel, PENDING, Recovery } from './channel.js';
 import type { HubConnection } from './connection.js';
-import { HubError } from './errors.js';
+import { brokerUnavailable, HubError } from './errors.js';
 import type { HubInternals } from './hub.js';
 
 export async function subscribe(
@@ -91,7 +91,11 @@ async function recover(
     const reached = pubs.length > 0 ? pubs[pubs.length - 1]!.offset : since.offset;
     recovered = result.complete && reached >= start.offset;
   } catch (error) {
+    // The history could not be read (the broker is down): that is no loss, so the client is
+    // not told `recovered: false`. The subscribe fails retryably and the client sends it again.
     hub.report(error);
+    if (local.subscribers.get(connection) === recovery) hub.unsubscribe(connection, local.name);
+    throw error instanceof HubError ? error : brokerUnavailable(undefined, error);
   }
   if (connection.isClosed() || local.subscribers.get(connection) !== recovery) return;
   let sent: StreamPosition;

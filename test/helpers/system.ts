@@ -6,10 +6,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 /** The peers a test can require, each named after its Debian package. */
-export type SystemPackage = 'chromium' | 'python3-websockets';
+export type SystemPackage = 'chromium' | 'python3-websockets' | 'redis-server';
 
 /** CHROMIUM_PATH is Debian's chromium binary, launched by playwright-core. */
 export const CHROMIUM_PATH = '/usr/bin/chromium';
+
+/** REDIS_SERVER_PATH is Debian's redis-server binary, spawned by test/helpers/redis-server.ts. */
+export const REDIS_SERVER_PATH = '/usr/bin/redis-server';
 
 /** SYSTEM_PYTHON is Debian's python3: python3-websockets is importable only there (not pyenv's). */
 export const SYSTEM_PYTHON = '/usr/bin/python3';
@@ -20,6 +23,8 @@ function probe(what: SystemPackage): boolean {
   switch (what) {
     case 'chromium':
       return existsSync(CHROMIUM_PATH);
+    case 'redis-server':
+      return existsSync(REDIS_SERVER_PATH);
     case 'python3-websockets':
       return (
         existsSync(SYSTEM_PYTHON) &&

@@ -6,6 +6,10 @@
  * Stable API: `await TcpProxy.start(targetPort)`, `proxy.port`, `proxy.cut()` (resets every
  * open pair, returns how many), `proxy.refuse = true` (new connections are reset at once),
  * `proxy.close()`.
+ *
+ * Several backends: `await TcpProxy.start([portA, portB, portC])` sends each new connection (so
+ * each reconnect) to a backend picked at random; `proxy.targets` may be replaced at any time (a
+ * process restarted on another port), and `proxy.cutRandom(n)` resets n random open connections.
  */
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -15,13 +19,19 @@ export class TcpProxy {
   readonly #pairs = new Set<[Socket, Socket]>();
   /** refuse resets new connections as they arrive (the server looks unreachable). */
   refuse = false;
+  /** targets are the backend ports; each new connection goes to one picked at random. */
+  targets: number[];
+  /** random picks the backend (a seedable source for tests). @default Math.random */
+  random: () => number = Math.random;
 
-  private constructor(targetPort: number, targetHost: string) {
+  private constructor(targets: number[], targetHost: string) {
+    this.targets = targets;
     this.#server = createServer((client) => {
-      if (this.refuse) {
+      if (this.refuse || this.targets.length === 0) {
         client.resetAndDestroy();
         return;
       }
+      const targetPort = this.targets[Math.floor(this.random() * this.targets.length)]!;
       const upstream = connect(targetPort, targetHost);
       const pair: [Socket, Socket] = [client, upstream];
       this.#pairs.add(pair);
@@ -37,9 +47,9 @@ export class TcpProxy {
     });
   }
 
-  /** start listens on 127.0.0.1 with a free port, forwarding to targetPort. */
-  static async start(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
-    const proxy = new TcpProxy(targetPort, targetHost);
+  /** start listens on 127.0.0.1 with a free port, forwarding to targetPort (or a random one of several). */
+  static async start(targetPort: number | number[], targetHost = '127.0.0.1'): Promise<TcpProxy> {
+    const proxy = new TcpProxy(Array.isArray(targetPort) ? [...targetPort] : [targetPort], targetHost);
     proxy.#server.listen(0, '127.0.0.1');
     await once(proxy.#server, 'listening');
     return proxy;
@@ -65,6 +75,21 @@ export class TcpProxy {
     }
     this.#pairs.clear();
     return n;
+  }
+
+  /** cutRandom resets up to n open connections picked at random and returns how many it reset. */
+  cutRandom(n: number): number {
+    const pairs = [...this.#pairs];
+    let cut = 0;
+    while (cut < n && pairs.length > 0) {
+      const [pair] = pairs.splice(Math.floor(this.random() * pairs.length), 1);
+      const [client, upstream] = pair!;
+      this.#pairs.delete(pair!);
+      client.resetAndDestroy();
+      upstream.resetAndDestroy();
+      cut++;
+    }
+    return cut;
   }
 
   /** close cuts every connection and stops listening. */
