@@ -1,6 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type {
   Broker,
@@ -23,7 +21,7 @@ const LATENCY_BUCKETS = [
 ];
 
 /**
- * ServeMeters are the metrics that `duplex serve` feeds as things happen (handshakes, bytes,
+ * ServeMeters are the metrics that `duplex serve` feeds as things happen (handshakes,
  * broker calls, RPC handlers), as opposed to those read from `hub.stats()` at scrape time. They
  * exist before the hub does: the broker and the methods are wrapped before the hub gets them.
  */
@@ -61,74 +59,22 @@ export class ServeMeters {
     labelNames: ['operation'],
     registers: [this.registry],
   });
-  /** Wire bytes of connections that have closed, by endpoint; open ones are read at scrape time. */
-  readonly #closedBytes = { in: new Map<Endpoint, number>(), out: new Map<Endpoint, number>() };
-  readonly #open = new Map<Socket, Endpoint>();
-
   constructor() {
     // Known label values start at 0, so a scrape shows them before the first event.
     for (const endpoint of ['hub', 'echo'] as const) this.#handshakes.inc({ endpoint }, 0);
-    const bytes = (direction: 'in' | 'out', name: string, help: string): void => {
-      const meters = this;
-      new Counter({
-        name,
-        help,
-        labelNames: ['endpoint'],
-        registers: [this.registry],
-        collect() {
-          this.reset();
-          for (const endpoint of ['hub', 'echo'] as const) {
-            this.inc({ endpoint }, meters.bytes(direction, endpoint));
-          }
-        },
-      });
-    };
-    bytes(
-      'in',
-      'duplex_received_bytes_total',
-      'Bytes received on upgraded connections (frames and the handshake request), by endpoint.',
-    );
-    bytes(
-      'out',
-      'duplex_sent_bytes_total',
-      'Bytes sent on upgraded connections (frames and the handshake response), by endpoint.',
-    );
-  }
-
-  /** bytes reads the wire bytes of an endpoint's connections so far, closed and open. */
-  bytes(direction: 'in' | 'out', endpoint: Endpoint): number {
-    let total = this.#closedBytes[direction].get(endpoint) ?? 0;
-    for (const [socket, e] of this.#open) {
-      if (e === endpoint) total += direction === 'in' ? socket.bytesRead : socket.bytesWritten;
-    }
-    return total;
   }
 
   /**
    * upgrade counts an upgrade request and tells why it will be refused, before the endpoint
    * sees it: `undefined` when it passes the checks the endpoint makes (RFC 6455 request
-   * validation, the hub's subprotocol, the same-origin policy), else the reason label. Its
-   * socket's bytes are counted until it closes.
+   * validation, the hub's subprotocol, the same-origin policy), else the reason label.
    */
-  upgrade(endpoint: Endpoint, req: IncomingMessage, socket: Duplex, stopping: boolean): string | undefined {
+  upgrade(endpoint: Endpoint, req: IncomingMessage, stopping: boolean): string | undefined {
     this.#handshakes.inc({ endpoint });
     const reason = refusalReason(endpoint, req, stopping);
     if (reason !== undefined) {
       this.#handshakeFailures.inc({ endpoint, reason });
       return reason;
-    }
-    const s = socket as Socket;
-    if (typeof s.bytesRead === 'number' && !this.#open.has(s)) {
-      this.#open.set(s, endpoint);
-      s.once('close', () => {
-        this.#open.delete(s);
-        const add = (direction: 'in' | 'out', n: number): void => {
-          const map = this.#closedBytes[direction];
-          map.set(endpoint, (map.get(endpoint) ?? 0) + n);
-        };
-        add('in', s.bytesRead);
-        add('out', s.bytesWritten);
-      });
     }
     return undefined;
   }
@@ -236,7 +182,7 @@ function sameOrigin(origin: string, host: string | undefined): boolean {
 export interface ServeMetricsSources {
   hub: Hub;
   echo: WebSocketServer;
-  /** The meters already feeding (handshakes, bytes, broker, RPC); made here when not given. */
+  /** The meters already feeding (handshakes, broker, RPC); made here when not given. */
   meters?: ServeMeters;
 }
 
@@ -251,7 +197,7 @@ const CLOSE_CODES = new Set([
  * library Prometheus users already know, so names and the text format are right). Gauges and
  * counters of the hub read its own counters (`hub.stats()`) at scrape time: nothing is counted
  * twice and the hot path pays nothing for them. Close codes and hub errors come from the hub's
- * events; handshakes, bytes, publish and RPC latency and broker errors from the ServeMeters.
+ * events; handshakes, publish and RPC latency and broker errors from the ServeMeters.
  */
 export function createServeMetrics(sources: ServeMetricsSources): {
   registry: Registry;
@@ -304,6 +250,16 @@ export function createServeMetrics(sources: ServeMetricsSources): {
     'duplex_hub_messages_sent_total',
     'Protocol messages sent to hub clients.',
     () => hub.stats().messagesOut,
+  );
+  counter(
+    'duplex_hub_received_bytes_total',
+    'Payload bytes of the messages received from hub clients (JSON text and binary, after inflation).',
+    () => hub.stats().bytesIn,
+  );
+  counter(
+    'duplex_hub_sent_bytes_total',
+    'Payload bytes of the messages sent to hub clients (before compression).',
+    () => hub.stats().bytesOut,
   );
   counter(
     'duplex_hub_publications_total',

@@ -93,7 +93,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     socket.on('error', () => socket.destroy());
     const path = pathOf(req);
     const endpoint: Endpoint = path === '/hub' ? 'hub' : path === '/echo' ? 'echo' : 'other';
-    metrics.meters.upgrade(endpoint, req, socket, stopping);
+    metrics.meters.upgrade(endpoint, req, stopping);
     if (stopping) return refuse(socket, 503, 'Service Unavailable', { 'retry-after': '1' });
     if (path === '/hub') return hub.handleUpgrade(req, socket, head);
     if (path === '/echo')
