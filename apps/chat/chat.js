@@ -11,6 +11,8 @@ const HISTORY_LIMIT = 50;
 const TYPING_REFRESH_MS = 2_000;
 const TYPING_EXPIRES_MS = 5_000;
 const MAX_MESSAGES_SHOWN = 500;
+/** A message not stored within this time (time offline included) shows as failed, with Retry. */
+const PUBLISH_TIMEOUT_MS = 10_000;
 
 /** @type {HubClient | undefined} */
 let client;
@@ -337,7 +339,7 @@ function send(own) {
   setDelivery(own, 'sending');
   // The client id is the idempotency key too: a retry of a publish that was stored after all is stored once.
   client
-    .publish(`chat:${own.room.name}`, own.data, { idempotencyKey: own.data.cid, timeoutMs: 15_000 })
+    .publish(`chat:${own.room.name}`, own.data, { idempotencyKey: own.data.cid, timeoutMs: PUBLISH_TIMEOUT_MS })
     .then((position) => {
       own.li.dataset.epoch = position.epoch;
       own.li.dataset.offset = String(position.offset);

@@ -1,7 +1,7 @@
 // The apps of `duplex serve` in a real browser (Debian's chromium through playwright-core): two
 // people chat (members from presence, typing that shows and clears, messages, delivery state,
 // unread counts, text never taken as HTML); one of them loses the connection and sees the
-// banner, then what was said meanwhile; after a server restart (the memory broker's history
+// banner, a message he sends meanwhile fails and is retried, and he gets what was said meanwhile; after a server restart (the memory broker's history
 // goes with the process) both see the documented "history lost" notice. The dashboard's charts
 // get new points and its server tiles change. No page logs an error.
 
@@ -190,12 +190,34 @@ describe('the apps in Chromium', () => {
         'both stored',
         `document.querySelectorAll('ol.log[data-room="lobby"] li.own[data-delivery="stored"]').length === 3`,
       );
+      // What Bob sends meanwhile waits, and fails once its publish times out (10 s): Retry shows.
+      await say(bob, 'sent while offline');
+      await until(
+        bob,
+        'the delivery state "failed" with a Retry button',
+        `!!document.querySelector('li.own[data-delivery="failed"] .delivery button')`,
+      );
       proxy.refuse = false;
       await until(bob, 'the missed messages', hasMessage('lobby', 'while you were away 2'));
       const texts = await logTexts(bob, 'lobby');
-      assert.deepEqual(texts.slice(-3), [hostile, 'while you were away 1', 'while you were away 2']);
+      // Bob's failed message stays last, below what arrived meanwhile.
+      assert.deepEqual(texts.slice(-4), [
+        hostile,
+        'while you were away 1',
+        'while you were away 2',
+        'sent while offline',
+      ]);
       assert.equal(new Set(texts).size, texts.length, 'nothing shown twice');
       assert.equal(await bob.$$eval('ol.log[data-room="lobby"] li.notice', (els) => els.length), 0);
+      await until(bob, 'open again', `document.getElementById('state').dataset.state === 'open'`);
+      await bob.click('li.own[data-delivery="failed"] .delivery button');
+      await until(alice, 'the retried message', hasMessage('lobby', 'sent while offline'));
+      await until(
+        bob,
+        'the retried message to be stored',
+        `!document.querySelector('li.own:not([data-delivery="stored"])')`,
+      );
+      assert.equal((await logTexts(alice, 'lobby')).filter((x) => x === 'sent while offline').length, 1);
       await until(
         bob,
         'the banner to say it is back',
