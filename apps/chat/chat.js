@@ -74,9 +74,18 @@ function connect() {
   client = new HubClient(url, { token: me, name: 'duplex-chat' });
   client.on('state', onState);
   client.on('error', (error) => {
-    if (error.code === 'DUPLEX_HUB_UNAUTHORIZED' || error.closeCode === 4001) {
-      $('signin-error').textContent = 'The server refused that name. Choose another.';
+    if (error.closeCode === 4001) {
+      // The hub refused the name (close 4001): back to the form, with the reason.
       localStorage.removeItem(NAME_KEY);
+      $('signin-error').textContent = 'The server refused that name. Choose another.';
+      $('signin').hidden = false;
+      $('app').hidden = true;
+      $('whoami').hidden = true;
+      $('banner').hidden = true;
+      rooms.clear();
+      active = undefined;
+      $('rooms').replaceChildren();
+      $('logs').replaceChildren();
     }
   });
   client.subscribe('meta:rooms').on('message', (data) => {
@@ -104,7 +113,7 @@ function onState(state) {
         banner.hidden = true;
       }, 4_000);
     } else banner.hidden = true;
-  } else if (state === 'closed') {
+  } else if (state === 'closed' && !$('app').hidden) {
     banner.textContent = 'Disconnected for good. Reload the page to come back.';
     banner.hidden = false;
   }
@@ -210,7 +219,9 @@ function show(room) {
 function renderBadge(room) {
   room.badge.textContent = String(room.unread);
   room.badge.hidden = room.unread === 0;
-  room.badge.setAttribute('aria-label', `${room.unread} unread`);
+  const button = room.item.querySelector('button');
+  if (room.unread === 0) button.removeAttribute('aria-label');
+  else button.setAttribute('aria-label', `#${room.name}, ${room.unread} unread`);
 }
 
 $('new-room').addEventListener('submit', async (event) => {
