@@ -252,6 +252,36 @@ describe('the apps in Chromium', () => {
     }
   });
 
+  it('chat: a name the hub refuses (4001) brings the form back, and another name gets in', async (t) => {
+    if (!requireSystem(t, 'chromium') || browser === undefined) return;
+    const server = await startCommand('serve');
+    const problems: string[] = [];
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      watch(page, problems, 'refused');
+      await page.goto(server.url);
+      // A control character passes the page's length check; the hub's authenticate refuses it.
+      await page.evaluate(() => {
+        (document.getElementById('name') as HTMLInputElement).value = 'bad\u0007name';
+      });
+      await page.press('#name', 'Enter');
+      await until(
+        page,
+        'the form to come back with the reason',
+        `!document.getElementById('signin').hidden && document.getElementById('signin-error').textContent.includes('refused')`,
+      );
+      assert.equal(await page.evaluate(() => localStorage.getItem('duplex-chat-name')), null);
+      await page.fill('#name', 'carol');
+      await page.press('#name', 'Enter');
+      await until(page, 'carol in the members', `!!document.querySelector('#members li[data-user="carol"]')`);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+      await server.stop();
+    }
+  });
+
   it('dashboard: charts get new points and the server tiles change', async (t) => {
     if (!requireSystem(t, 'chromium') || browser === undefined) return;
     const server = await startCommand('serve');
