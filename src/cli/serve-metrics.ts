@@ -1,6 +1,182 @@
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import type { Hub } from '../hub/index.js';
+import type { IncomingMessage } from 'node:http';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type {
+  Broker,
+  BrokerListener,
+  HistoryPolicy,
+  HistoryQuery,
+  Hub,
+  PresenceEntry,
+  PublishInput,
+} from '../hub/index.js';
 import type { WebSocketServer } from '../node/server.js';
+import { HandshakeError, type HeaderMap, validateClientRequest } from '../protocol/index.js';
+
+/** Endpoint names the WebSocket endpoints of `duplex serve` in metric labels. */
+export type Endpoint = 'hub' | 'echo' | 'other';
+
+/** LATENCY_BUCKETS (seconds) span a memory broker's microseconds to a slow network broker's seconds. */
+const LATENCY_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+];
+
+/**
+ * ServeMeters are the metrics that `duplex serve` feeds as things happen (handshakes,
+ * broker calls, RPC handlers), as opposed to those read from `hub.stats()` at scrape time. They
+ * exist before the hub does: the broker and the methods are wrapped before the hub gets them.
+ */
+export class ServeMeters {
+  readonly registry = new Registry();
+  readonly #handshakes = new Counter({
+    name: 'duplex_handshakes_total',
+    help: 'WebSocket upgrade requests, by endpoint.',
+    labelNames: ['endpoint'],
+    registers: [this.registry],
+  });
+  readonly #handshakeFailures = new Counter({
+    name: 'duplex_handshake_failures_total',
+    help: 'Upgrade requests refused, by endpoint and reason (an RFC 6455 check code, no_subprotocol, origin, not_found, shutting_down).',
+    labelNames: ['endpoint', 'reason'],
+    registers: [this.registry],
+  });
+  readonly #publish = new Histogram({
+    name: 'duplex_hub_publish_duration_seconds',
+    help: 'Time the broker took to store a publication (client and server publishes), by result.',
+    labelNames: ['result'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly #rpc = new Histogram({
+    name: 'duplex_hub_rpc_duration_seconds',
+    help: 'Time an RPC handler took, by method and result.',
+    labelNames: ['method', 'result'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly #brokerErrors = new Counter({
+    name: 'duplex_broker_errors_total',
+    help: 'Broker operations that failed, by operation.',
+    labelNames: ['operation'],
+    registers: [this.registry],
+  });
+  constructor() {
+    // Known label values start at 0, so a scrape shows them before the first event.
+    for (const endpoint of ['hub', 'echo'] as const) this.#handshakes.inc({ endpoint }, 0);
+  }
+
+  /**
+   * upgrade counts an upgrade request and tells why it will be refused, before the endpoint
+   * sees it: `undefined` when it passes the checks the endpoint makes (RFC 6455 request
+   * validation, the hub's subprotocol, the same-origin policy), else the reason label.
+   */
+  upgrade(endpoint: Endpoint, req: IncomingMessage, stopping: boolean): string | undefined {
+    this.#handshakes.inc({ endpoint });
+    const reason = refusalReason(endpoint, req, stopping);
+    if (reason !== undefined) {
+      this.#handshakeFailures.inc({ endpoint, reason });
+      return reason;
+    }
+    return undefined;
+  }
+
+  /** timed wraps an RPC handler so that its duration lands in duplex_hub_rpc_duration_seconds. */
+  timed = <P>(method: string, handler: (params: P) => unknown) => {
+    return async (params: P): Promise<unknown> => {
+      const end = this.#rpc.startTimer({ method });
+      try {
+        const result = await handler(params);
+        end({ result: 'ok' });
+        return result;
+      } catch (error) {
+        end({ result: 'error' });
+        throw error;
+      }
+    };
+  };
+
+  /**
+   * broker wraps a Broker so that publish latency and failed operations are measured where
+   * they happen, whichever broker it is (memory or Redis). It only forwards: no behaviour changes.
+   */
+  broker(inner: Broker): Broker {
+    const errors = this.#brokerErrors;
+    const publishTimer = this.#publish;
+    const watch = <T>(operation: string, promise: Promise<T>): Promise<T> =>
+      promise.catch((error: unknown) => {
+        errors.inc({ operation });
+        throw error;
+      });
+    return {
+      attach: (listener: BrokerListener) => inner.attach(listener),
+      publish: async (channel: string, input: PublishInput, history: HistoryPolicy) => {
+        const end = publishTimer.startTimer();
+        try {
+          const result = await inner.publish(channel, input, history);
+          end({ result: result.duplicate ? 'duplicate' : 'stored' });
+          return result;
+        } catch (error) {
+          end({ result: 'error' });
+          errors.inc({ operation: 'publish' });
+          throw error;
+        }
+      },
+      subscribe: (channel: string) => watch('subscribe', inner.subscribe(channel)),
+      unsubscribe: (channel: string) => watch('unsubscribe', inner.unsubscribe(channel)),
+      position: (channel: string) => watch('position', inner.position(channel)),
+      history: (channel: string, query: HistoryQuery) => watch('history', inner.history(channel, query)),
+      presenceAdd: (channel: string, entry: PresenceEntry, ttlMs: number) =>
+        watch('presence', inner.presenceAdd(channel, entry, ttlMs)),
+      presenceRemove: (channel: string, client: string) =>
+        watch('presence', inner.presenceRemove(channel, client)),
+      presenceList: (channel: string) => watch('presence', inner.presenceList(channel)),
+      close: () => inner.close(),
+    };
+  }
+}
+
+/**
+ * refusalReason mirrors, in order, the checks an upgrade meets in `duplex serve`: the server
+ * shutting down (503), an unknown path (404), RFC 6455 request validation (the HandshakeError
+ * code, e.g. `duplex_handshake_bad_key`), for the hub its subprotocol `duplex.v1` (400), and the
+ * default same-origin policy (403). A Duplex WebSocketServer refuses exactly these; only an
+ * application hook would add more, and `duplex serve` has none.
+ */
+export function refusalReason(
+  endpoint: Endpoint,
+  req: IncomingMessage,
+  stopping: boolean,
+): string | undefined {
+  if (stopping) return 'shutting_down';
+  if (endpoint === 'other') return 'not_found';
+  let origin: string | undefined;
+  try {
+    origin = validateClientRequest({
+      method: req.method ?? '',
+      httpVersion: req.httpVersion,
+      headers: req.headers as HeaderMap,
+    }).origin;
+  } catch (error) {
+    return error instanceof HandshakeError ? error.code.toLowerCase() : 'invalid_request';
+  }
+  if (endpoint === 'hub') {
+    const offered = req.headers['sec-websocket-protocol'];
+    if (typeof offered !== 'string' || !offered.split(',').some((p) => p.trim() === 'duplex.v1')) {
+      return 'no_subprotocol';
+    }
+    // The echo endpoint allows any origin; the hub keeps the default same-origin policy.
+    if (origin !== undefined && !sameOrigin(origin, req.headers.host)) return 'origin';
+  }
+  return undefined;
+}
+
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  if (host === undefined) return false;
+  try {
+    return new URL(origin).host === host.toLowerCase();
+  } catch {
+    return false;
+  }
+}
 
 /** ServeMetricsSources are the parts of `duplex serve` whose state /metrics shows. */
 export interface ServeMetricsSources {
@@ -8,16 +184,29 @@ export interface ServeMetricsSources {
   echo: WebSocketServer;
   /** brokerUp tells whether the hub's broker can serve requests (always true for the in-memory one). */
   brokerUp?: () => boolean;
+  /** The meters already feeding (handshakes, broker, RPC); made here when not given. */
+  meters?: ServeMeters;
 }
+
+/** CLOSE_CODES are the close codes counted by value; any other is counted as `other` (a peer chooses its code: the label set stays bounded). */
+const CLOSE_CODES = new Set([
+  1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, 4001, 4002, 4003,
+  4004, 4005, 4006, 4007,
+]);
 
 /**
  * createServeMetrics builds the Prometheus registry behind `/metrics` (prom-client: the
  * library Prometheus users already know, so names and the text format are right). Gauges and
- * counters read the hub's own counters at scrape time: nothing is counted twice and the hot
- * path pays nothing for metrics.
+ * counters of the hub read its own counters (`hub.stats()`) at scrape time: nothing is counted
+ * twice and the hot path pays nothing for them. Close codes and hub errors come from the hub's
+ * events; handshakes, publish and RPC latency and broker errors from the ServeMeters.
  */
-export function createServeMetrics(sources: ServeMetricsSources): { registry: Registry } {
-  const registry = new Registry();
+export function createServeMetrics(sources: ServeMetricsSources): {
+  registry: Registry;
+  meters: ServeMeters;
+} {
+  const meters = sources.meters ?? new ServeMeters();
+  const registry = meters.registry;
   collectDefaultMetrics({ register: registry, prefix: 'duplex_' });
   const { hub, echo } = sources;
   const gauge = (name: string, help: string, read: () => number): void => {
@@ -52,6 +241,11 @@ export function createServeMetrics(sources: ServeMetricsSources): { registry: Re
     () => hub.stats().channels,
   );
   gauge('duplex_hub_subscriptions', 'Subscriptions of all hub connections.', () => hub.stats().subscriptions);
+  gauge(
+    'duplex_hub_queued_bytes',
+    "Bytes held in the hub's per-connection queues.",
+    () => hub.stats().queuedBytes,
+  );
   counter(
     'duplex_hub_messages_received_total',
     'Protocol messages received from hub clients.',
@@ -63,10 +257,51 @@ export function createServeMetrics(sources: ServeMetricsSources): { registry: Re
     () => hub.stats().messagesOut,
   );
   counter(
+    'duplex_hub_received_bytes_total',
+    'Payload bytes of the messages received from hub clients (JSON text and binary, after inflation).',
+    () => hub.stats().bytesIn,
+  );
+  counter(
+    'duplex_hub_sent_bytes_total',
+    'Payload bytes of the messages sent to hub clients (before compression).',
+    () => hub.stats().bytesOut,
+  );
+  counter(
     'duplex_hub_publications_total',
     'Messages published (by clients and by the server).',
     () => hub.stats().publications,
   );
+  counter(
+    'duplex_hub_slow_consumer_dropped_total',
+    'Messages dropped or replaced for slow consumers.',
+    () => hub.stats().dropped,
+  );
+  counter(
+    'duplex_hub_slow_consumer_closed_total',
+    'Connections closed as slow consumers (4004).',
+    () => hub.stats().slowClosed,
+  );
+  counter(
+    'duplex_hub_rate_limited_total',
+    'Messages refused for the rate limit.',
+    () => hub.stats().rateLimited,
+  );
   gauge('duplex_echo_connections', 'Open connections of the /echo endpoint.', () => echo.clients.size);
-  return { registry };
+
+  const closes = new Counter({
+    name: 'duplex_hub_closes_total',
+    help: 'Hub connections closed, by close code.',
+    labelNames: ['code'],
+    registers: [registry],
+  });
+  hub.on('disconnect', (_client, code) => {
+    closes.inc({ code: CLOSE_CODES.has(code) ? String(code) : 'other' });
+  });
+  const errors = new Counter({
+    name: 'duplex_hub_errors_total',
+    help: 'Exceptions the hub reported (hooks, handlers, broker).',
+    registers: [registry],
+  });
+  hub.on('error', () => errors.inc());
+  return { registry, meters };
 }

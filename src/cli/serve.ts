@@ -1,11 +1,23 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import { isAbsolute } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { type Broker, Hub, memoryBroker } from '../hub/index.js';
+import { type Broker, type BrokerState, Hub, memoryBroker } from '../hub/index.js';
 import { WebSocketServer } from '../node/server.js';
 import { formatHost } from './lifecycle.js';
-import { createServeMetrics } from './serve-metrics.js';
+import {
+  DEMO_CHANNELS,
+  DEMO_HISTORY,
+  DemoRooms,
+  demoAuthenticate,
+  registerDemoMethods,
+  startMarket,
+} from './serve-demo.js';
+import { createServeMetrics, type Endpoint, ServeMeters } from './serve-metrics.js';
+
+export { DEMO_HISTORY };
 
 /** ServeOptions are the flags of `duplex serve`. */
 export interface ServeOptions {
@@ -20,15 +32,30 @@ export const SHUTDOWN_DEADLINE_MS = 10_000;
 /** RESTART_RETRY_MS is the retry hint sent with 1012: clients come back after about this long (jittered by them). */
 export const RESTART_RETRY_MS = 1_000;
 
-/** The demo policy of the contract: history keeps 1,000 messages of each channel for 10 minutes. */
-export const DEMO_HISTORY = { size: 1_000, ttlMs: 10 * 60_000 };
-
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const require = createRequire(import.meta.url);
 
-/** STATIC maps each path `duplex serve` answers with a file to the file and its type. */
+/**
+ * uplotFile finds a file of uPlot (a dependency) wherever npm installed it: the dashboard's
+ * charts come from this server, never from a CDN.
+ */
+function uplotFile(name: string): string {
+  try {
+    return require.resolve(`uplot/dist/${name}`);
+  } catch {
+    return `${ROOT}node_modules/uplot/dist/${name}`;
+  }
+}
+
+/** STATIC maps each path `duplex serve` answers with a file to the file (absolute, or under ROOT) and its type. */
 const STATIC: Record<string, { file: string; type: string }> = {
   '/': { file: 'apps/chat/index.html', type: 'text/html; charset=utf-8' },
+  '/chat.js': { file: 'apps/chat/chat.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard': { file: 'apps/dashboard/index.html', type: 'text/html; charset=utf-8' },
+  '/dashboard.js': { file: 'apps/dashboard/dashboard.js', type: 'text/javascript; charset=utf-8' },
+  '/apps.css': { file: 'apps/apps.css', type: 'text/css; charset=utf-8' },
+  '/vendor/uplot.js': { file: uplotFile('uPlot.esm.js'), type: 'text/javascript; charset=utf-8' },
+  '/vendor/uplot.css': { file: uplotFile('uPlot.min.css'), type: 'text/css; charset=utf-8' },
   '/duplex-client.js': { file: 'dist/duplex-client.js', type: 'text/javascript; charset=utf-8' },
   '/duplex-client.js.map': { file: 'dist/duplex-client.js.map', type: 'application/json' },
 };
@@ -43,25 +70,12 @@ const STATIC: Record<string, { file: string; type: string }> = {
  */
 export async function runServe(options: ServeOptions): Promise<void> {
   const broker = options.redis === undefined ? memoryBroker() : await connectRedis(options.redis);
-  const hub = new Hub({
-    noServer: true,
-    broker,
-    channels: { '*': { history: DEMO_HISTORY } },
-    // The demo policy: anonymous clients may subscribe, publish, and read presence and history everywhere.
-    authorize: () => true,
-  });
-  hub.method('echo', async (params) => params);
-  hub.method('stats', async () => hub.stats());
-  const echo = new WebSocketServer({ noServer: true, dangerouslyAllowAnyOrigin: true });
-  echo.on('connection', (ws) => {
-    ws.addEventListener('message', (event) => ws.send(event.data));
-  });
-  let brokerUp = true;
-  hub.on('broker', (state) => {
-    brokerUp = state === 'up';
-    if (options.redis !== undefined) process.stderr.write(`duplex serve: redis broker ${state}\n`);
-  });
-  const metrics = createServeMetrics({ hub, echo, brokerUp: () => brokerUp });
+  const meters = new ServeMeters();
+  const { hub, brokerState } = createDemoHub(meters.broker(broker), options.redis !== undefined);
+  registerDemoMethods(hub, new DemoRooms(), brokerState, meters.timed);
+  const stopMarket = startMarket(hub);
+  const echo = createEcho();
+  const metrics = createServeMetrics({ hub, echo, meters, brokerUp: () => brokerState() === 'up' });
 
   let stopping = false;
   const http = createServer((req, res) => {
@@ -73,6 +87,8 @@ export async function runServe(options: ServeOptions): Promise<void> {
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const path = pathOf(req);
+    const endpoint: Endpoint = path === '/hub' ? 'hub' : path === '/echo' ? 'echo' : 'other';
+    metrics.meters.upgrade(endpoint, req, stopping);
     if (stopping) return refuse(socket, 503, 'Service Unavailable', { 'retry-after': '1' });
     if (path === '/hub') return hub.handleUpgrade(req, socket, head);
     if (path === '/echo')
@@ -92,6 +108,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const stop = (): void => {
     if (stopping) process.exit(0);
     stopping = true;
+    stopMarket();
     const deadline = setTimeout(() => process.exit(0), SHUTDOWN_DEADLINE_MS);
     deadline.unref();
     // The listener stays open until exit so that new upgrades get a clear 503, not a refused
@@ -135,6 +152,39 @@ async function connectRedis(url: string): Promise<Broker> {
   return broker;
 }
 
+/**
+ * createDemoHub makes the hub of `duplex serve` with the contract's demo policy: anonymous
+ * clients may subscribe, publish, and read presence and history on every channel; a client
+ * that sends a display name as its token is that user (presence lists users, so the chat needs
+ * names). The channel policies (typing never stored, the market conflated) are DEMO_CHANNELS.
+ */
+function createDemoHub(broker: Broker, logBroker: boolean): { hub: Hub; brokerState: () => BrokerState } {
+  const hub = new Hub({
+    noServer: true,
+    broker,
+    channels: DEMO_CHANNELS,
+    authenticate: demoAuthenticate,
+    authorize: () => true,
+  });
+  let state: BrokerState = 'up';
+  hub.on('broker', (s) => {
+    state = s;
+    if (logBroker) process.stderr.write(`duplex serve: redis broker ${s}\n`);
+  });
+  // With a listener the hub no longer prints its errors itself: keep them visible.
+  hub.on('error', (error) => console.error('duplex hub:', error));
+  return { hub, brokerState: () => state };
+}
+
+/** createEcho makes the /echo endpoint: each message comes back as it came. */
+function createEcho(): WebSocketServer {
+  const echo = new WebSocketServer({ noServer: true, dangerouslyAllowAnyOrigin: true });
+  echo.on('connection', (ws) => {
+    ws.addEventListener('message', (event) => ws.send(event.data));
+  });
+  return echo;
+}
+
 function pathOf(req: IncomingMessage): string {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
@@ -172,7 +222,7 @@ async function handleRequest(
   }
   let body: Buffer;
   try {
-    body = await readFile(ROOT + entry.file);
+    body = await readFile(isAbsolute(entry.file) ? entry.file : ROOT + entry.file);
   } catch {
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end(`${entry.file} is missing: run npm run build\n`);

@@ -107,6 +107,7 @@ export class HubConnection implements ClientInfo {
   #sendText(text: string): void {
     if (this.#state === State.Closed) return;
     this.#hub.counters.messagesOut++;
+    this.#hub.counters.bytesOut += Buffer.byteLength(text);
     if (this.queue) {
       this.#queueReply({ frames: text, bytes: text.length + 14 });
       return;
@@ -116,6 +117,7 @@ export class HubConnection implements ClientInfo {
 
   #sendBinary(data: Uint8Array): void {
     if (this.#state === State.Closed) return;
+    this.#hub.counters.bytesOut += data.byteLength;
     const frames = [this.#hub.prepare(data)];
     if (this.queue) {
       this.#queueReply({ frames, bytes: framesBytes(frames) });
@@ -128,6 +130,7 @@ export class HubConnection implements ClientInfo {
   sendPrepared(frame: PreparedMessage): void {
     if (this.#state === State.Closed) return;
     this.#hub.counters.messagesOut++;
+    this.#hub.counters.bytesOut += frame.data.length;
     if (this.queue) {
       const frames = [frame];
       this.#queueReply({ frames, bytes: framesBytes(frames) });
@@ -173,6 +176,7 @@ export class HubConnection implements ClientInfo {
       return;
     }
     this.#hub.counters.messagesOut++;
+    for (const frame of frames) this.#hub.counters.bytesOut += frame.data.length;
     if (!this.queue && this.ws.bufferedAmount < limits.slowConsumerBytes) {
       for (const frame of frames) this.ws.sendPrepared(frame);
       return;
@@ -299,6 +303,7 @@ export class HubConnection implements ClientInfo {
   #onMessage(data: string | Buffer): void {
     if (this.#state === State.Closed) return;
     this.#hub.counters.messagesIn++;
+    this.#hub.counters.bytesIn += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     this.awaitingPong = false;
     const limits = this.#hub.options.limits;
     if (typeof data !== 'string') {

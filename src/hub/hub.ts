@@ -69,6 +69,10 @@ export interface HubStats {
   subscriptions: number;
   messagesIn: number;
   messagesOut: number;
+  /** Payload bytes of the messages received (UTF-8 JSON text and binary payloads, after inflation). */
+  bytesIn: number;
+  /** Payload bytes of the messages sent (before compression). */
+  bytesOut: number;
   publications: number;
   /** Bytes held in the hub's per-connection queues right now. */
   queuedBytes: number;
@@ -128,6 +132,8 @@ export class Hub extends EventEmitter<HubEvents> implements HubInternals, Channe
   readonly counters: Counters = {
     messagesIn: 0,
     messagesOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
     publications: 0,
     queuedBytes: 0,
     dropped: 0,
