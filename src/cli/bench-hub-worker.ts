@@ -162,7 +162,8 @@ class HubRun {
   readonly total = newHistogram();
   readonly errors = Object.fromEntries(HUB_ERROR_KINDS.map((k) => [k, 0])) as Record<HubErrorKind, number>;
   readonly firstErrors: string[] = [];
-  measuring = false;
+  /** The measured time, on nowUs()'s clock: publishes due in it are measured. */
+  measureFrom = Number.POSITIVE_INFINITY;
   publishing = false;
   stopping = false;
   sampleDeliveries = 0;
@@ -365,7 +366,7 @@ class HubRun {
   }
 
   #publish(pub: Publisher, due: number): void {
-    const measured = this.measuring;
+    const measured = due >= this.measureFrom;
     const stamp: Stamp = {
       r: this.init.run,
       p: pub.index,
@@ -403,7 +404,6 @@ class HubRun {
   /** stopPublishing stops the schedule and resolves once no publish is waiting for its ack. */
   async stopPublishing(): Promise<HubWorkerPublished> {
     this.publishing = false;
-    this.measuring = false;
     const until = Date.now() + 15_000;
     while (this.publishers.some((p) => p.inFlight > 0) && Date.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, 10));
@@ -546,7 +546,7 @@ if (port) {
         run.go();
         break;
       case 'measure':
-        run.measuring = true;
+        run.measureFrom = nowUs();
         break;
       case 'stop':
         clearInterval(ticker);

@@ -44,6 +44,20 @@ describe('duplex connect through an HTTP proxy', () => {
     assert.match(r.stderr, /refused the tunnel to 127\.0\.0\.1:\d+: 407 Proxy Authentication Required/);
   });
 
+  it('exits 1 naming the proxy when it cannot be reached, or is not http://', T, async () => {
+    const gone = await startConnectProxy('x:y');
+    const url = gone.url();
+    await gone.close();
+    const r = await runCli(['connect', echo.url, '-x', 'x'], { env: { HTTP_PROXY: url } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /cannot connect to ws:.*cannot reach proxy 127\.0\.0\.1:\d+/);
+    const socks = await runCli(['connect', echo.url, '-x', 'x'], {
+      env: { HTTP_PROXY: 'socks5://127.0.0.1:1' },
+    });
+    assert.equal(socks.code, 1, socks.stderr);
+    assert.match(socks.stderr, /only http:\/\/ proxies are supported/);
+  });
+
   it('goes direct for hosts in NO_PROXY', T, async () => {
     proxy.requests.length = 0;
     const r = await runCli(['connect', echo.url, '-x', 'direct', '-w', '0.3'], {
