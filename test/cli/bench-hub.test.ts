@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { runCli } from '../helpers/cli-run.js';
+import { runCli, spawnCli } from '../helpers/cli-run.js';
 import { type EchoProcess, startCommand } from '../helpers/echo-process.js';
 import { startLossyHub } from './lossy-hub.js';
 
@@ -13,6 +13,8 @@ const T = { timeout: 90_000 };
 
 interface HubJson {
   mode: string;
+  reconnects: number;
+  unrecovered: number;
   channel: string;
   subscribers: number;
   publishers: number;
@@ -206,6 +208,59 @@ describe('duplex bench --hub', () => {
       const r = await runCli(args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /usage: duplex bench/);
+    }
+  });
+});
+
+describe('duplex bench --hub when the hub process dies mid-run', () => {
+  it('counts the drops, the reconnects and the subscriptions that could not recover', T, async () => {
+    let serve = await startCommand('serve');
+    const port = serve.port;
+    try {
+      const bench = spawnCli(
+        [
+          'bench',
+          `${serve.url}hub`,
+          '--hub',
+          'crash',
+          '--subscribers',
+          '3',
+          '--rate',
+          '20',
+          '-d',
+          '4',
+          '-w',
+          '0',
+          '--threads',
+          '1',
+          '--json',
+        ],
+        { timeoutMs: 80_000 },
+      );
+      // Once the bench's four clients are connected, the hub process is killed and a new one
+      // (a fresh in-memory hub: a new epoch, no history) takes its port.
+      const until = Date.now() + 30_000;
+      for (;;) {
+        const metrics = await fetch(`${serve.url}metrics`).then((r) => r.text());
+        if (/^duplex_hub_connections 4$/m.test(metrics)) break;
+        assert.ok(Date.now() < until, 'the bench connected within 30 s');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      serve.child.kill('SIGKILL');
+      await serve.stop();
+      serve = await startCommand('serve', ['--port', String(port)]);
+      const r = await bench.exited;
+      assert.equal(r.code, 0, r.stderr);
+      const j = parseOne(r.stdout);
+      assert.ok(j.reconnects >= 4, r.stdout);
+      assert.ok(j.error_detail['closed']! >= 4, r.stdout);
+      // The new hub's channel is another epoch: no subscriber can recover what it missed.
+      assert.equal(j.unrecovered, 3, r.stdout);
+      assert.ok(j.publishes > 0, r.stdout);
+      assert.equal(j.duplicated, 0, r.stdout);
+    } finally {
+      await serve.stop();
     }
   });
 });
