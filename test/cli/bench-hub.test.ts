@@ -228,7 +228,7 @@ describe('duplex bench --hub when the hub process dies mid-run', () => {
           '--rate',
           '20',
           '-d',
-          '4',
+          '6',
           '-w',
           '0',
           '--threads',
