@@ -30,6 +30,7 @@ export type {
   WebSocketOptions,
   WebSocketServerOptions,
 } from './node/options.js';
+export { proxyFromEnv } from './node/proxy.js';
 export { WebSocketServer, type WebSocketServerEvents } from './node/server.js';
 export { createWebSocketStream } from './node/stream.js';
 export {

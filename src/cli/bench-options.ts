@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { type HubBenchOptions, parseHubFlags } from './bench-hub-options.js';
 import { parseInteger, parseNumber, targetUrl, UsageError } from './usage-error.js';
 
 /** BenchOptions are the flags of `duplex bench`, each with its default resolved. */
@@ -32,6 +33,8 @@ export interface BenchOptions {
   insecure: boolean;
   /** Live progress line on stderr. @default when stderr is a terminal */
   progress: boolean;
+  /** `--hub CHANNEL`: subscribers and publishers through HubClient instead of echoes (bench-hub.ts). */
+  hub: HubBenchOptions | undefined;
 }
 
 export const BENCH_USAGE = `usage: duplex bench URL [options]
@@ -60,6 +63,18 @@ export const BENCH_USAGE = `usage: duplex bench URL [options]
       --insecure           DANGER: do not check the server's TLS certificate at all
       --no-progress        no live progress line (it is shown only on a terminal anyway)
 
+  Hub mode (URL is a Duplex hub, e.g. ws://127.0.0.1:8080/hub):
+      --hub CHANNEL        N subscribers and M publishers on CHANNEL through HubClient;
+                           measures end-to-end delivery latency (from when each publish
+                           was due), counts losses and duplicates per subscriber
+      --subscribers N      subscribers (default 10)
+      --publishers M       publishers (default 1)
+      --rate R             publishes/s over all publishers (default 20 per publisher;
+                           duplex serve allows 50/s per connection)
+  -k, --inflight K         publishes awaiting their ack per publisher (default 64)
+      --size BYTES         bytes of each published JSON value (default 100, at least the stamp)
+      --token T            token sent in the hub's connect
+
   Exit status: 0 when the run completed, 1 when no connection could be opened, 2 on a
   usage error. Errors during the run are counted in the output, not in the status.
 `;
@@ -81,6 +96,10 @@ const FLAGS = {
   ca: { type: 'string', multiple: true },
   insecure: { type: 'boolean' },
   'no-progress': { type: 'boolean' },
+  hub: { type: 'string' },
+  subscribers: { type: 'string' },
+  publishers: { type: 'string' },
+  token: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -106,6 +125,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
     headers[raw.slice(0, colon).trim()] = raw.slice(colon + 1).trim();
   }
   const cpus = availableParallelism();
+  const hub = parseHubFlags(values);
   return {
     url,
     connections,
@@ -122,7 +142,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
     warmupS: values.warmup === undefined ? 1 : parseNumber('--warmup', values.warmup, 0, 3_600),
     rampS: values.ramp === undefined ? 0 : parseNumber('--ramp', values.ramp, 0, 3_600),
     threads: Math.min(
-      connections,
+      hub ? hub.subscribers + hub.publishers : connections,
       values.threads === undefined ? cpus : parseInteger('--threads', values.threads, 1, 256),
     ),
     json: values.json === true,
@@ -138,5 +158,6 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
     }),
     insecure: values.insecure === true,
     progress: values['no-progress'] !== true && process.stderr.isTTY === true,
+    hub,
   };
 }

@@ -90,9 +90,23 @@ window.duplexBench = { charts: [latency, spectrum], timelinePoints: tl.length, s
  * table, latency and throughput over time, and the latency distribution, drawn by uPlot,
  * which is inlined (the page loads nothing from the network).
  */
-export function renderReport(result: BenchResult, timeline: TimelinePoint[], total: Histogram): string {
+export function renderReport(
+  result: BenchResult | { url: string },
+  timeline: TimelinePoint[],
+  total: Histogram,
+  rows: [string, string][] = echoRows(result as BenchResult),
+): string {
   const { js, css } = uPlotAssets();
-  const rows: [string, string][] = [
+  const table = rows
+    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`)
+    .join('\n');
+  const data = { result, timeline, spectrum: percentileSpectrum(total) };
+  return page(result.url, table, data, js, css);
+}
+
+/** echoRows is the result table of an echo run. */
+function echoRows(result: BenchResult): [string, string][] {
+  return [
     ['target', result.url],
     ['connections', `${result.connected} of ${result.connections} opened, ${result.threads} threads`],
     ['messages', `${result.size} B ${result.type}`],
@@ -110,15 +124,14 @@ export function renderReport(result: BenchResult, timeline: TimelinePoint[], tot
     ],
     ['errors', String(result.errors)],
   ];
-  const table = rows
-    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`)
-    .join('\n');
-  const data = { result, timeline, spectrum: percentileSpectrum(total) };
+}
+
+function page(url: string, table: string, data: unknown, js: string, css: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>duplex bench: ${escapeHtml(result.url)}</title>
+<title>duplex bench: ${escapeHtml(url)}</title>
 <style>${css}
 body { font: 14px/1.4 system-ui, sans-serif; margin: 16px; color: #222; }
 table { border-collapse: collapse; margin-bottom: 16px; }

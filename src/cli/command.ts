@@ -28,6 +28,10 @@ export function runCommand(command: 'connect' | 'bench', argv: string[]): void {
       process.stdout.write(BENCH_USAGE);
       return 0;
     }
+    if (options.hub) {
+      const { runHubBench } = await import('./bench-hub.js');
+      return runHubBench(options, options.hub);
+    }
     const { runBench } = await import('./bench.js');
     return runBench(options);
   };

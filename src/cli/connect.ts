@@ -1,15 +1,13 @@
 import { readFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
 import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
-import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { UnexpectedResponseError } from '../node/errors.js';
 import type { CloseEvent, ErrorEvent, MessageEvent } from '../node/events.js';
 import type { WebSocketOptions } from '../node/options.js';
+import { proxyFromEnv } from '../node/proxy.js';
 import { WebSocket } from '../node/websocket.js';
 import { backoffDelay } from './backoff.js';
 import { describeClose } from './close-names.js';
 import { type ConnectOptions, decodeInput } from './connect-options.js';
-import { exposeOnLoopback, type LoopbackTunnel, openTunnel, proxyFor } from './proxy.js';
 
 /** ConnectExit are the exit statuses of `duplex connect`, documented in its usage and docs/cli.md. */
 export const ConnectExit = {
@@ -59,7 +57,6 @@ class ConnectSession {
   readonly #batch: boolean;
   readonly #terminal: boolean;
   #ws: WebSocket | undefined;
-  #tunnel: LoopbackTunnel | undefined;
   #rl: Interface | undefined;
   #idle: NodeJS.Timeout | undefined;
   #retries = 0;
@@ -87,7 +84,7 @@ class ConnectSession {
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
-    void this.#open();
+    this.#open();
   }
 
   #status(line: string): void {
@@ -111,7 +108,7 @@ class ConnectSession {
     process.stdout.write(`${text}\n`);
   }
 
-  async #socketOptions(): Promise<{ url: URL; options: WebSocketOptions }> {
+  #socketOptions(): WebSocketOptions {
     const o = this.#o;
     const options: WebSocketOptions = {
       headers: { ...o.headers },
@@ -121,35 +118,18 @@ class ConnectSession {
     };
     if (o.ca.length > 0) options.ca = o.ca;
     if (o.insecure) options.rejectUnauthorized = false;
-    const proxy = proxyFor(o.url);
-    if (!proxy) return { url: o.url, options };
-    // Through an HTTP proxy: the tunnel is opened here and exposed on a loopback port (see
-    // exposeOnLoopback), the request keeps the real Host, and TLS checks the real name.
-    const host = o.url.hostname.replace(/^\[(.*)\]$/, '$1');
-    const port = Number(o.url.port || (o.url.protocol === 'wss:' ? 443 : 80));
-    const socket = await openTunnel(proxy, host, port, o.handshakeTimeoutS * 1000);
-    this.#tunnel = await exposeOnLoopback(socket);
-    const url = new URL(o.url);
-    url.hostname = '127.0.0.1';
-    url.port = String(this.#tunnel.port);
-    options.headers = { Host: o.url.host, ...options.headers };
-    if (o.url.protocol === 'wss:') {
-      if (isIP(host) === 0) options.servername = host;
-      if (!o.insecure) {
-        options.checkServerIdentity = (_name: string, cert: PeerCertificate) =>
-          checkServerIdentity(host, cert);
-      }
-    }
-    return { url, options };
+    // HTTPS_PROXY/HTTP_PROXY/NO_PROXY: the client's own proxy option (a CONNECT tunnel).
+    const proxy = proxyFromEnv(o.url);
+    if (proxy) options.proxy = proxy;
+    return options;
   }
 
-  async #open(): Promise<void> {
+  #open(): void {
     if (this.#done) return;
     this.#lastError = undefined;
     let ws: WebSocket;
     try {
-      const { url, options } = await this.#socketOptions();
-      ws = new WebSocket(url, this.#o.protocols, options);
+      ws = new WebSocket(this.#o.url, this.#o.protocols, this.#socketOptions());
     } catch (error) {
       this.#failedAttempt(error);
       return;
@@ -186,8 +166,6 @@ class ConnectSession {
     });
     ws.addEventListener('close', (event: CloseEvent) => {
       this.#ws = undefined;
-      this.#tunnel?.close();
-      this.#tunnel = undefined;
       clearTimeout(this.#idle);
       if (!opened) {
         this.#failedAttempt(this.#lastError ?? new Error(`closed with ${event.code} before opening`));
@@ -208,8 +186,6 @@ class ConnectSession {
 
   /** #failedAttempt handles a connection that never opened: retry with --reconnect, else exit 1. */
   #failedAttempt(error: unknown): void {
-    this.#tunnel?.close();
-    this.#tunnel = undefined;
     const why = `cannot connect to ${this.#o.url.href}: ${describeError(error)}`;
     if (this.#retryable()) {
       this.#retry(why);
@@ -227,7 +203,7 @@ class ConnectSession {
     this.#retries++;
     const delay = backoffDelay(this.#retries);
     this.#status(`${why}; retry ${this.#retries} in ${(delay / 1000).toFixed(1)} s`);
-    setTimeout(() => void this.#open(), delay);
+    setTimeout(() => this.#open(), delay);
   }
 
   #closed(event: CloseEvent): void {

@@ -19,7 +19,7 @@ commands:
   connect URL [-H 'Name: value']... [-s PROTOCOL]... [-x MESSAGE]... [--no-deflate] [...]
       a WebSocket client on stdin and stdout (duplex connect --help)
   bench URL [--connections N] [--size BYTES] [--binary] [--inflight K] [--duration S] [--json] [...]
-      load test of an echo endpoint (duplex bench --help)
+      load test of an echo endpoint, or of a hub channel with --hub CHANNEL (duplex bench --help)
 `;
 
 /** usageError prints a message and the usage on stderr and exits with status 2. */

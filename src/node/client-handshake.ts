@@ -18,6 +18,7 @@ import {
 import { UnexpectedResponseError } from './errors.js';
 import { TLS_OPTION_NAMES } from './option-names.js';
 import type { ResolvedSocketOptions, WebSocketOptions } from './options.js';
+import { parseProxyUrl, proxyConnection } from './proxy.js';
 
 /** HandshakeOutcome is an upgraded socket with what the server agreed to. */
 export interface HandshakeOutcome {
@@ -132,6 +133,13 @@ export function startClientHandshake(
       `maxRedirects must be an integer >= 0, got ${maxRedirects}`,
     );
   }
+  const proxy = options.proxy === undefined ? undefined : parseProxyUrl(options.proxy);
+  if (proxy && (options.agent || options.createConnection)) {
+    throw new InvalidArgumentError(
+      'DUPLEX_INVALID_OPTION',
+      'proxy cannot be combined with agent or createConnection',
+    );
+  }
   let finished = false;
   let req: ClientRequest | undefined;
   let redirects = 0;
@@ -179,10 +187,13 @@ export function startClientHandshake(
           headers,
         }),
         // node:http makes a fresh agent for `false`, and then ignores createConnection.
-        agent: options.agent ?? (options.createConnection ? undefined : false),
+        agent: options.agent ?? (options.createConnection || proxy ? undefined : false),
       };
-      if (options.createConnection) {
-        (requestOptions as Record<string, unknown>)['createConnection'] = options.createConnection;
+      const createConnection = proxy
+        ? proxyConnection(proxy, target, handshakeTimeout)
+        : options.createConnection;
+      if (createConnection) {
+        (requestOptions as Record<string, unknown>)['createConnection'] = createConnection;
       }
       if (withUserInfo && (target.username || target.password)) {
         requestOptions.auth = `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`;

@@ -82,6 +82,7 @@ const CLIENT_OPTIONS = new Set<string>([
   'maxRedirects',
   'agent',
   'createConnection',
+  'proxy',
   'allowSynchronousEvents',
   'maxPayload',
   'closeTimeout',

@@ -112,6 +112,12 @@ export interface WebSocketOptions extends SocketOptions, TlsOptions {
   agent?: Agent;
   /** Makes the TCP (or TLS) connection of the upgrade request, as node:http's option of the same name. */
   createConnection?: (options: object, callback: (error: Error | null, socket: Duplex) => void) => Duplex;
+  /**
+   * An HTTP proxy (`http://[user:password@]host:port`): the connection goes through a CONNECT
+   * tunnel (Basic authorization from the URL), TLS of wss: end to end inside it. `proxyFromEnv(url)`
+   * picks one from HTTPS_PROXY/HTTP_PROXY/NO_PROXY. Not with `agent` or `createConnection`. @default none
+   */
+  proxy?: string | URL;
   /** Accepted for ws compatibility; Duplex dispatches events as they arrive either way. */
   allowSynchronousEvents?: boolean;
 }

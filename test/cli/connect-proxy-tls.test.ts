@@ -2,58 +2,15 @@
 // over TLS with a certificate made at test time (and duplex bench over TLS).
 
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import { type AddressInfo, connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../helpers/cli-run.js';
+import { type ConnectProxy, startConnectProxy } from '../helpers/connect-proxy.js';
 import { type EchoProcess, startEcho } from '../helpers/echo-process.js';
 import { makeSelfSignedCert } from '../helpers/tls.js';
 import { type PemFiles, writePemFiles } from '../interop/python-peer.js';
 import { startWsTarget, type WsTarget } from './ws-target.js';
 
 const T = { timeout: 30_000 };
-
-/** ConnectProxy is a minimal HTTP CONNECT proxy that records each tunnel it was asked for. */
-interface ConnectProxy {
-  url(user?: string): string;
-  requests: { target: string; auth: string | undefined }[];
-  close(): Promise<void>;
-}
-
-async function startConnectProxy(credentials: string): Promise<ConnectProxy> {
-  const server: Server = createServer((_req, res) => res.writeHead(405).end());
-  const sockets = new Set<Socket>();
-  const proxy: ConnectProxy = {
-    url: (user = credentials) => `http://${user}@127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests: [],
-    close: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-  server.on('connect', (req, client: Socket, head: Buffer) => {
-    sockets.add(client);
-    const auth = req.headers['proxy-authorization'];
-    proxy.requests.push({ target: req.url ?? '', auth });
-    if (auth !== `Basic ${Buffer.from(credentials).toString('base64')}`) {
-      client.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\n\r\n');
-      return;
-    }
-    const [host, port] = (req.url ?? '').split(/:(?=\d+$)/);
-    const upstream = connect(Number(port), host === 'localhost' ? '127.0.0.1' : host!, () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length > 0) upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    sockets.add(upstream);
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return proxy;
-}
 
 describe('duplex connect through an HTTP proxy', () => {
   let echo: EchoProcess;
@@ -85,6 +42,20 @@ describe('duplex connect through an HTTP proxy', () => {
     });
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /refused the tunnel to 127\.0\.0\.1:\d+: 407 Proxy Authentication Required/);
+  });
+
+  it('exits 1 naming the proxy when it cannot be reached, or is not http://', T, async () => {
+    const gone = await startConnectProxy('x:y');
+    const url = gone.url();
+    await gone.close();
+    const r = await runCli(['connect', echo.url, '-x', 'x'], { env: { HTTP_PROXY: url } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /cannot connect to ws:.*cannot reach proxy 127\.0\.0\.1:\d+/);
+    const socks = await runCli(['connect', echo.url, '-x', 'x'], {
+      env: { HTTP_PROXY: 'socks5://127.0.0.1:1' },
+    });
+    assert.equal(socks.code, 1, socks.stderr);
+    assert.match(socks.stderr, /only http:\/\/ proxies are supported/);
   });
 
   it('goes direct for hosts in NO_PROXY', T, async () => {

@@ -6,8 +6,11 @@ import { describe, it } from 'node:test';
 
 const dist = (file: string) => new URL(`../../../dist/cli/${file}`, import.meta.url).href;
 
-const { proxyFor } = (await import(dist('proxy.js'))) as {
-  proxyFor(target: URL, env: Record<string, string>): URL | undefined;
+// The proxy choice lives in the client (duplexjs's proxyFromEnv); the CLI uses it as it is.
+const { proxyFromEnv: proxyFor } = (await import(
+  new URL('../../../dist/node/proxy.js', import.meta.url).href
+)) as {
+  proxyFromEnv(target: URL, env: Record<string, string>): URL | undefined;
 };
 const { backoffDelay } = (await import(dist('backoff.js'))) as {
   backoffDelay(attempt: number, o?: { initialMs?: number; maxMs?: number; random?: () => number }): number;
@@ -19,7 +22,7 @@ const { exitForClose } = (await import(dist('connect.js'))) as {
   exitForClose(code: number, wasClean: boolean): number;
 };
 
-describe('proxyFor', () => {
+describe('proxyFromEnv', () => {
   const env = { HTTP_PROXY: 'http://p:1', HTTPS_PROXY: 'proxy.corp:3128' };
   it('picks HTTP_PROXY for ws: and HTTPS_PROXY for wss:, lower case first, http:// assumed', () => {
     assert.equal(proxyFor(new URL('ws://a.example/'), env)?.href, 'http://p:1/');

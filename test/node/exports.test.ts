@@ -24,6 +24,7 @@ describe('package root exports', () => {
       'createWebSocketStream',
       'default',
       'prepareMessage',
+      'proxyFromEnv',
     ]);
   });
 
