@@ -3,19 +3,16 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import {
-  acceptDeflateResponse,
   clientRequestHeaders,
-  type DeflateParams,
-  type ExtensionOffer,
+  type Extension,
   formatExtensionHeader,
   generateKey,
   HandshakeError,
   InvalidArgumentError,
-  offerDeflate,
-  type PerMessageDeflateOptions,
   validateServerResponse,
 } from '../protocol/index.js';
 import { UnexpectedResponseError } from './errors.js';
+import { acceptExtensions, extensionFactories, offerExtensions } from './extensions.js';
 import { TLS_OPTION_NAMES } from './option-names.js';
 import type { ResolvedSocketOptions, WebSocketOptions } from './options.js';
 
@@ -26,39 +23,12 @@ export interface HandshakeOutcome {
   protocol: string;
   /** The Sec-WebSocket-Extensions value of the response, '' for none. */
   extensions: string;
-  /** The permessage-deflate parameters the server agreed to, when it accepted our offer. */
-  deflate: DeflateParams | undefined;
+  /** The negotiated extensions, in the order of the response. */
+  negotiated: Extension[];
   /** The 101 response (ws's `upgrade` event). */
   response: IncomingMessage;
   /** The URL that answered 101 (after redirects). */
   url: URL;
-}
-
-const DEFLATE = 'permessage-deflate';
-
-/**
- * acceptExtensions checks the extensions of a 101 response beyond what
- * validateServerResponse does (which refuses extensions we did not offer): RFC 7692 5
- * "the client MUST _Fail the WebSocket Connection_" on a permessage-deflate response it
- * cannot accept, and a response may name it at most once. The connection is not
- * established yet, so failing it sends no close frame: the application sees an `error`
- * and a `close` with 1006. (1010 is for a client that required an extension the server
- * did not return, RFC 6455 7.4.1; Duplex never requires one.)
- */
-function acceptExtensions(
-  extensions: ExtensionOffer[],
-  deflate: PerMessageDeflateOptions | false,
-): DeflateParams | undefined {
-  const ours = extensions.filter((e) => e.name.toLowerCase() === DEFLATE);
-  if (ours.length === 0) return undefined;
-  if (deflate === false || ours.length > 1) {
-    throw new HandshakeError(
-      'DUPLEX_HANDSHAKE_BAD_EXTENSIONS',
-      `server answered with extensions we cannot use: ${formatExtensionHeader(extensions)}`,
-      undefined,
-    );
-  }
-  return acceptDeflateResponse(ours[0] as ExtensionOffer, deflate);
 }
 
 /** Largest part of a refusal body kept for UnexpectedResponseError. */
@@ -124,7 +94,7 @@ export function startClientHandshake(
   done: (error: unknown, outcome?: HandshakeOutcome) => void,
   hooks?: HandshakeHooks,
 ): (error: Error) => void {
-  const deflate = resolved.perMessageDeflate;
+  const factories = extensionFactories(resolved.perMessageDeflate);
   const maxRedirects = options.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
   if (!Number.isInteger(maxRedirects) || maxRedirects < 0) {
     throw new InvalidArgumentError(
@@ -174,7 +144,7 @@ export function startClientHandshake(
         headers: clientRequestHeaders({
           key,
           protocols,
-          extensions: deflate === false ? undefined : offerDeflate(deflate),
+          extensions: offerExtensions(factories),
           origin: options.origin,
           headers,
         }),
@@ -276,15 +246,15 @@ export function startClientHandshake(
       try {
         const agreed = validateServerResponse(
           { statusCode: res.statusCode ?? 0, headers: res.headers },
-          { key, protocols, extensionsOffered: deflate === false ? [] : [DEFLATE] },
+          { key, protocols, extensionsOffered: factories.map((f) => f.name) },
         );
-        const params = acceptExtensions(agreed.extensions, deflate);
+        const negotiated = acceptExtensions(factories, agreed.extensions);
         finish(null, {
           socket,
           head,
           protocol: agreed.protocol,
           extensions: formatExtensionHeader(agreed.extensions),
-          deflate: params,
+          negotiated,
           response: res,
           url: target,
         });

@@ -7,7 +7,6 @@ import {
   InvalidArgumentError,
   InvalidStateError,
   isValidWireCloseCode,
-  PerMessageDeflate,
   type Role,
 } from '../protocol/index.js';
 import type { PreparedMessage } from './broadcast.js';
@@ -213,10 +212,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
         this.#protocol = outcome.protocol;
         this.#extensions = outcome.extensions;
         this.#url = outcome.url.href;
-        const deflate = resolved.perMessageDeflate;
-        const extensions =
-          outcome.deflate && deflate ? [new PerMessageDeflate('client', outcome.deflate, deflate)] : [];
-        this.#attach(outcome.socket, outcome.head, resolved, extensions);
+        this.#attach(outcome.socket, outcome.head, resolved, outcome.negotiated);
         this.fire('upgrade', undefined, () => [outcome.response]);
         this.fire('open', () => new WebSocketEvent('open'), NO_ARGS);
       },

@@ -51,6 +51,7 @@ const DOCUMENTED = [
   'negotiateDeflate',
   'acceptDeflateResponse',
   'PerMessageDeflate',
+  'deflateFactory',
 ].sort();
 
 describe('duplexjs/protocol exports', () => {
