@@ -12,9 +12,8 @@ import {
   validateServerResponse,
 } from '../protocol/index.js';
 import { UnexpectedResponseError } from './errors.js';
-import { acceptExtensions, extensionFactories, offerExtensions } from './extensions.js';
-import { TLS_OPTION_NAMES } from './option-names.js';
-import type { ResolvedSocketOptions, WebSocketOptions } from './options.js';
+import { acceptExtensions, offerExtensions } from './extensions.js';
+import type { ResolvedClientOptions } from './options.js';
 
 /** HandshakeOutcome is an upgraded socket with what the server agreed to. */
 export interface HandshakeOutcome {
@@ -71,9 +70,6 @@ export interface HandshakeHooks {
   unexpectedResponse(request: ClientRequest, response: IncomingMessage): boolean;
 }
 
-/** DEFAULT_MAX_REDIRECTS is ws's default for `maxRedirects`. */
-const DEFAULT_MAX_REDIRECTS = 10;
-
 /** CREDENTIAL_HEADERS are not sent on by a redirect that leaves the origin. */
 const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie']);
 
@@ -88,20 +84,12 @@ const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie']);
 export function startClientHandshake(
   url: URL,
   protocols: string[],
-  resolved: ResolvedSocketOptions,
-  options: WebSocketOptions,
-  handshakeTimeout: number,
+  options: ResolvedClientOptions,
   done: (error: unknown, outcome?: HandshakeOutcome) => void,
   hooks?: HandshakeHooks,
 ): (error: Error) => void {
-  const factories = extensionFactories(resolved.perMessageDeflate);
-  const maxRedirects = options.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
-  if (!Number.isInteger(maxRedirects) || maxRedirects < 0) {
-    throw new InvalidArgumentError(
-      'DUPLEX_INVALID_OPTION',
-      `maxRedirects must be an integer >= 0, got ${maxRedirects}`,
-    );
-  }
+  const factories = options.extensions;
+  const { maxRedirects, handshakeTimeout } = options;
   let finished = false;
   let req: ClientRequest | undefined;
   let redirects = 0;
@@ -111,7 +99,7 @@ export function startClientHandshake(
       return;
     }
     finished = true;
-    resolved.clock.clearTimeout(timer);
+    options.clock.clearTimeout(timer);
     done(error, outcome);
   };
   const abort = (error: Error): void => {
@@ -119,7 +107,7 @@ export function startClientHandshake(
     req?.destroy();
     finish(error);
   };
-  const timer = resolved.clock.setTimeout(
+  const timer = options.clock.setTimeout(
     () =>
       abort(
         new HandshakeError(
@@ -158,9 +146,7 @@ export function startClientHandshake(
         requestOptions.auth = `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`;
       }
       if (secure) {
-        for (const name of TLS_OPTION_NAMES) {
-          if (options[name] !== undefined) (requestOptions as Record<string, unknown>)[name] = options[name];
-        }
+        Object.assign(requestOptions, options.tls);
       }
       request = secure ? httpsRequest(requestOptions) : httpRequest(requestOptions);
     } catch (error) {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { type Extension, HandshakeError, type HeaderMap, validateClientRequest } from '../protocol/index.js';
-import { extensionFactories, negotiateExtensions } from './extensions.js';
+import { negotiateExtensions } from './extensions.js';
 import { offeredProtocols } from './offered-protocols.js';
 import { type AuthenticateRefusal, normalizeOrigin, type ResolvedServerOptions } from './options.js';
 
@@ -104,7 +104,7 @@ export async function decideUpgrade(
   }
   let agreed: ReturnType<typeof negotiateExtensions>;
   try {
-    agreed = negotiateExtensions(extensionFactories(options.perMessageDeflate), validated.extensions);
+    agreed = negotiateExtensions(options.extensions, validated.extensions);
   } catch (error) {
     if (error instanceof HandshakeError) return refusal(error);
     return { accept: false, status: 500, hookError: error };

@@ -65,6 +65,7 @@ export function resolveDeflateOptions(options: PerMessageDeflateOptions = {}): R
       throw new InvalidArgumentError(
         'DUPLEX_INVALID_OPTION',
         `perMessageDeflate.${name} must be an integer from ${min} to ${max}, got ${String(v)}`,
+        { option: `perMessageDeflate.${name}` },
       );
     }
     return v;

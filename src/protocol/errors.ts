@@ -71,9 +71,16 @@ export class InvalidStateError extends DuplexError {
   }
 }
 
-/** InvalidArgumentError: a caller passed a value the API does not accept (a close code that may not be sent, a reason over 123 bytes). */
+/**
+ * InvalidArgumentError: a caller passed a value the API does not accept (a close code that
+ * may not be sent, a reason over 123 bytes, an option of the wrong type, out of range or
+ * unknown). For an option (`DUPLEX_INVALID_OPTION`), `option` is its name as the caller wrote
+ * it, e.g. `heartbeat.interval`.
+ */
 export class InvalidArgumentError extends DuplexError {
-  constructor(code: string, message: string) {
+  readonly option: string | undefined;
+  constructor(code: string, message: string, opts: { option?: string } = {}) {
     super(code, message);
+    this.option = opts.option;
   }
 }
