@@ -42,6 +42,7 @@ export {
 export {
   CloseCode,
   DuplexError,
+  ErrorCode,
   HandshakeError,
   InvalidArgumentError,
   InvalidStateError,

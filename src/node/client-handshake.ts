@@ -110,11 +110,7 @@ export function startClientHandshake(
   const timer = options.clock.setTimeout(
     () =>
       abort(
-        new HandshakeError(
-          'DUPLEX_HANDSHAKE_TIMEOUT',
-          `opening handshake took over ${handshakeTimeout} ms`,
-          undefined,
-        ),
+        new HandshakeError('DUPLEX_HANDSHAKE_TIMEOUT', `opening handshake took over ${handshakeTimeout} ms`),
       ),
     handshakeTimeout,
   );
@@ -174,7 +170,7 @@ export function startClientHandshake(
             new HandshakeError(
               'DUPLEX_HANDSHAKE_TOO_MANY_REDIRECTS',
               `more than maxRedirects (${maxRedirects}) redirects`,
-              status,
+              { status },
             ),
           );
           return;
@@ -205,7 +201,7 @@ export function startClientHandshake(
             new HandshakeError(
               'DUPLEX_HANDSHAKE_UNEXPECTED_STATUS',
               `server answered ${status} instead of 101`,
-              status,
+              { status },
             ),
           );
         res.on('close', gone);
@@ -217,7 +213,7 @@ export function startClientHandshake(
       const refuse = () => {
         const body = Buffer.concat(chunks).toString('utf8');
         res.destroy();
-        finish(new UnexpectedResponseError(status, body, res.headers));
+        finish(new UnexpectedResponseError({ status, body, responseHeaders: res.headers }));
       };
       res.on('data', (chunk: Buffer) => {
         if (size >= MAX_REFUSAL_BODY) return;

@@ -68,7 +68,6 @@ export function acceptExtensions(
     throw new HandshakeError(
       'DUPLEX_HANDSHAKE_BAD_EXTENSIONS',
       `server answered with extensions we cannot use: ${formatExtensionHeader(response)}`,
-      undefined,
     );
   };
   const extensions: Extension[] = [];

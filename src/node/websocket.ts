@@ -601,7 +601,13 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
         if (item instanceof QueuedSend && item.callback) process.nextTick(item.callback, notOpen(3));
       }
     }
-    if (!wasClean) this.#closedError = new ConnectionClosedError(code, reason, wasClean, this.#error);
+    if (!wasClean)
+      this.#closedError = new ConnectionClosedError({
+        closeCode: code,
+        reason,
+        wasClean,
+        cause: this.#error,
+      });
     this.#queue?.end(this.#closedError);
     const onClosed = this.#onClosed;
     this.#onClosed = undefined;

@@ -234,7 +234,6 @@ export function acceptDeflateResponse(
     throw new HandshakeError(
       'DUPLEX_HANDSHAKE_BAD_EXTENSIONS',
       `cannot accept the server's permessage-deflate response (${why}): ${formatExtensionHeader([response])}`,
-      undefined,
     );
   };
   if (response.name.toLowerCase() !== PERMESSAGE_DEFLATE) fail(`it names ${response.name}`);

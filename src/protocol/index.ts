@@ -20,6 +20,7 @@ export {
   offerDeflate,
   type PerMessageDeflateOptions,
 } from './deflate-negotiation.js';
+export { ErrorCode } from './error-codes.js';
 export {
   DuplexError,
   HandshakeError,
