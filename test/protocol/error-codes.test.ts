@@ -1,6 +1,6 @@
 /**
- * Every DUPLEX_* code lives in one typed table (src/protocol/error-codes.ts: ErrorCode for
- * the core, HubErrorCode for the hub), and docs/errors.md lists each one. These tests hold
+ * Every DUPLEX_* code lives in a typed `as const` table: ErrorCode (src/protocol/error-codes.ts)
+ * for the core, HubErrorCode (src/wire/codes.ts) for the hub; docs/errors.md lists each one. These tests hold
  * the three together both ways: a code in a table that the doc does not list, a code the doc
  * lists that no table has, or a code written in src/ outside the tables, fails.
  */
@@ -10,10 +10,10 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode } from 'duplexjs/protocol';
-import type * as Codes from '../../dist/protocol/error-codes.js';
+import type * as Codes from '../../dist/wire/codes.js';
 
 const { HubErrorCode } = (await import(
-  new URL('../../../dist/protocol/error-codes.js', import.meta.url).href
+  new URL('../../../dist/wire/codes.js', import.meta.url).href
 )) as typeof Codes;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
