@@ -43,6 +43,7 @@ export {
 export {
   CloseCode,
   DuplexError,
+  ErrorCode,
   HandshakeError,
   InvalidArgumentError,
   InvalidStateError,

@@ -3,22 +3,18 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import {
-  acceptDeflateResponse,
   clientRequestHeaders,
-  type DeflateParams,
-  type ExtensionOffer,
+  type Extension,
   formatExtensionHeader,
   generateKey,
   HandshakeError,
   InvalidArgumentError,
-  offerDeflate,
-  type PerMessageDeflateOptions,
   validateServerResponse,
 } from '../protocol/index.js';
 import { UnexpectedResponseError } from './errors.js';
-import { TLS_OPTION_NAMES } from './option-names.js';
-import type { ResolvedSocketOptions, WebSocketOptions } from './options.js';
-import { parseProxyUrl, proxyConnection } from './proxy.js';
+import { acceptExtensions, offerExtensions } from './extensions.js';
+import type { ResolvedClientOptions } from './options.js';
+import { proxyConnection } from './proxy.js';
 
 /** HandshakeOutcome is an upgraded socket with what the server agreed to. */
 export interface HandshakeOutcome {
@@ -27,39 +23,12 @@ export interface HandshakeOutcome {
   protocol: string;
   /** The Sec-WebSocket-Extensions value of the response, '' for none. */
   extensions: string;
-  /** The permessage-deflate parameters the server agreed to, when it accepted our offer. */
-  deflate: DeflateParams | undefined;
+  /** The negotiated extensions, in the order of the response. */
+  negotiated: Extension[];
   /** The 101 response (ws's `upgrade` event). */
   response: IncomingMessage;
   /** The URL that answered 101 (after redirects). */
   url: URL;
-}
-
-const DEFLATE = 'permessage-deflate';
-
-/**
- * acceptExtensions checks the extensions of a 101 response beyond what
- * validateServerResponse does (which refuses extensions we did not offer): RFC 7692 5
- * "the client MUST _Fail the WebSocket Connection_" on a permessage-deflate response it
- * cannot accept, and a response may name it at most once. The connection is not
- * established yet, so failing it sends no close frame: the application sees an `error`
- * and a `close` with 1006. (1010 is for a client that required an extension the server
- * did not return, RFC 6455 7.4.1; Duplex never requires one.)
- */
-function acceptExtensions(
-  extensions: ExtensionOffer[],
-  deflate: PerMessageDeflateOptions | false,
-): DeflateParams | undefined {
-  const ours = extensions.filter((e) => e.name.toLowerCase() === DEFLATE);
-  if (ours.length === 0) return undefined;
-  if (deflate === false || ours.length > 1) {
-    throw new HandshakeError(
-      'DUPLEX_HANDSHAKE_BAD_EXTENSIONS',
-      `server answered with extensions we cannot use: ${formatExtensionHeader(extensions)}`,
-      undefined,
-    );
-  }
-  return acceptDeflateResponse(ours[0] as ExtensionOffer, deflate);
 }
 
 /** Largest part of a refusal body kept for UnexpectedResponseError. */
@@ -102,9 +71,6 @@ export interface HandshakeHooks {
   unexpectedResponse(request: ClientRequest, response: IncomingMessage): boolean;
 }
 
-/** DEFAULT_MAX_REDIRECTS is ws's default for `maxRedirects`. */
-const DEFAULT_MAX_REDIRECTS = 10;
-
 /** CREDENTIAL_HEADERS are not sent on by a redirect that leaves the origin. */
 const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie']);
 
@@ -119,27 +85,12 @@ const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie']);
 export function startClientHandshake(
   url: URL,
   protocols: string[],
-  resolved: ResolvedSocketOptions,
-  options: WebSocketOptions,
-  handshakeTimeout: number,
+  options: ResolvedClientOptions,
   done: (error: unknown, outcome?: HandshakeOutcome) => void,
   hooks?: HandshakeHooks,
 ): (error: Error) => void {
-  const deflate = resolved.perMessageDeflate;
-  const maxRedirects = options.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
-  if (!Number.isInteger(maxRedirects) || maxRedirects < 0) {
-    throw new InvalidArgumentError(
-      'DUPLEX_INVALID_OPTION',
-      `maxRedirects must be an integer >= 0, got ${maxRedirects}`,
-    );
-  }
-  const proxy = options.proxy === undefined ? undefined : parseProxyUrl(options.proxy);
-  if (proxy && (options.agent || options.createConnection)) {
-    throw new InvalidArgumentError(
-      'DUPLEX_INVALID_OPTION',
-      'proxy cannot be combined with agent or createConnection',
-    );
-  }
+  const factories = options.extensions;
+  const { maxRedirects, handshakeTimeout, proxy } = options;
   let finished = false;
   let req: ClientRequest | undefined;
   let redirects = 0;
@@ -149,7 +100,7 @@ export function startClientHandshake(
       return;
     }
     finished = true;
-    resolved.clock.clearTimeout(timer);
+    options.clock.clearTimeout(timer);
     done(error, outcome);
   };
   const abort = (error: Error): void => {
@@ -157,14 +108,10 @@ export function startClientHandshake(
     req?.destroy();
     finish(error);
   };
-  const timer = resolved.clock.setTimeout(
+  const timer = options.clock.setTimeout(
     () =>
       abort(
-        new HandshakeError(
-          'DUPLEX_HANDSHAKE_TIMEOUT',
-          `opening handshake took over ${handshakeTimeout} ms`,
-          undefined,
-        ),
+        new HandshakeError('DUPLEX_HANDSHAKE_TIMEOUT', `opening handshake took over ${handshakeTimeout} ms`),
       ),
     handshakeTimeout,
   );
@@ -182,7 +129,7 @@ export function startClientHandshake(
         headers: clientRequestHeaders({
           key,
           protocols,
-          extensions: deflate === false ? undefined : offerDeflate(deflate),
+          extensions: offerExtensions(factories),
           origin: options.origin,
           headers,
         }),
@@ -199,9 +146,7 @@ export function startClientHandshake(
         requestOptions.auth = `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`;
       }
       if (secure) {
-        for (const name of TLS_OPTION_NAMES) {
-          if (options[name] !== undefined) (requestOptions as Record<string, unknown>)[name] = options[name];
-        }
+        Object.assign(requestOptions, options.tls);
       }
       request = secure ? httpsRequest(requestOptions) : httpRequest(requestOptions);
     } catch (error) {
@@ -229,7 +174,7 @@ export function startClientHandshake(
             new HandshakeError(
               'DUPLEX_HANDSHAKE_TOO_MANY_REDIRECTS',
               `more than maxRedirects (${maxRedirects}) redirects`,
-              status,
+              { status },
             ),
           );
           return;
@@ -260,7 +205,7 @@ export function startClientHandshake(
             new HandshakeError(
               'DUPLEX_HANDSHAKE_UNEXPECTED_STATUS',
               `server answered ${status} instead of 101`,
-              status,
+              { status },
             ),
           );
         res.on('close', gone);
@@ -272,7 +217,7 @@ export function startClientHandshake(
       const refuse = () => {
         const body = Buffer.concat(chunks).toString('utf8');
         res.destroy();
-        finish(new UnexpectedResponseError(status, body, res.headers));
+        finish(new UnexpectedResponseError({ status, body, responseHeaders: res.headers }));
       };
       res.on('data', (chunk: Buffer) => {
         if (size >= MAX_REFUSAL_BODY) return;
@@ -287,15 +232,15 @@ export function startClientHandshake(
       try {
         const agreed = validateServerResponse(
           { statusCode: res.statusCode ?? 0, headers: res.headers },
-          { key, protocols, extensionsOffered: deflate === false ? [] : [DEFLATE] },
+          { key, protocols, extensionsOffered: factories.map((f) => f.name) },
         );
-        const params = acceptExtensions(agreed.extensions, deflate);
+        const negotiated = acceptExtensions(factories, agreed.extensions);
         finish(null, {
           socket,
           head,
           protocol: agreed.protocol,
           extensions: formatExtensionHeader(agreed.extensions),
-          deflate: params,
+          negotiated,
           response: res,
           url: target,
         });

@@ -12,8 +12,16 @@ export class UnexpectedResponseError extends HandshakeError {
   readonly body: string;
   readonly responseHeaders: IncomingHttpHeaders;
 
-  constructor(status: number, body: string, responseHeaders: IncomingHttpHeaders) {
-    super('DUPLEX_HANDSHAKE_UNEXPECTED_STATUS', `server answered ${status} instead of 101`, status);
+  constructor({
+    status,
+    body,
+    responseHeaders,
+  }: {
+    status: number;
+    body: string;
+    responseHeaders: IncomingHttpHeaders;
+  }) {
+    super('DUPLEX_HANDSHAKE_UNEXPECTED_STATUS', `server answered ${status} instead of 101`, { status });
     this.body = body;
     this.responseHeaders = responseHeaders;
   }
@@ -23,13 +31,26 @@ export class UnexpectedResponseError extends HandshakeError {
  * ConnectionClosedError is what `for await (const message of socket)` throws when the
  * connection ended without a clean closing handshake: the peer dropped TCP, broke the
  * protocol, or the connection was terminated or failed locally. `closeCode`, `reason` and
- * `wasClean` are those of the close event; `cause` is the underlying error, if any.
+ * `wasClean` are those of the close event (its `code` is `closeCode` here: `code` is the
+ * DUPLEX_* string on every DuplexError, docs/design/errors.md); `cause` is the underlying
+ * error, if any.
  */
 export class ConnectionClosedError extends DuplexError {
+  declare readonly closeCode: number;
   readonly reason: string;
   readonly wasClean: boolean;
 
-  constructor(closeCode: number, reason: string, wasClean: boolean, cause?: unknown) {
+  constructor({
+    closeCode,
+    reason,
+    wasClean,
+    cause,
+  }: {
+    closeCode: number;
+    reason: string;
+    wasClean: boolean;
+    cause?: unknown;
+  }) {
     super('DUPLEX_CONNECTION_CLOSED', `connection closed abnormally with ${closeCode}`, { closeCode, cause });
     this.reason = reason;
     this.wasClean = wasClean;

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../protocol/index.js';
+import { refuseUnknown } from './option-checks.js';
 import type { TlsOptions } from './options.js';
 
 /** TLS_OPTION_NAMES are the TLS settings a `wss:` client passes on to node:tls. */
@@ -16,8 +16,8 @@ export const TLS_OPTION_NAMES: ReadonlyArray<keyof TlsOptions> = [
   'checkServerIdentity',
 ];
 
-/** SERVER_OPTIONS lists every option name a WebSocketServer knows. */
-const SERVER_OPTIONS = new Set<string>([
+/** SERVER_OPTION_NAMES lists every option name a WebSocketServer knows. */
+export const SERVER_OPTION_NAMES: ReadonlySet<string> = new Set<string>([
   'port',
   'host',
   'backlog',
@@ -56,25 +56,13 @@ const WS_HINTS: Record<string, string> = {
   pingTimeout: 'use heartbeat: { interval, timeout }',
 };
 
-/** refuseUnknown throws DUPLEX_INVALID_OPTION for the first option not in `known`, with ws's replacement as a hint. */
-function refuseUnknown(what: string, user: object, known: Set<string>, hints: Record<string, string>): void {
-  for (const name of Object.keys(user)) {
-    if (known.has(name)) continue;
-    const hint = hints[name];
-    throw new InvalidArgumentError(
-      'DUPLEX_INVALID_OPTION',
-      `unknown ${what} option ${JSON.stringify(name)}${hint ? `: ${hint}` : ''}`,
-    );
-  }
-}
-
 /** checkServerOptionNames refuses an option the server does not know, naming it (a typo must not pass silently). */
 export function checkServerOptionNames(user: object): void {
-  refuseUnknown('WebSocketServer', user, SERVER_OPTIONS, WS_HINTS);
+  refuseUnknown('WebSocketServer', user, SERVER_OPTION_NAMES, WS_HINTS);
 }
 
-/** CLIENT_OPTIONS lists every option name a client WebSocket knows. */
-const CLIENT_OPTIONS = new Set<string>([
+/** CLIENT_OPTION_NAMES lists every option name a client WebSocket knows. */
+export const CLIENT_OPTION_NAMES: ReadonlySet<string> = new Set<string>([
   'headers',
   'origin',
   'handshakeTimeout',
@@ -111,5 +99,31 @@ const WS_CLIENT_HINTS: Record<string, string> = {
  * unknown options on to http.request; Duplex names them rather than ignoring them).
  */
 export function checkClientOptionNames(user: object): void {
-  refuseUnknown('WebSocket', user, CLIENT_OPTIONS, WS_CLIENT_HINTS);
+  refuseUnknown('WebSocket', user, CLIENT_OPTION_NAMES, WS_CLIENT_HINTS);
+}
+
+/** DEFLATE_OPTION_NAMES lists every permessage-deflate setting (PerMessageDeflateOptions). */
+export const DEFLATE_OPTION_NAMES: ReadonlySet<string> = new Set<string>([
+  'serverNoContextTakeover',
+  'clientNoContextTakeover',
+  'serverMaxWindowBits',
+  'clientMaxWindowBits',
+  'threshold',
+  'level',
+  'memLevel',
+  'skipIncompressible',
+  'asyncThreshold',
+]);
+
+/** WS_DEFLATE_HINTS says what to use instead of ws's perMessageDeflate settings Duplex does not take. */
+const WS_DEFLATE_HINTS: Record<string, string> = {
+  zlibDeflateOptions: 'use perMessageDeflate.level and perMessageDeflate.memLevel',
+  zlibInflateOptions: 'Duplex takes no inflate settings (inflation is bounded by maxPayload); drop it',
+  concurrencyLimit:
+    "Duplex moves messages from perMessageDeflate.asyncThreshold bytes on to zlib's thread pool; drop it",
+};
+
+/** checkDeflateOptionNames refuses a permessage-deflate setting Duplex does not know, naming it. */
+export function checkDeflateOptionNames(user: object): void {
+  refuseUnknown('perMessageDeflate', user, DEFLATE_OPTION_NAMES, WS_DEFLATE_HINTS);
 }

@@ -2,10 +2,32 @@ import type { Agent, Server as HttpServer, IncomingMessage, OutgoingHttpHeaders 
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import { InvalidArgumentError, type PerMessageDeflateOptions } from '../protocol/index.js';
+import {
+  type ExtensionFactory,
+  InvalidArgumentError,
+  type PerMessageDeflateOptions,
+} from '../protocol/index.js';
 import { type Clock, realClock } from './clock.js';
+import { extensionFactories } from './extensions.js';
 import type { OfferedProtocols } from './offered-protocols.js';
-import { checkServerOptionNames } from './option-names.js';
+import {
+  boolean,
+  fn,
+  integerIn,
+  invalidOption,
+  plainObject,
+  positiveNumber,
+  string,
+  stringList,
+  stringRecord,
+} from './option-checks.js';
+import {
+  checkClientOptionNames,
+  checkDeflateOptionNames,
+  checkServerOptionNames,
+  TLS_OPTION_NAMES,
+} from './option-names.js';
+import { parseProxyUrl } from './proxy.js';
 import { fromVerifyClient } from './verify-client.js';
 
 export type { OfferedProtocols } from './offered-protocols.js';
@@ -232,11 +254,26 @@ export interface ResolvedSocketOptions {
   closeTimeout: number;
   maxBufferedAmount: number;
   heartbeat: HeartbeatOptions | false;
-  /** permessage-deflate settings, or false when switched off. */
-  perMessageDeflate: PerMessageDeflateOptions | false;
+  /** The extensions this end negotiates, in order of preference (permessage-deflate unless switched off). */
+  extensions: readonly ExtensionFactory[];
   clock: Clock;
   autoPong: boolean;
   skipUTF8Validation: boolean;
+}
+
+/** ResolvedClientOptions are a client WebSocket's options with every default filled in. */
+export interface ResolvedClientOptions extends ResolvedSocketOptions {
+  headers: Record<string, string> | undefined;
+  origin: string | undefined;
+  handshakeTimeout: number;
+  followRedirects: boolean;
+  maxRedirects: number;
+  agent: Agent | undefined;
+  createConnection: WebSocketOptions['createConnection'];
+  /** The parsed `proxy` URL (a CONNECT tunnel), if one was given. */
+  proxy: URL | undefined;
+  /** The TLS settings given (only those), passed on to node:tls for a `wss:` URL. */
+  tls: TlsOptions;
 }
 
 /** ResolvedServerOptions are WebSocketServerOptions with every default filled in. */
@@ -256,86 +293,92 @@ export interface ResolvedServerOptions extends ResolvedSocketOptions {
   handshakeTimeout: number;
 }
 
-/** DEFAULTS holds the documented defaults in one place. */
+/**
+ * DEFAULTS holds every documented default of the node layer, in one place: the resolvers
+ * below are the only readers (permessage-deflate's own settings default in the core,
+ * resolveDeflateOptions).
+ */
 export const DEFAULTS = {
   maxPayload: 16 * MiB,
   closeTimeout: 5_000,
   maxBufferedAmount: 64 * MiB,
   handshakeTimeout: 10_000,
+  /** The server's keep-alive; a client has none unless asked. */
   heartbeat: { interval: 30_000, timeout: 30_000 },
+  clientHeartbeat: false,
+  perMessageDeflate: true,
+  autoPong: true,
+  skipUTF8Validation: false,
+  clientTracking: true,
+  dangerouslyAllowAnyOrigin: false,
+  followRedirects: false,
+  /** ws's default. */
+  maxRedirects: 10,
+  allowSynchronousEvents: true,
 } as const;
 
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-    throw new TypeError(`${name} must be a positive number, got ${String(value)}`);
-  }
-  return value;
-}
-
-function resolveHeartbeat(value: HeartbeatOptions | false | undefined, fallback: HeartbeatOptions | false) {
+function resolveHeartbeat(value: unknown, fallback: HeartbeatOptions | false): HeartbeatOptions | false {
   if (value === undefined) return fallback;
   if (value === false) return false;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalidOption('heartbeat', 'false or { interval, timeout }', value);
+  }
+  const { interval, timeout, ...rest } = value as Partial<HeartbeatOptions>;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) throw invalidOption(`heartbeat.${unknown}`, 'absent (unknown setting)', '');
   return {
-    interval: positive('heartbeat.interval', value.interval, DEFAULTS.heartbeat.interval),
-    timeout: positive('heartbeat.timeout', value.timeout, DEFAULTS.heartbeat.timeout),
+    interval: positiveNumber('heartbeat.interval', interval, DEFAULTS.heartbeat.interval),
+    timeout: positiveNumber('heartbeat.timeout', timeout, DEFAULTS.heartbeat.timeout),
   };
 }
 
 /** resolveSocketOptions fills in the defaults shared by both ends; `heartbeat` differs per role. */
-export function resolveSocketOptions(
+function resolveSocketOptions(
   user: SocketOptions,
   heartbeat: HeartbeatOptions | false,
 ): ResolvedSocketOptions {
+  const clock = plainObject('clock', user.clock);
+  if (clock !== undefined) {
+    for (const method of ['now', 'setTimeout', 'clearTimeout'] as const) {
+      if (typeof clock[method] !== 'function')
+        throw invalidOption('clock', 'a Clock (now, setTimeout, clearTimeout)', clock);
+    }
+  }
   return {
-    maxPayload: positive('maxPayload', user.maxPayload, DEFAULTS.maxPayload),
-    closeTimeout: positive('closeTimeout', user.closeTimeout, DEFAULTS.closeTimeout),
-    maxBufferedAmount: positive('maxBufferedAmount', user.maxBufferedAmount, DEFAULTS.maxBufferedAmount),
+    maxPayload: positiveNumber('maxPayload', user.maxPayload, DEFAULTS.maxPayload),
+    closeTimeout: positiveNumber('closeTimeout', user.closeTimeout, DEFAULTS.closeTimeout),
+    maxBufferedAmount: positiveNumber(
+      'maxBufferedAmount',
+      user.maxBufferedAmount,
+      DEFAULTS.maxBufferedAmount,
+    ),
     heartbeat: resolveHeartbeat(user.heartbeat, heartbeat),
-    perMessageDeflate: resolveDeflate(user.perMessageDeflate),
-    clock: user.clock ?? realClock,
-    autoPong: user.autoPong !== false,
-    skipUTF8Validation: user.skipUTF8Validation === true,
+    extensions: extensionFactories(resolveDeflate(user.perMessageDeflate)),
+    clock: clock ?? realClock,
+    autoPong: boolean('autoPong', user.autoPong, DEFAULTS.autoPong),
+    skipUTF8Validation: boolean('skipUTF8Validation', user.skipUTF8Validation, DEFAULTS.skipUTF8Validation),
   };
-}
-
-function integerIn(name: string, value: number | undefined, min: number, max: number): void {
-  if (value === undefined) return;
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new TypeError(
-      `perMessageDeflate.${name} must be an integer from ${min} to ${max}, got ${String(value)}`,
-    );
-  }
-}
-
-function booleanOption(name: string, value: boolean | undefined): void {
-  if (value !== undefined && typeof value !== 'boolean') {
-    throw new TypeError(`perMessageDeflate.${name} must be a boolean, got ${String(value)}`);
-  }
 }
 
 /**
  * resolveDeflate checks the permessage-deflate settings once: `true` or nothing means the
  * defaults of the core (docs/design/permessage-deflate-api.md), `false` switches it off.
+ * Names and booleans are checked here, ranges by the core as the factory is made
+ * (deflateFactory, resolveDeflateOptions).
  */
-export function resolveDeflate(
-  value: boolean | PerMessageDeflateOptions | undefined,
-): PerMessageDeflateOptions | false {
-  if (value === undefined || value === true) return {};
+function resolveDeflate(value: unknown): PerMessageDeflateOptions | false {
+  if (value === undefined) value = DEFAULTS.perMessageDeflate;
+  if (value === true) return {};
   if (value === false) return false;
-  if (typeof value !== 'object' || value === null) {
-    throw new TypeError(`perMessageDeflate must be a boolean or an object, got ${String(value)}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalidOption('perMessageDeflate', 'a boolean or an object', value);
   }
-  booleanOption('serverNoContextTakeover', value.serverNoContextTakeover);
-  booleanOption('clientNoContextTakeover', value.clientNoContextTakeover);
-  integerIn('serverMaxWindowBits', value.serverMaxWindowBits, 8, 15);
-  integerIn('clientMaxWindowBits', value.clientMaxWindowBits, 8, 15);
-  integerIn('threshold', value.threshold, 0, Number.MAX_SAFE_INTEGER);
-  integerIn('level', value.level, 0, 9);
-  integerIn('memLevel', value.memLevel, 1, 9);
-  booleanOption('skipIncompressible', value.skipIncompressible);
-  integerIn('asyncThreshold', value.asyncThreshold, 0, Number.MAX_SAFE_INTEGER);
-  return { ...value };
+  const options = value as PerMessageDeflateOptions;
+  checkDeflateOptionNames(options);
+  for (const name of ['serverNoContextTakeover', 'clientNoContextTakeover', 'skipIncompressible'] as const) {
+    boolean(`perMessageDeflate.${name}`, options[name], false);
+  }
+  return { ...options };
 }
 
 /** normalizeOrigin lower-cases an origin and drops a trailing slash, so that lists compare reliably. */
@@ -344,41 +387,132 @@ export function normalizeOrigin(origin: string): string {
   return lower.endsWith('/') ? lower.slice(0, -1) : lower;
 }
 
+/** resolveClientOptions checks a client WebSocket's options (its third argument) once and fills in every default. */
+export function resolveClientOptions(user: WebSocketOptions | undefined): ResolvedClientOptions {
+  if (user === undefined || user === null) user = {};
+  if (typeof user !== 'object' || Array.isArray(user)) throw invalidOption('options', 'an object', user);
+  checkClientOptionNames(user);
+  boolean('allowSynchronousEvents', user.allowSynchronousEvents, DEFAULTS.allowSynchronousEvents);
+  const tls: Record<string, unknown> = {};
+  for (const name of TLS_OPTION_NAMES) {
+    const value = user[name];
+    if (value === undefined) continue;
+    checkTlsOption(name, value);
+    tls[name] = value;
+  }
+  const agent = plainObject('agent', user.agent);
+  return {
+    ...resolveSocketOptions(user, DEFAULTS.clientHeartbeat),
+    headers: stringRecord('headers', user.headers),
+    origin: string('origin', user.origin),
+    handshakeTimeout: positiveNumber('handshakeTimeout', user.handshakeTimeout, DEFAULTS.handshakeTimeout),
+    followRedirects: boolean('followRedirects', user.followRedirects, DEFAULTS.followRedirects),
+    maxRedirects:
+      integerIn('maxRedirects', user.maxRedirects, 0, Number.MAX_SAFE_INTEGER) ?? DEFAULTS.maxRedirects,
+    agent,
+    createConnection: fn('createConnection', user.createConnection),
+    proxy: resolveProxy(user, agent),
+    tls: tls as TlsOptions,
+  };
+}
+
+/** checkTlsOption checks the type of one TLS setting; node:tls checks the contents. */
+function checkTlsOption(name: keyof TlsOptions, value: unknown): void {
+  switch (name) {
+    case 'rejectUnauthorized':
+      boolean(name, value, true);
+      return;
+    case 'checkServerIdentity':
+      fn(name, value);
+      return;
+    case 'passphrase':
+    case 'servername':
+    case 'ciphers':
+    case 'minVersion':
+    case 'maxVersion':
+      string(name, value);
+      return;
+    case 'ca':
+    case 'cert':
+    case 'key':
+    case 'pfx': {
+      const ok = (v: unknown) => typeof v === 'string' || Buffer.isBuffer(v) || typeof v === 'object';
+      if (value === null || !(Array.isArray(value) ? value.every(ok) : ok(value))) {
+        throw invalidOption(name, 'a string, a Buffer or an array of them', value);
+      }
+      return;
+    }
+    default: {
+      const never: never = name;
+      throw invalidOption(never, 'a known TLS setting', value);
+    }
+  }
+}
+
 /** resolveServerOptions checks a WebSocketServer's options once and fills in every default. */
 export function resolveServerOptions(user: WebSocketServerOptions): ResolvedServerOptions {
+  if (typeof user !== 'object' || user === null || Array.isArray(user)) {
+    throw invalidOption('options', 'an object with port, server or noServer', user);
+  }
   checkServerOptionNames(user);
   if (user.authenticate !== undefined && user.verifyClient !== undefined) {
     throw new InvalidArgumentError(
       'DUPLEX_INVALID_OPTION',
       'give authenticate or verifyClient, not both (authenticate can do what verifyClient does)',
+      { option: 'verifyClient' },
     );
   }
-  for (const name of ['authenticate', 'verifyClient', 'handleProtocols'] as const) {
-    if (user[name] !== undefined && typeof user[name] !== 'function') {
-      throw new InvalidArgumentError('DUPLEX_INVALID_OPTION', `${name} must be a function`);
-    }
+  const authenticate = fn('authenticate', user.authenticate);
+  const verifyClient = fn('verifyClient', user.verifyClient);
+  const noServer = boolean('noServer', user.noServer, false);
+  if (user.server !== undefined) {
+    const server = plainObject('server', user.server);
+    if (typeof server?.on !== 'function') throw invalidOption('server', 'an http or https server', server);
   }
-  const modes = [user.port !== undefined, user.server !== undefined, user.noServer === true];
+  const modes = [user.port !== undefined, user.server !== undefined, noServer];
   if (modes.filter(Boolean).length !== 1) {
-    throw new TypeError('WebSocketServer needs exactly one of the options port, server or noServer');
+    throw new InvalidArgumentError(
+      'DUPLEX_INVALID_OPTION',
+      'WebSocketServer needs exactly one of the options port, server or noServer',
+      { option: 'port' },
+    );
   }
   const mode = user.port !== undefined ? 'standalone' : user.server !== undefined ? 'attached' : 'noServer';
-  if (mode === 'standalone' && (!Number.isInteger(user.port) || user.port! < 0 || user.port! > 65535)) {
-    throw new TypeError(`port must be an integer from 0 to 65535, got ${String(user.port)}`);
-  }
+  const origins = stringList('allowedOrigins', user.allowedOrigins) ?? [];
+  boolean('allowSynchronousEvents', user.allowSynchronousEvents, DEFAULTS.allowSynchronousEvents);
   return {
     ...resolveSocketOptions(user, DEFAULTS.heartbeat),
     mode,
-    port: user.port ?? 0,
-    host: user.host,
-    backlog: user.backlog,
+    port: integerIn('port', user.port, 0, 65535) ?? 0,
+    host: string('host', user.host),
+    backlog: integerIn('backlog', user.backlog, 0, Number.MAX_SAFE_INTEGER),
     server: user.server,
-    path: user.path,
-    allowedOrigins: new Set((user.allowedOrigins ?? []).map(normalizeOrigin)),
-    dangerouslyAllowAnyOrigin: user.dangerouslyAllowAnyOrigin === true,
-    authenticate: user.verifyClient ? fromVerifyClient(user.verifyClient) : user.authenticate,
-    clientTracking: user.clientTracking !== false,
-    handleProtocols: user.handleProtocols,
-    handshakeTimeout: positive('handshakeTimeout', user.handshakeTimeout, DEFAULTS.handshakeTimeout),
+    path: string('path', user.path),
+    allowedOrigins: new Set(origins.map(normalizeOrigin)),
+    dangerouslyAllowAnyOrigin: boolean(
+      'dangerouslyAllowAnyOrigin',
+      user.dangerouslyAllowAnyOrigin,
+      DEFAULTS.dangerouslyAllowAnyOrigin,
+    ),
+    authenticate: verifyClient ? fromVerifyClient(verifyClient) : authenticate,
+    clientTracking: boolean('clientTracking', user.clientTracking, DEFAULTS.clientTracking),
+    handleProtocols: fn('handleProtocols', user.handleProtocols),
+    handshakeTimeout: positiveNumber('handshakeTimeout', user.handshakeTimeout, DEFAULTS.handshakeTimeout),
   };
+}
+
+/** resolveProxy parses the `proxy` option and refuses it beside `agent` or `createConnection`. */
+function resolveProxy(user: WebSocketOptions, agent: Agent | undefined): URL | undefined {
+  if (user.proxy === undefined) return undefined;
+  const proxy = parseProxyUrl(user.proxy);
+  if (agent !== undefined || user.createConnection !== undefined) {
+    throw new InvalidArgumentError(
+      'DUPLEX_INVALID_OPTION',
+      'proxy cannot be combined with agent or createConnection',
+      {
+        option: 'proxy',
+      },
+    );
+  }
+  return proxy;
 }

@@ -39,12 +39,14 @@ export function parseProxyUrl(proxy: string | URL): URL {
     throw new InvalidArgumentError(
       'DUPLEX_INVALID_OPTION',
       `proxy is not a URL: ${JSON.stringify(String(proxy))}`,
+      { option: 'proxy' },
     );
   }
   if (url.protocol !== 'http:') {
     throw new InvalidArgumentError(
       'DUPLEX_INVALID_OPTION',
       `only http:// proxies are supported, got ${url.protocol}//`,
+      { option: 'proxy' },
     );
   }
   return url;
@@ -100,7 +102,7 @@ export function openTunnel(proxy: URL, host: string, port: number, timeoutMs: nu
       clearTimeout(timer);
       socket.destroy();
       const code = status === undefined ? 'DUPLEX_HANDSHAKE_PROXY_FAILED' : 'DUPLEX_HANDSHAKE_PROXY_REFUSED';
-      reject(new HandshakeError(code, message, status));
+      reject(new HandshakeError(code, message, { status }));
     };
     const timer = setTimeout(
       () => fail(`proxy ${proxyName} gave no answer within ${timeoutMs} ms`),

@@ -14,7 +14,6 @@ import {
   HandshakeError,
   InvalidArgumentError,
   InvalidStateError,
-  PerMessageDeflate,
   validateClientRequest,
 } from '../protocol/index.js';
 import {
@@ -193,17 +192,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         }
       }
       socket.off('error', ignoreError);
-      const deflateOptions = this.#options.perMessageDeflate;
       const ws = acceptWebSocket({
         socket,
         head,
         response,
         protocol: decision.protocol,
         extensionsHeader: decision.extensions,
-        extensions:
-          decision.deflate && deflateOptions
-            ? [new PerMessageDeflate('server', decision.deflate, deflateOptions)]
-            : [],
+        extensions: decision.negotiated,
         options: this.#options,
         onClosed: this.#options.clientTracking ? this.#forgetClient : undefined,
         context: decision.context,

@@ -10,8 +10,9 @@ import {
 import type { ClockTimer } from './clock.js';
 import { BufferFullError } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
+import { openWire } from './open-wire.js';
 import type { ResolvedSocketOptions } from './options.js';
-import { openWire, type Wire, type WireListener, type WriteCallback } from './wire.js';
+import type { Wire, WireListener, WriteCallback } from './wire.js';
 
 /** QueuedWrite is a write waiting behind a message being compressed off the thread. */
 interface QueuedWrite {

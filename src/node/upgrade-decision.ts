@@ -1,14 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import {
-  type DeflateParams,
-  type ExtensionOffer,
-  formatExtensionHeader,
-  HandshakeError,
-  type HeaderMap,
-  negotiateDeflate,
-  type PerMessageDeflateOptions,
-  validateClientRequest,
-} from '../protocol/index.js';
+import { type Extension, HandshakeError, type HeaderMap, validateClientRequest } from '../protocol/index.js';
+import { negotiateExtensions } from './extensions.js';
 import { offeredProtocols } from './offered-protocols.js';
 import { type AuthenticateRefusal, normalizeOrigin, type ResolvedServerOptions } from './options.js';
 
@@ -20,8 +12,8 @@ export type UpgradeDecision =
       protocol: string;
       /** The Sec-WebSocket-Extensions value of the 101 response, '' for none. */
       extensions: string;
-      /** The agreed permessage-deflate parameters, when it was negotiated. */
-      deflate: DeflateParams | undefined;
+      /** The negotiated extensions, in the order of the response. */
+      negotiated: Extension[];
       /** What `authenticate` handed over with `{ accept: true, context }`. */
       context: unknown;
     }
@@ -110,9 +102,9 @@ export async function decideUpgrade(
       return { accept: false, status: 500, hookError };
     }
   }
-  let deflate: ReturnType<typeof negotiateDeflate>;
+  let agreed: ReturnType<typeof negotiateExtensions>;
   try {
-    deflate = chooseDeflate(options.perMessageDeflate, validated.extensions);
+    agreed = negotiateExtensions(options.extensions, validated.extensions);
   } catch (error) {
     if (error instanceof HandshakeError) return refusal(error);
     return { accept: false, status: 500, hookError: error };
@@ -121,25 +113,10 @@ export async function decideUpgrade(
     accept: true,
     key: validated.key,
     protocol,
-    extensions: deflate ? formatExtensionHeader([deflate.response]) : '',
-    deflate: deflate?.params,
+    extensions: agreed.header,
+    negotiated: agreed.extensions,
     context,
   };
-}
-
-/**
- * chooseDeflate answers the client's permessage-deflate offers (RFC 7692 5: the first
- * acceptable one wins, invalid ones are declined), or returns undefined when it is
- * switched off or nothing was acceptable. Other extensions are declined.
- */
-function chooseDeflate(
-  options: PerMessageDeflateOptions | false,
-  offers: ExtensionOffer[],
-): ReturnType<typeof negotiateDeflate> {
-  if (options === false) return undefined;
-  const ours = offers.filter((offer) => offer.name.toLowerCase() === 'permessage-deflate');
-  if (ours.length === 0) return undefined;
-  return negotiateDeflate(ours, options);
 }
 
 /** refusal turns a HandshakeError into the HTTP answer it carries. */

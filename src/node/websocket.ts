@@ -7,7 +7,6 @@ import {
   InvalidArgumentError,
   InvalidStateError,
   isValidWireCloseCode,
-  PerMessageDeflate,
   type Role,
 } from '../protocol/index.js';
 import type { PreparedMessage } from './broadcast.js';
@@ -17,17 +16,11 @@ import { ConnectionClosedError } from './errors.js';
 import { type WebSocketData, WebSocketEventTarget } from './event-target.js';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './events.js';
 import { MessageQueue } from './message-queue.js';
-import { checkClientOptionNames } from './option-names.js';
-import {
-  DEFAULTS,
-  type ResolvedSocketOptions,
-  resolveSocketOptions,
-  type WebSocketOptions,
-} from './options.js';
+import { type ResolvedSocketOptions, resolveClientOptions, type WebSocketOptions } from './options.js';
 import type { WebSocketServer } from './server.js';
 import type { createWebSocketStream } from './stream.js';
 import { PAUSED_BY_APP, Transport, type TransportHandler } from './transport.js';
-import type { WriteCallback } from './wire.js';
+import { HIGH_WATER_MARK, type WriteCallback } from './wire.js';
 
 /** BinaryType chooses how binary messages are delivered. */
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'blob';
@@ -102,9 +95,6 @@ function byteSize(item: SendData | QueuedSend): number {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-/** SEND_HIGH_WATER_MARK is where `send` starts answering false while Blobs wait to be read (the wire's mark). */
-const SEND_HIGH_WATER_MARK = 16 * 1024;
 
 /**
  * WebSocket is one end of a WebSocket connection, the same class on both sides. As a
@@ -194,16 +184,12 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     if (new Set(list).size !== list.length) {
       throw new InvalidArgumentError('DUPLEX_INVALID_PROTOCOL', 'a subprotocol is listed twice');
     }
-    checkClientOptionNames(options);
-    const resolved = resolveSocketOptions(options, false);
-    const timeout = options.handshakeTimeout ?? DEFAULTS.handshakeTimeout;
+    const resolved = resolveClientOptions(options);
     let handedOver = false;
     this.#abortHandshake = startClientHandshake(
       parsed,
       list,
       resolved,
-      options,
-      timeout,
       (error, outcome) => {
         this.#abortHandshake = undefined;
         if (error || !outcome) {
@@ -216,10 +202,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
         this.#protocol = outcome.protocol;
         this.#extensions = outcome.extensions;
         this.#url = outcome.url.href;
-        const deflate = resolved.perMessageDeflate;
-        const extensions =
-          outcome.deflate && deflate ? [new PerMessageDeflate('client', outcome.deflate, deflate)] : [];
-        this.#attach(outcome.socket, outcome.head, resolved, extensions);
+        this.#attach(outcome.socket, outcome.head, resolved, outcome.negotiated);
         this.fire('upgrade', undefined, () => [outcome.response]);
         this.fire('open', () => new WebSocketEvent('open'), NO_ARGS);
       },
@@ -340,7 +323,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     }
     if (this.#outbox || data instanceof Blob) {
       this.#enqueue(options || callback ? new QueuedSend(data, options, callback) : data);
-      return this.#owe(this.bufferedAmount < SEND_HIGH_WATER_MARK);
+      return this.#owe(this.bufferedAmount < HIGH_WATER_MARK);
     }
     return this.#owe(this.#sendNow(data, options, callback));
   }
@@ -367,7 +350,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     }
     if (this.#outbox) {
       this.#enqueue(message.binary ? message.data : message.data.toString('utf8'));
-      return this.#owe(this.bufferedAmount < SEND_HIGH_WATER_MARK);
+      return this.#owe(this.bufferedAmount < HIGH_WATER_MARK);
     }
     if (!transport) return false;
     const key = transport.sharedEncodingKey;
@@ -626,7 +609,13 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
         if (item instanceof QueuedSend && item.callback) process.nextTick(item.callback, notOpen(3));
       }
     }
-    if (!wasClean) this.#closedError = new ConnectionClosedError(code, reason, wasClean, this.#error);
+    if (!wasClean)
+      this.#closedError = new ConnectionClosedError({
+        closeCode: code,
+        reason,
+        wasClean,
+        cause: this.#error,
+      });
     this.#queue?.end(this.#closedError);
     const onClosed = this.#onClosed;
     this.#onClosed = undefined;

@@ -65,6 +65,7 @@ export function resolveDeflateOptions(options: PerMessageDeflateOptions = {}): R
       throw new InvalidArgumentError(
         'DUPLEX_INVALID_OPTION',
         `perMessageDeflate.${name} must be an integer from ${min} to ${max}, got ${String(v)}`,
+        { option: `perMessageDeflate.${name}` },
       );
     }
     return v;
@@ -233,7 +234,6 @@ export function acceptDeflateResponse(
     throw new HandshakeError(
       'DUPLEX_HANDSHAKE_BAD_EXTENSIONS',
       `cannot accept the server's permessage-deflate response (${why}): ${formatExtensionHeader([response])}`,
-      undefined,
     );
   };
   if (response.name.toLowerCase() !== PERMESSAGE_DEFLATE) fail(`it names ${response.name}`);

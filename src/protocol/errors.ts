@@ -1,15 +1,19 @@
+import type { ErrorCode } from './error-codes.js';
+
 /**
  * DuplexError is the base of every error Duplex raises. Each has a stable machine `code`
- * (documented in docs/errors.md), and where it applies the WebSocket close code to send
- * (`closeCode`) or the HTTP status to answer with (`status`).
+ * (one of the table in error-codes.ts, documented in docs/errors.md), and where it applies
+ * the WebSocket close code to send (`closeCode`) or the HTTP status to answer with (`status`).
+ * Constructors take the code and message as Error takes its message, and everything else as
+ * an options object (docs/design/errors.md).
  */
 export class DuplexError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly closeCode: number | undefined;
   readonly status: number | undefined;
 
   constructor(
-    code: string,
+    code: ErrorCode,
     message: string,
     opts: { closeCode?: number; status?: number; cause?: unknown } = {},
   ) {
@@ -23,7 +27,7 @@ export class DuplexError extends Error {
 
 /** ProtocolError is a violation of RFC 6455 by the peer; the connection is failed with `closeCode` (1002 unless a subclass says otherwise). */
 export class ProtocolError extends DuplexError {
-  constructor(code: string, message: string, closeCode = 1002) {
+  constructor(code: ErrorCode, message: string, closeCode = 1002) {
     super(code, message, { closeCode });
   }
 }
@@ -58,9 +62,13 @@ export class PayloadTooBigError extends ProtocolError {
 export class HandshakeError extends DuplexError {
   /** Extra response headers to send with the refusal, e.g. `Sec-WebSocket-Version: 13` with 426. */
   readonly headers: Record<string, string>;
-  constructor(code: string, message: string, status?: number, headers: Record<string, string> = {}) {
-    super(code, message, status === undefined ? {} : { status });
-    this.headers = headers;
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { status?: number | undefined; headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
+    super(code, message, opts);
+    this.headers = opts.headers ?? {};
   }
 }
 
@@ -71,9 +79,16 @@ export class InvalidStateError extends DuplexError {
   }
 }
 
-/** InvalidArgumentError: a caller passed a value the API does not accept (a close code that may not be sent, a reason over 123 bytes). */
+/**
+ * InvalidArgumentError: a caller passed a value the API does not accept (a close code that
+ * may not be sent, a reason over 123 bytes, an option of the wrong type, out of range or
+ * unknown). For an option (`DUPLEX_INVALID_OPTION`), `option` is its name as the caller wrote
+ * it, e.g. `heartbeat.interval`.
+ */
 export class InvalidArgumentError extends DuplexError {
-  constructor(code: string, message: string) {
+  readonly option: string | undefined;
+  constructor(code: ErrorCode, message: string, opts: { option?: string } = {}) {
     super(code, message);
+    this.option = opts.option;
   }
 }

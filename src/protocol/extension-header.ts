@@ -32,7 +32,7 @@ export function parseExtensionHeader(value: string | string[] | undefined): Exte
     throw new HandshakeError(
       'DUPLEX_HANDSHAKE_BAD_EXTENSIONS',
       `invalid Sec-WebSocket-Extensions: ${what} at position ${i}`,
-      400,
+      { status: 400 },
     );
   };
   const skipSpace = (): void => {

@@ -9,6 +9,8 @@
  * any of the extension's RSV bits set; on the way out `encodeMessage` may transform a data
  * message's payload and set RSV bits on its first frame. Control frames never pass through it.
  */
+import type { ExtensionOffer } from './extension-header.js';
+
 /** EncodedMessage is a data message's payload as an extension puts it on the wire, and the RSV bits of its first frame. */
 export interface EncodedMessage {
   payload: Buffer;
@@ -52,4 +54,29 @@ export interface Extension {
    * depends on what was sent before. Broadcast encodes once per key (Connection#encodeShared).
    */
   readonly sharedEncodingKey?: string | undefined;
+}
+
+/**
+ * ExtensionFactory negotiates one extension in the opening handshake (RFC 6455 9.1) and
+ * creates its Extension for the connection. The node layer keeps a list of factories and
+ * asks each in turn, so an extension plugs in without changes there; permessage-deflate is
+ * one (`deflateFactory`).
+ */
+export interface ExtensionFactory {
+  /** The extension token, e.g. `permessage-deflate` (matched case-insensitively). */
+  readonly name: string;
+  /** Client: the elements to offer in Sec-WebSocket-Extensions, most preferred first. */
+  offer(): ExtensionOffer[];
+  /**
+   * Server: picks among the client's offers of this extension (in the client's order; RFC
+   * 7692 5: invalid ones are declined, not refused) and returns the response element and
+   * the connection's Extension, or undefined to decline them all.
+   */
+  accept(offers: ExtensionOffer[]): { response: ExtensionOffer; extension: Extension } | undefined;
+  /**
+   * Client: checks the server's response element against what was offered and returns the
+   * connection's Extension; throws HandshakeError (DUPLEX_HANDSHAKE_BAD_EXTENSIONS) when the
+   * client must fail the connection.
+   */
+  accepted(response: ExtensionOffer): Extension;
 }

@@ -48,12 +48,14 @@ function parseProtocolList(value: string | string[] | undefined): string[] {
       throw new HandshakeError(
         'DUPLEX_HANDSHAKE_BAD_PROTOCOL',
         `invalid subprotocol name ${JSON.stringify(name)}`,
-        400,
+        { status: 400 },
       );
     }
   }
   if (new Set(names).size !== names.length) {
-    throw new HandshakeError('DUPLEX_HANDSHAKE_BAD_PROTOCOL', 'a subprotocol is offered twice', 400);
+    throw new HandshakeError('DUPLEX_HANDSHAKE_BAD_PROTOCOL', 'a subprotocol is offered twice', {
+      status: 400,
+    });
   }
   return names;
 }
@@ -80,30 +82,33 @@ export function validateClientRequest(req: {
   const h = req.headers;
   // "An HTTP/1.1 or higher GET request"
   if (req.method !== 'GET') {
-    throw new HandshakeError('DUPLEX_HANDSHAKE_METHOD', `method ${req.method} is not GET`, 405, {
-      Allow: 'GET',
+    throw new HandshakeError('DUPLEX_HANDSHAKE_METHOD', `method ${req.method} is not GET`, {
+      status: 405,
+      headers: {
+        Allow: 'GET',
+      },
     });
   }
   const [major = 0, minor = 0] = req.httpVersion.split('.').map(Number);
   if (!(major > 1 || (major === 1 && minor >= 1))) {
-    throw new HandshakeError(
-      'DUPLEX_HANDSHAKE_HTTP_VERSION',
-      `HTTP/${req.httpVersion} is older than 1.1`,
-      505,
-    );
+    throw new HandshakeError('DUPLEX_HANDSHAKE_HTTP_VERSION', `HTTP/${req.httpVersion} is older than 1.1`, {
+      status: 505,
+    });
   }
   // "A |Host| header field containing the server's authority."
-  if (!h.host) throw new HandshakeError('DUPLEX_HANDSHAKE_NO_HOST', 'missing Host header', 400);
+  if (!h.host) throw new HandshakeError('DUPLEX_HANDSHAKE_NO_HOST', 'missing Host header', { status: 400 });
   // "An |Upgrade| header field containing the value "websocket", treated as an ASCII case-insensitive value."
   if (!parseTokenList(h.upgrade).includes('websocket')) {
-    throw new HandshakeError('DUPLEX_HANDSHAKE_NO_UPGRADE', 'missing "Upgrade: websocket" header', 400);
+    throw new HandshakeError('DUPLEX_HANDSHAKE_NO_UPGRADE', 'missing "Upgrade: websocket" header', {
+      status: 400,
+    });
   }
   // "A |Connection| header field that includes the token "Upgrade", treated as an ASCII case-insensitive value."
   if (!parseTokenList(h.connection).includes('upgrade')) {
     throw new HandshakeError(
       'DUPLEX_HANDSHAKE_NO_CONNECTION_UPGRADE',
       'missing "Connection: Upgrade" header',
-      400,
+      { status: 400 },
     );
   }
   // 4.2.2: on a version it does not understand the server sends "426 Upgrade Required" and the versions it knows.
@@ -111,14 +116,15 @@ export function validateClientRequest(req: {
     throw new HandshakeError(
       'DUPLEX_HANDSHAKE_VERSION',
       'unsupported Sec-WebSocket-Version (only 13 is supported)',
-      426,
-      { 'Sec-WebSocket-Version': '13' },
+      { status: 426, headers: { 'Sec-WebSocket-Version': '13' } },
     );
   }
   // "A |Sec-WebSocket-Key| header field with a base64-encoded value that, when decoded, is 16 bytes in length."
   const key = headerText(h['sec-websocket-key']).trim();
   if (!KEY_PATTERN.test(key)) {
-    throw new HandshakeError('DUPLEX_HANDSHAKE_BAD_KEY', 'Sec-WebSocket-Key is not 16 bytes in base64', 400);
+    throw new HandshakeError('DUPLEX_HANDSHAKE_BAD_KEY', 'Sec-WebSocket-Key is not 16 bytes in base64', {
+      status: 400,
+    });
   }
   const protocols = parseProtocolList(h['sec-websocket-protocol']);
   const extensions = parseExtensionHeader(h['sec-websocket-extensions']);
@@ -275,7 +281,7 @@ export function validateServerResponse(
     throw new HandshakeError(
       'DUPLEX_HANDSHAKE_UNEXPECTED_STATUS',
       `server answered ${res.statusCode} instead of 101`,
-      res.statusCode,
+      { status: res.statusCode },
     );
   }
   if (!parseTokenList(h.upgrade).includes('websocket')) {
@@ -285,22 +291,16 @@ export function validateServerResponse(
     throw new HandshakeError(
       'DUPLEX_HANDSHAKE_NO_CONNECTION_UPGRADE',
       'response lacks "Connection: Upgrade"',
-      undefined,
     );
   }
   if (headerText(h['sec-websocket-accept']).trim() !== computeAccept(expect.key)) {
-    throw new HandshakeError(
-      'DUPLEX_HANDSHAKE_BAD_ACCEPT',
-      'Sec-WebSocket-Accept does not match the key',
-      undefined,
-    );
+    throw new HandshakeError('DUPLEX_HANDSHAKE_BAD_ACCEPT', 'Sec-WebSocket-Accept does not match the key');
   }
   const protocol = headerText(h['sec-websocket-protocol']).trim();
   if (protocol !== '' && !expect.protocols.includes(protocol)) {
     throw new HandshakeError(
       'DUPLEX_HANDSHAKE_BAD_PROTOCOL',
       `server chose subprotocol ${JSON.stringify(protocol)}, which was not offered`,
-      undefined,
     );
   }
   let extensions: ExtensionOffer[];
@@ -315,7 +315,6 @@ export function validateServerResponse(
       throw new HandshakeError(
         'DUPLEX_HANDSHAKE_BAD_EXTENSIONS',
         `server accepted extension ${ext.name}, which was not offered`,
-        undefined,
       );
     }
   }

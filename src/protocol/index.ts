@@ -22,6 +22,7 @@ export {
   offerDeflate,
   type PerMessageDeflateOptions,
 } from './deflate-negotiation.js';
+export { ErrorCode } from './error-codes.js';
 export {
   DuplexError,
   HandshakeError,
@@ -31,7 +32,7 @@ export {
   PayloadTooBigError,
   ProtocolError,
 } from './errors.js';
-export type { EncodedMessage, Extension } from './extension.js';
+export type { EncodedMessage, Extension, ExtensionFactory } from './extension.js';
 export { type ExtensionOffer, formatExtensionHeader, parseExtensionHeader } from './extension-header.js';
 export { type Frame, isControlOpcode, MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
 export { FrameParser, type FrameParserOptions } from './frame-parser.js';
@@ -49,5 +50,5 @@ export {
   validateServerResponse,
 } from './handshake.js';
 export { mask, unmask } from './mask.js';
-export { PerMessageDeflate } from './permessage-deflate.js';
+export { deflateFactory, PerMessageDeflate } from './permessage-deflate.js';
 export { isValidUtf8, Utf8Validator } from './utf8.js';

@@ -10,14 +10,18 @@ import {
 import { CompressionGate, pays } from './compression-gate.js';
 import type { Role } from './connection.js';
 import {
+  acceptDeflateResponse,
   type DeflateParams,
+  negotiateDeflate,
+  offerDeflate,
   PERMESSAGE_DEFLATE,
   type PerMessageDeflateOptions,
   type ResolvedDeflateOptions,
   resolveDeflateOptions,
 } from './deflate-negotiation.js';
 import { PayloadTooBigError, ProtocolError } from './errors.js';
-import type { EncodedMessage, Extension } from './extension.js';
+import type { EncodedMessage, Extension, ExtensionFactory } from './extension.js';
+import { parseExtensionHeader } from './extension-header.js';
 import { SlidingWindow } from './sliding-window.js';
 
 /** RFC 7692 7.2.1 / 7.2.2: the tail of an empty stored block left by a sync flush. */
@@ -232,6 +236,30 @@ export class PerMessageDeflate implements Extension {
     if (mayRefuse) this.outHistory?.push(payload);
     return { payload: compact(body), rsv: RSV1 };
   }
+}
+
+/**
+ * deflateFactory is permessage-deflate as an ExtensionFactory with `options`: the client's
+ * offer (offerDeflate), the server's choice (negotiateDeflate), the client's check of the
+ * response (acceptDeflateResponse), and a PerMessageDeflate for each connection. The options
+ * are checked here, once (InvalidArgumentError DUPLEX_INVALID_OPTION).
+ */
+export function deflateFactory(options: PerMessageDeflateOptions = {}): ExtensionFactory {
+  resolveDeflateOptions(options);
+  return {
+    name: PERMESSAGE_DEFLATE,
+    offer: () => parseExtensionHeader(offerDeflate(options)),
+    accept(offers) {
+      const agreed = negotiateDeflate(offers, options);
+      if (agreed === undefined) return undefined;
+      return {
+        response: agreed.response,
+        extension: new PerMessageDeflate('server', agreed.params, options),
+      };
+    },
+    accepted: (response) =>
+      new PerMessageDeflate('client', acceptDeflateResponse(response, options), options),
+  };
 }
 
 /** inflateError maps a zlib failure to the error that fails the connection. */

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type CloseEvent, WebSocket, type WebSocketOptions } from 'duplexjs';
+import { type CloseEvent, InvalidArgumentError, WebSocket, type WebSocketOptions } from 'duplexjs';
 import {
   type FakeConnection,
   type FakeServer,
@@ -73,7 +73,7 @@ describe('the client offers permessage-deflate', () => {
     });
   }
 
-  test('invalid options throw a TypeError from the constructor', () => {
+  test('invalid options throw InvalidArgumentError DUPLEX_INVALID_OPTION from the constructor', () => {
     for (const bad of [
       { clientMaxWindowBits: 16 },
       { serverMaxWindowBits: 7 },
@@ -84,7 +84,10 @@ describe('the client offers permessage-deflate', () => {
     ]) {
       assert.throws(
         () => new WebSocket(fake.url, undefined, { perMessageDeflate: bad }),
-        TypeError,
+        (e: unknown) =>
+          e instanceof InvalidArgumentError &&
+          e.code === 'DUPLEX_INVALID_OPTION' &&
+          e.option === `perMessageDeflate.${Object.keys(bad)[0]}`,
         JSON.stringify(bad),
       );
     }

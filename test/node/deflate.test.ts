@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { describe, test } from 'node:test';
-import { WebSocket, WebSocketServer, type WebSocketServerOptions } from 'duplexjs';
+import { InvalidArgumentError, WebSocket, WebSocketServer, type WebSocketServerOptions } from 'duplexjs';
 import type { PerMessageDeflateOptions } from 'duplexjs/protocol';
 import { connectRaw } from '../helpers/raw-client.js';
 import { nextEmit, nextEvent, startServer, stop, withTimeout } from './util.js';
@@ -120,7 +120,7 @@ describe('perMessageDeflate options', () => {
     }
   });
 
-  test('invalid server options throw a TypeError', () => {
+  test('invalid server options throw InvalidArgumentError DUPLEX_INVALID_OPTION', () => {
     for (const bad of [
       { serverMaxWindowBits: 16 },
       { clientMaxWindowBits: 7.5 },
@@ -129,7 +129,10 @@ describe('perMessageDeflate options', () => {
     ]) {
       assert.throws(
         () => new WebSocketServer({ noServer: true, perMessageDeflate: bad }),
-        TypeError,
+        (e: unknown) =>
+          e instanceof InvalidArgumentError &&
+          e.code === 'DUPLEX_INVALID_OPTION' &&
+          e.option === `perMessageDeflate.${Object.keys(bad)[0]}`,
         JSON.stringify(bad),
       );
     }

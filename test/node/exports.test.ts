@@ -10,6 +10,7 @@ describe('package root exports', () => {
       'CloseEvent',
       'ConnectionClosedError',
       'DuplexError',
+      'ErrorCode',
       'ErrorEvent',
       'HandshakeError',
       'InvalidArgumentError',

@@ -44,7 +44,7 @@ describe('decideUpgrade', () => {
       key: KEY,
       protocol: 'b',
       extensions: '',
-      deflate: undefined,
+      negotiated: [],
       context: undefined,
     });
   });
@@ -105,9 +105,12 @@ describe('decideUpgrade', () => {
     const on = await decide({}, request(offer));
     assert.ok(on.accept);
     assert.match(on.extensions, /^permessage-deflate/);
-    assert.notEqual(on.deflate, undefined);
+    assert.deepEqual(
+      on.negotiated.map((e) => e.name),
+      ['permessage-deflate'],
+    );
     const off = await decide({ perMessageDeflate: false }, request(offer));
     assert.ok(off.accept);
-    assert.deepEqual([off.extensions, off.deflate], ['', undefined]);
+    assert.deepEqual([off.extensions, off.negotiated], ['', []]);
   });
 });

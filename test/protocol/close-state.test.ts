@@ -175,7 +175,7 @@ for (const role of ['server', 'client'] as const) {
 
     it('a DuplexError that carries a close code keeps it', () => {
       const conn = make(role);
-      const got = conn.fail(new DuplexError('DUPLEX_SOMETHING', 'policy', { closeCode: 1008 }));
+      const got = conn.fail(new DuplexError('DUPLEX_BUFFER_FULL', 'policy', { closeCode: 1008 }));
       assertBytes(got.output, expectedClose(role, 1008, 'policy'));
       assert.deepEqual(conn.closeStatus, { code: 1008, reason: '', wasClean: false });
     });

@@ -40,6 +40,7 @@ const DOCUMENTED = [
   'validateServerResponse',
   // errors
   'DuplexError',
+  'ErrorCode',
   'ProtocolError',
   'InvalidUtf8Error',
   'PayloadTooBigError',
@@ -51,6 +52,7 @@ const DOCUMENTED = [
   'negotiateDeflate',
   'acceptDeflateResponse',
   'PerMessageDeflate',
+  'deflateFactory',
 ].sort();
 
 describe('duplexjs/protocol exports', () => {
@@ -76,13 +78,13 @@ describe('duplexjs/protocol exports', () => {
       InvalidStateError,
       InvalidArgumentError,
     } = protocol;
-    assert.ok(new ProtocolError('X', 'x') instanceof DuplexError);
+    assert.ok(new ProtocolError('DUPLEX_RESERVED_BITS', 'x') instanceof DuplexError);
     assert.ok(new InvalidUtf8Error('text message') instanceof ProtocolError);
     assert.ok(new PayloadTooBigError({ size: 2, limit: 1 }) instanceof ProtocolError);
-    assert.ok(new HandshakeError('X', 'x') instanceof DuplexError);
+    assert.ok(new HandshakeError('DUPLEX_HANDSHAKE_NO_HOST', 'x') instanceof DuplexError);
     assert.ok(new InvalidStateError('x') instanceof DuplexError);
-    assert.ok(new InvalidArgumentError('X', 'x') instanceof DuplexError);
-    assert.ok(!(new HandshakeError('X', 'x') instanceof ProtocolError));
+    assert.ok(new InvalidArgumentError('DUPLEX_INVALID_OPTION', 'x') instanceof DuplexError);
+    assert.ok(!(new HandshakeError('DUPLEX_HANDSHAKE_NO_HOST', 'x') instanceof ProtocolError));
     const e = new PayloadTooBigError({ size: 2_097_152, limit: 1_048_576 });
     assert.equal(e.code, 'DUPLEX_PAYLOAD_TOO_BIG');
     assert.equal(e.closeCode, 1009);
@@ -92,6 +94,6 @@ describe('duplexjs/protocol exports', () => {
     const u = new InvalidUtf8Error('close reason');
     assert.equal(u.code, 'DUPLEX_INVALID_UTF8');
     assert.equal(u.closeCode, 1007);
-    assert.equal(new ProtocolError('X', 'x').closeCode, 1002);
+    assert.equal(new ProtocolError('DUPLEX_RESERVED_BITS', 'x').closeCode, 1002);
   });
 });

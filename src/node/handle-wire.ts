@@ -1,0 +1,406 @@
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { getSystemErrorName } from 'node:util';
+import { deliver, scheduleFlush } from './flush-turn.js';
+import { closedError, HIGH_WATER_MARK, type Wire, type WireListener, type WriteCallback } from './wire.js';
+
+/**
+ * The handle path: a plain TCP connection's libuv handle, taken from its node:net Socket
+ * after the upgrade and driven directly (docs/design/handle-io.md). It needs Node's stream
+ * binding (`WriteWrap`, `ShutdownWrap` and the shared `streamBaseState`), loaded when the
+ * first connection is adopted; if any piece is missing (a future Node), or
+ * `DUPLEX_STREAM_IO=1` is set, every connection takes the stream path instead.
+ */
+
+/** notify calls write callbacks, each on its own so that one that throws does not skip the others. */
+function notify(callbacks: WriteCallback[] | undefined, error: Error | undefined): void {
+  if (callbacks === undefined) return;
+  for (const callback of callbacks) process.nextTick(callback, error);
+}
+
+/**
+ * queuedCallbacks holds the write callbacks of the frames a HandleWire has queued and not
+ * yet handed to the kernel. A module-level map rather than a field: connections that never
+ * pass a callback (everything but ws-style `send(data, cb)`) pay nothing for it.
+ */
+const queuedCallbacks = new Map<HandleWire, WriteCallback[]>();
+
+/** takeCallbacks removes and returns the queued callbacks of a wire. */
+function takeCallbacks(wire: HandleWire): WriteCallback[] | undefined {
+  if (queuedCallbacks.size === 0) return undefined;
+  const callbacks = queuedCallbacks.get(wire);
+  if (callbacks !== undefined) queuedCallbacks.delete(wire);
+  return callbacks;
+}
+
+interface StreamReq {
+  /** The handle, set as node:net sets it: it stays reachable while the request is pending. */
+  handle: TcpHandle;
+  oncomplete: (this: StreamReq, status: number) => void;
+  wire?: HandleWire;
+  /** The buffers of an asynchronous writev, kept alive until libuv is done with them. */
+  chunks?: Buffer[];
+  callbacks?: WriteCallback[] | undefined;
+}
+
+interface TcpHandle {
+  readStart(): number;
+  readStop(): number;
+  writeBuffer(req: StreamReq, data: Buffer): number;
+  writev(req: StreamReq, chunks: Buffer[], allBuffers: boolean): number;
+  shutdown(req: StreamReq): number;
+  close(callback: () => void): void;
+  setNoDelay(enable: boolean): number;
+  onread: ((this: TcpHandle, buffer: ArrayBuffer | undefined) => void) | null;
+  [wireOf]?: HandleWire;
+  [key: symbol]: unknown;
+}
+
+interface StreamBinding {
+  WriteWrap: new () => StreamReq;
+  ShutdownWrap: new () => StreamReq;
+  streamBaseState: Int32Array;
+  kReadBytesOrError: number;
+  kArrayBufferOffset: number;
+  kLastWriteWasAsync: number;
+}
+
+const wireOf = Symbol('duplex.wire');
+/** libuv's UV_EOF, the same on every platform. */
+const UV_EOF = -4095;
+
+/** loadHandleIo returns Node's stream binding and TCP class when the handle path can be used. */
+function loadHandleIo(): { stream: StreamBinding; tcp: new () => unknown } | undefined {
+  if (process.env.DUPLEX_STREAM_IO === '1') return undefined;
+  try {
+    const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding;
+    const stream = binding('stream_wrap') as unknown as StreamBinding;
+    const tcp = binding('tcp_wrap')['TCP'] as (new () => unknown) | undefined;
+    const ok =
+      typeof stream.WriteWrap === 'function' &&
+      typeof stream.ShutdownWrap === 'function' &&
+      stream.streamBaseState instanceof Int32Array &&
+      [stream.kReadBytesOrError, stream.kArrayBufferOffset, stream.kLastWriteWasAsync].every(
+        (k) => typeof k === 'number',
+      ) &&
+      typeof tcp === 'function' &&
+      ['readStart', 'readStop', 'writeBuffer', 'writev', 'shutdown', 'close', 'setNoDelay'].every(
+        (m) => typeof (tcp.prototype as Record<string, unknown>)[m] === 'function',
+      );
+    return ok ? { stream, tcp } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// Node's bindings are loaded when the first plain TCP connection is adopted, never at import:
+// `process.binding` is deprecated (DEP0111, printed under --pending-deprecation), and a program
+// that only imports the package or only uses the client must not pay for it or see the warning.
+let io: { stream: StreamBinding; tcp: new () => unknown } | undefined;
+let ioLoaded = false;
+let state: Int32Array = new Int32Array(4);
+let K_READ = 0;
+let K_OFFSET = 0;
+let K_ASYNC = 0;
+
+/** handleIo loads the handle path's bindings once and tells whether it can be used. */
+function handleIo(): { stream: StreamBinding; tcp: new () => unknown } | undefined {
+  if (ioLoaded) return io;
+  ioLoaded = true;
+  io = loadHandleIo();
+  if (io !== undefined) {
+    state = io.stream.streamBaseState;
+    K_READ = io.stream.kReadBytesOrError;
+    K_OFFSET = io.stream.kArrayBufferOffset;
+    K_ASYNC = io.stream.kLastWriteWasAsync;
+  }
+  return io;
+}
+
+function uvError(status: number, syscall: string): Error {
+  const code = getSystemErrorName(status);
+  return Object.assign(new Error(`${syscall} ${code}`), { code, errno: status, syscall });
+}
+
+/** onHandleRead is every adopted handle's read callback (this = the handle). */
+function onHandleRead(this: TcpHandle, buffer: ArrayBuffer | undefined): void {
+  const wire = this[wireOf];
+  if (wire === undefined) return;
+  const nread = state[K_READ]!;
+  if (nread > 0 && buffer !== undefined) {
+    deliver(wire, Buffer.from(buffer, state[K_OFFSET], nread));
+  } else if (nread === UV_EOF) {
+    wire.receivedEnd();
+  } else if (nread < 0) {
+    wire.fail(uvError(nread, 'read'));
+  }
+}
+
+function afterWrite(this: StreamReq, status: number): void {
+  notify(this.callbacks, status < 0 ? uvError(status, 'write') : undefined);
+  this.wire?.written(status);
+}
+
+function afterShutdown(this: StreamReq, status: number): void {
+  this.wire?.shutDown(status);
+}
+
+function emitDrain(wire: HandleWire): void {
+  wire.drained();
+}
+
+/**
+ * HandleWire owns a TCP handle taken from a node:net Socket after the upgrade. It keeps
+ * one write request in flight at a time: frames written meanwhile wait in `#queue` and
+ * leave together in one writev when it completes, like a corked Writable.
+ */
+export class HandleWire implements Wire {
+  readonly #handle: TcpHandle;
+  readonly #listener: WireListener;
+  #queue: Buffer[] = [];
+  #queued = 0;
+  #inflight = 0;
+  #writing = false;
+  #scheduled = false;
+  #ending = false;
+  #shutdownSent = false;
+  #shutdownDone = false;
+  #eof = false;
+  #destroyed = false;
+  #paused = false;
+  #needDrain = false;
+
+  constructor(handle: TcpHandle, listener: WireListener) {
+    this.#handle = handle;
+    this.#listener = listener;
+  }
+
+  /**
+   * start begins reading. The bytes that arrived before the adoption go first, on the next
+   * tick: the application attaches its listeners after the constructor returns, and a
+   * read callback cannot come before that tick.
+   */
+  start(early: Buffer | undefined): void {
+    this.#handle[wireOf] = this;
+    this.#handle.onread = onHandleRead;
+    this.#handle.setNoDelay(true);
+    this.#handle.readStart();
+    if (early && early.length > 0) process.nextTick(deliver, this, early);
+  }
+
+  get buffered(): number {
+    return this.#queued + this.#inflight;
+  }
+
+  get writable(): boolean {
+    return !this.#ending && !this.#destroyed;
+  }
+
+  write(frames: readonly Buffer[], callback?: WriteCallback): boolean {
+    if (this.#ending || this.#destroyed) {
+      if (callback) process.nextTick(callback, closedError());
+      return false;
+    }
+    for (const frame of frames) {
+      if (frame.length === 0) continue;
+      this.#queue.push(frame);
+      this.#queued += frame.length;
+    }
+    if (callback) {
+      if (this.#queued === 0 && !this.#writing) process.nextTick(callback);
+      else {
+        const list = queuedCallbacks.get(this);
+        if (list) list.push(callback);
+        else queuedCallbacks.set(this, [callback]);
+      }
+    }
+    if (!this.#scheduled && !this.#writing && this.#queued > 0) {
+      this.#scheduled = true;
+      scheduleFlush(this);
+    }
+    if (this.buffered < HIGH_WATER_MARK) return true;
+    this.#needDrain = true;
+    return false;
+  }
+
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#destroyed || this.#writing) return;
+    if (this.#queued > 0) {
+      const chunks = this.#queue;
+      const bytes = this.#queued;
+      const callbacks = takeCallbacks(this);
+      this.#queue = [];
+      this.#queued = 0;
+      const req = new io!.stream.WriteWrap();
+      req.handle = this.#handle;
+      req.oncomplete = afterWrite;
+      const err =
+        chunks.length === 1
+          ? this.#handle.writeBuffer(req, chunks[0]!)
+          : this.#handle.writev(req, chunks, true);
+      if (err !== 0) {
+        const error = uvError(err, 'write');
+        notify(callbacks, error);
+        this.fail(error);
+        return;
+      }
+      if (state[K_ASYNC] !== 0) {
+        // The kernel took part of it; libuv writes the rest when the socket is writable.
+        req.wire = this;
+        req.chunks = chunks;
+        req.callbacks = callbacks;
+        this.#writing = true;
+        this.#inflight = bytes;
+        return;
+      }
+      notify(callbacks, undefined);
+    }
+    this.#afterFlushed();
+  }
+
+  /** written completes an asynchronous write (afterWrite). */
+  written(status: number): void {
+    this.#writing = false;
+    this.#inflight = 0;
+    if (this.#destroyed) return;
+    if (status < 0) {
+      this.fail(uvError(status, 'write'));
+      return;
+    }
+    if (this.#queued > 0) this.flush();
+    else this.#afterFlushed();
+  }
+
+  #afterFlushed(): void {
+    if (this.#queued === 0) notify(takeCallbacks(this), undefined);
+    if (this.#ending && !this.#shutdownSent) this.#shutdown();
+    if (this.#needDrain) {
+      this.#needDrain = false;
+      process.nextTick(emitDrain, this);
+    }
+  }
+
+  drained(): void {
+    if (!this.#destroyed) this.#listener.wireDrain();
+  }
+
+  end(): void {
+    if (this.#ending || this.#destroyed) return;
+    this.#ending = true;
+    if (!this.#writing && this.#queued === 0) this.#shutdown();
+  }
+
+  #shutdown(): void {
+    this.#shutdownSent = true;
+    const req = new io!.stream.ShutdownWrap();
+    req.handle = this.#handle;
+    req.oncomplete = afterShutdown;
+    req.wire = this;
+    const err = this.#handle.shutdown(req);
+    if (err !== 0) this.destroy();
+  }
+
+  /** shutDown completes the half-close (afterShutdown); with the peer's FIN in too, the connection is done. */
+  shutDown(status: number): void {
+    this.#shutdownDone = true;
+    if (status < 0 || this.#eof) this.destroy();
+  }
+
+  received(chunk: Buffer): void {
+    if (!this.#destroyed) this.#listener.wireData(chunk);
+  }
+
+  receivedEnd(): void {
+    if (this.#destroyed || this.#eof) return;
+    this.#eof = true;
+    this.#handle.readStop();
+    this.#listener.wireEnd();
+    if (this.#shutdownDone) this.destroy();
+  }
+
+  fail(error: Error): void {
+    if (this.#destroyed) return;
+    this.#listener.wireError(error);
+    this.destroy();
+  }
+
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    const callbacks = takeCallbacks(this);
+    this.#queue = [];
+    this.#queued = 0;
+    notify(callbacks, closedError());
+    this.#handle.readStop();
+    this.#handle.close(() => this.#listener.wireClose());
+  }
+
+  pause(): void {
+    this.#paused = true;
+    if (!this.#eof && !this.#destroyed) this.#handle.readStop();
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (!this.#eof && !this.#destroyed) this.#handle.readStart();
+  }
+}
+
+// ---- Adoption ----
+
+interface NetInternals {
+  _handle: TcpHandle | null;
+}
+
+let ownerSymbol: symbol | undefined;
+
+/**
+ * adoptHandle takes the TCP handle of a plain node:net Socket for a HandleWire, or returns
+ * undefined when the socket cannot be adopted (not plain TCP, writes pending, half-closed,
+ * or no handle path on this Node). The Socket is destroyed without touching the connection
+ * (so an http.Server stops counting it); its `remoteAddress`, `remotePort`, `remoteFamily`,
+ * `localAddress` and `localPort` stay readable. Bytes the Socket still held go after `head`.
+ */
+export function adoptHandle(
+  socket: Duplex,
+  head: Buffer | undefined,
+  listener: WireListener,
+): HandleWire | undefined {
+  const handle = adoptableHandle(socket);
+  if (handle === undefined) return undefined;
+  const net = socket as Socket & NetInternals;
+  // Keep both ends' addresses readable on the Socket once its handle is gone
+  // (`request.socket.remoteAddress` and the like): node:net caches the peer's once read,
+  // but not its own (Node 20 answers {} without a handle), so those become own values.
+  void net.remoteAddress;
+  const local = { localAddress: net.localAddress, localPort: net.localPort, localFamily: net.localFamily };
+  for (const [name, value] of Object.entries(local)) {
+    Object.defineProperty(net, name, { value, configurable: true, enumerable: false });
+  }
+  handle.readStop();
+  net._handle = null;
+  const held = net.readableLength > 0 ? (net.read(net.readableLength) as Buffer | null) : null;
+  net.destroy();
+  ownerSymbol ??= Object.getOwnPropertySymbols(handle).find((s) => s.description === 'owner_symbol');
+  const wire = new HandleWire(handle, listener);
+  // Diagnostics that map a handle to its owner now find the wire, and the dead Socket can be collected.
+  if (ownerSymbol !== undefined) handle[ownerSymbol] = wire;
+  const early =
+    held && held.length > 0 ? (head && head.length > 0 ? Buffer.concat([head, held]) : held) : head;
+  wire.start(early);
+  return wire;
+}
+
+function adoptableHandle(socket: Duplex): TcpHandle | undefined {
+  if (!(socket instanceof Socket)) return undefined;
+  const io = handleIo();
+  if (io === undefined) return undefined;
+  const handle = (socket as Socket & NetInternals)._handle;
+  if (handle === null || !(handle instanceof io.tcp)) return undefined;
+  if (socket.destroyed || socket.connecting || socket.writableLength > 0 || socket.writableEnded)
+    return undefined;
+  if (socket.readableEnded) return undefined;
+  return handle;
+}
