@@ -184,6 +184,18 @@ export function ratio(
   return median(r);
 }
 
+/** cpuPerMessage is the server's CPU time per message (or delivery) of a run, in microseconds. */
+export const cpuPerMessage = (m: Measure): number =>
+  m.serverCpu > 0 && m.value > 0 ? ((m.serverCpu / 100) * 1e6) / m.value : Number.NaN;
+
+/** cpuRatio is the median over rounds of the CPU per message of a[i] / b[i]. */
+function cpuRatio(a: Measure[] | undefined, b: Measure[] | undefined): number {
+  if (!a || !b) return Number.NaN;
+  const r: number[] = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) r.push(cpuPerMessage(a[i]!) / cpuPerMessage(b[i]!));
+  return median(r);
+}
+
 const med = (ms: Measure[] | undefined, key: keyof Measure): number => median((ms ?? []).map((m) => m[key]));
 
 function figure(ms: Measure[] | undefined, unit: LoadSpec['unit']): string {
@@ -223,6 +235,15 @@ export function ratioRows(
       subject: `${int(med(runs['duplex'], 'p99'))} us`,
       ratio: ratio(runs['duplex'], ws, 'p99'),
     });
+  if (spec.unit === 'msg/s')
+    rows.push({
+      measure:
+        'same: server CPU time per message (what a message costs the server, whatever CPU share the shared machine left it; lower is better)',
+      compared: `Duplex ${versus}`,
+      peer: `${fmt(median((ws ?? []).map(cpuPerMessage)), 1)} us`,
+      subject: `${fmt(median((runs['duplex'] ?? []).map(cpuPerMessage)), 1)} us`,
+      ratio: cpuRatio(runs['duplex'], ws),
+    });
   for (const s of Object.keys(runs) as ServerName[]) {
     if (s === 'duplex' || s === 'ws') continue;
     rows.push({
@@ -249,7 +270,7 @@ export function detail(spec: LoadSpec, runs: Record<string, Measure[]>): DetailT
       ms.map((m) => int(m.value)).join(', '),
       `${int(med(ms, 'value'))} ${spec.unit}`,
       int(med(ms, 'clientCpu')),
-      int(med(ms, 'serverCpu')),
+      fmt(med(ms, 'serverCpu'), 1),
       String(ms.reduce((n, m) => n + m.errors, 0)),
     ]);
   }

@@ -46,7 +46,7 @@ describe('bench harness', () => {
         assert.match(
           run.stdout,
           new RegExp(
-            `\\| ${scenario} \\| ${server} \\| [1-9][0-9,]* \\| [1-9][0-9,]* msg/s \\| [0-9]+ \\| [0-9]+ \\| 0 \\|`,
+            `\\| ${scenario} \\| ${server} \\| [1-9][0-9,]* \\| [1-9][0-9,]* msg/s \\| [0-9]+ \\| [0-9.]+ \\| 0 \\|`,
           ),
           run.stdout,
         );
