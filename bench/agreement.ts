@@ -147,16 +147,30 @@ function toolArgv(tool: Tool, wsload: string, o: Options, port: number, pid: num
   ];
 }
 
-/** runTool runs one tool against the server and reads the server's CPU over the tool's whole run. */
+/**
+ * runTool runs one tool against the server. The server's CPU is read from /proc every 100 ms
+ * while it runs and taken over the tool's measured window: its last `duration_s` seconds
+ * before it printed its result (both tools stop measuring, print and exit at once).
+ */
 async function runTool(argv: string[], limitS: number, serverPid: number): Promise<Run> {
-  const t0 = performance.now();
-  const s0 = cpuTicks(serverPid);
-  const r = await runGenerator(argv, limitS);
-  const secs = (performance.now() - t0) / 1000;
-  const s1 = cpuTicks(serverPid);
-  // The tools measure the same window length; the server's share over the tool's whole run
-  // (connect, warm-up, measure, close) is an indication, the same way for both.
-  const serverCpu = Math.round(((s1 - s0) / 100 / secs) * 100);
+  const samples: { t: number; ticks: number }[] = [];
+  const poll = setInterval(() => samples.push({ t: performance.now(), ticks: cpuTicks(serverPid) }), 100);
+  let r: Record<string, unknown>;
+  try {
+    r = await runGenerator(argv, limitS);
+  } finally {
+    clearInterval(poll);
+  }
+  const end = performance.now();
+  const secs = Number(r['duration_s']);
+  const at = (t: number) =>
+    samples.reduce((best, s) => (Math.abs(s.t - t) < Math.abs(best.t - t) ? s : best));
+  let serverCpu = Number.NaN;
+  if (samples.length >= 2 && secs > 0) {
+    const a = at(end - secs * 1000 - 100);
+    const b = at(end - 100);
+    if (b.t > a.t) serverCpu = ((b.ticks - a.ticks) / 100 / ((b.t - a.t) / 1000)) * 100;
+  }
   return {
     msgs: Number(r['msgs_per_s']),
     p50: Number(r['p50_us']),
@@ -191,7 +205,7 @@ async function measureCell(o: Options, wsload: string, server: ServerKind, size:
       cell.bench.push(b);
       cell.ratios.push(b.msgs / w.msgs);
       process.stderr.write(
-        `agreement: ${server} ${size} B pair ${pair + 1} (${order[0]} first): wsload ${int(w.msgs)} msgs/s, duplex bench ${int(b.msgs)} msgs/s, ratio ${fmt(b.msgs / w.msgs)} (client CPU ${w.clientCpu} / ${b.clientCpu} %, server CPU ${w.serverCpu} / ${b.serverCpu} %, errors ${w.errors} / ${b.errors})\n`,
+        `agreement: ${server} ${size} B pair ${pair + 1} (${order[0]} first): wsload ${int(w.msgs)} msgs/s, duplex bench ${int(b.msgs)} msgs/s, ratio ${fmt(b.msgs / w.msgs)} (client CPU ${w.clientCpu} / ${b.clientCpu} %, server CPU ${fmt(w.serverCpu, 0)} / ${fmt(b.serverCpu, 0)} %, errors ${w.errors} / ${b.errors})\n`,
       );
     }
   } finally {
@@ -202,8 +216,8 @@ async function measureCell(o: Options, wsload: string, server: ServerKind, size:
 
 function table(cells: Cell[]): string {
   const lines = [
-    '| server | message | pairs | wsload msgs/s | duplex bench msgs/s | bench / wsload (median of pairs) | range of pairs | within 10 %? | p50 wsload / bench | p99 wsload / bench | client CPU wsload / bench | server CPU wsload / bench | errors |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| server | message | pairs | wsload msgs/s | duplex bench msgs/s | bench / wsload (median of pairs) | range of pairs | within 10 %? | p50 wsload / bench | p99 wsload / bench | client CPU wsload / bench | client CPU per message wsload / bench | server CPU wsload / bench | server CPU per message wsload / bench | errors |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const c of cells) {
     const m = (runs: Run[], k: keyof Run) => median(runs.map((r) => r[k]));
@@ -211,8 +225,10 @@ function table(cells: Cell[]): string {
     const x = median(c.ratios);
     const ok = Number.isFinite(x) ? (Math.abs(x - 1) <= 0.1 ? 'yes' : '**no**') : 'n/a';
     const errors = [...c.wsload, ...c.bench].reduce((n, r) => n + r.errors, 0);
+    const per = (runs: Run[], k: 'clientCpu' | 'serverCpu') =>
+      fmt(median(runs.map((r) => ((r[k] / 100) * 1e6) / r.msgs)), 1);
     lines.push(
-      `| ${c.server === 'duplex' ? 'duplex echo' : 'ws 8'} | ${c.size >= 1024 ? `${c.size / 1024} KiB binary` : `${c.size} B text`} | ${c.ratios.length} | ${int(m(c.wsload, 'msgs'))} | ${int(m(c.bench, 'msgs'))} | **${fmt(x)}** | ${fmt(Math.min(...c.ratios))}-${fmt(Math.max(...c.ratios))} | ${ok} | ${ms(m(c.wsload, 'p50'))} / ${ms(m(c.bench, 'p50'))} ms | ${ms(m(c.wsload, 'p99'))} / ${ms(m(c.bench, 'p99'))} ms | ${int(m(c.wsload, 'clientCpu'))} / ${int(m(c.bench, 'clientCpu'))} % | ${int(m(c.wsload, 'serverCpu'))} / ${int(m(c.bench, 'serverCpu'))} % | ${errors} |`,
+      `| ${c.server === 'duplex' ? 'duplex echo' : 'ws 8'} | ${c.size >= 1024 ? `${c.size / 1024} KiB binary` : `${c.size} B text`} | ${c.ratios.length} | ${int(m(c.wsload, 'msgs'))} | ${int(m(c.bench, 'msgs'))} | **${fmt(x)}** | ${fmt(Math.min(...c.ratios))}-${fmt(Math.max(...c.ratios))} | ${ok} | ${ms(m(c.wsload, 'p50'))} / ${ms(m(c.bench, 'p50'))} ms | ${ms(m(c.wsload, 'p99'))} / ${ms(m(c.bench, 'p99'))} ms | ${int(m(c.wsload, 'clientCpu'))} / ${int(m(c.bench, 'clientCpu'))} % | ${per(c.wsload, 'clientCpu')} / ${per(c.bench, 'clientCpu')} us | ${int(m(c.wsload, 'serverCpu'))} / ${int(m(c.bench, 'serverCpu'))} % | ${per(c.wsload, 'serverCpu')} / ${per(c.bench, 'serverCpu')} us | ${errors} |`,
     );
   }
   return lines.join('\n');
@@ -246,7 +262,7 @@ async function main(): Promise<void> {
     `${o.connections} connections, 1 message in flight each, ${o.duration} s measured after ${o.warmup} s warm-up; ${o.pairs} pairs per row, alternating which tool runs first; one server process per row`,
   ];
   process.stdout.write(
-    `${header.map((h) => `> ${h}`).join('\n')}\n\n${table(out)}\n\nRatio > 1: duplex bench counted more echoes per second than wsload against the same server. Latencies and CPU are medians over the runs; server CPU is over each tool's whole run (connect, warm-up, measure, close).\n\n(${((Date.now() - started) / 1000).toFixed(0)} s)\n`,
+    `${header.map((h) => `> ${h}`).join('\n')}\n\n${table(out)}\n\nRatio > 1: duplex bench counted more echoes per second than wsload against the same server. Latencies and CPU are medians over the runs; server CPU is over each tool's measured window (from /proc, sampled every 100 ms); CPU per message is CPU time over messages counted, in microseconds.\n\n(${((Date.now() - started) / 1000).toFixed(0)} s)\n`,
   );
 }
 
