@@ -4,7 +4,9 @@
  * epoll) reports for the same load, within 10 %? Both drive the same server process, one after
  * the other, alternately (wsload first in even pairs, duplex bench first in odd ones), pinned to
  * the same CPU (the server on CPU 0, the tools on CPU 1), in one process tree. A pair's ratio is
- * duplex bench's msgs/s over wsload's; the table gives the median of the pairs' ratios.
+ * duplex bench's msgs/s over wsload's; the table gives the median of the pairs' ratios. Then
+ * the same number of side-by-side runs: both tools at once, half the connections each, so that
+ * the machine's drift hits both alike (a tool slower to turn echoes around gets fewer).
  *
  *   WSLOAD_SRC=../shared/tools/wsload.c npm run bench:agreement -- [--pairs N] [--duration S]
  *        [--warmup S] [--connections N] [--servers duplex,ws] [--sizes 32,16384]
@@ -15,6 +17,7 @@
  * (default: ../shared/tools/wsload.c beside the repository); without it the script says so and
  * exits 2. Every child is bounded in time.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,6 +101,8 @@ interface Cell {
   bench: Run[];
   /** bench / wsload per pair. */
   ratios: number[];
+  /** Side by side: bench / wsload msgs/s, each tool with half the connections, at the same time. */
+  together: number[];
 }
 
 function serverArgv(kind: ServerKind): string[] {
@@ -106,7 +111,15 @@ function serverArgv(kind: ServerKind): string[] {
     : [process.execPath, path.join(here, 'servers', 'ws.js'), 'echo', '--port', '0'];
 }
 
-function toolArgv(tool: Tool, wsload: string, o: Options, port: number, pid: number, size: number): string[] {
+function toolArgv(
+  tool: Tool,
+  wsload: string,
+  o: Options,
+  port: number,
+  pid: number,
+  size: number,
+  connections = o.connections,
+): string[] {
   const binary = size >= 1024;
   if (tool === 'wsload')
     return [
@@ -114,7 +127,7 @@ function toolArgv(tool: Tool, wsload: string, o: Options, port: number, pid: num
       '--port',
       String(port),
       '-c',
-      String(o.connections),
+      String(connections),
       '-k',
       '1',
       '-s',
@@ -133,7 +146,7 @@ function toolArgv(tool: Tool, wsload: string, o: Options, port: number, pid: num
     'bench',
     `ws://127.0.0.1:${port}/`,
     '-c',
-    String(o.connections),
+    String(connections),
     '-k',
     '1',
     '--size',
@@ -184,7 +197,7 @@ async function runTool(argv: string[], limitS: number, serverPid: number): Promi
 async function measureCell(o: Options, wsload: string, server: ServerKind, size: number): Promise<Cell> {
   const pin = pinning('the tools');
   const srv = await startServer([...pin.server, ...serverArgv(server)]);
-  const cell: Cell = { server, size, wsload: [], bench: [], ratios: [] };
+  const cell: Cell = { server, size, wsload: [], bench: [], ratios: [], together: [] };
   try {
     await sleep(300);
     const limit = o.duration + o.warmup + 60;
@@ -208,16 +221,66 @@ async function measureCell(o: Options, wsload: string, server: ServerKind, size:
         `agreement: ${server} ${size} B pair ${pair + 1} (${order[0]} first): wsload ${int(w.msgs)} msgs/s, duplex bench ${int(b.msgs)} msgs/s, ratio ${fmt(b.msgs / w.msgs)} (client CPU ${w.clientCpu} / ${b.clientCpu} %, server CPU ${fmt(w.serverCpu, 0)} / ${fmt(b.serverCpu, 0)} %, errors ${w.errors} / ${b.errors})\n`,
       );
     }
+    // Side by side: both tools at once against the server, half the connections each. Both
+    // see the same machine at the same moment, so its drift cancels; a tool that turns echoes
+    // around more slowly gets fewer of them. duplex bench starts first and wsload after
+    // duplex bench's start-up time (measured), so that their measured windows coincide.
+    const half = Math.max(1, Math.floor(o.connections / 2));
+    for (let run = 0; run < o.pairs; run++) {
+      const bench = runTool(
+        [...pin.generator, ...toolArgv('bench', wsload, o, srv.port, srv.pid, size, half)],
+        limit,
+        srv.pid,
+      );
+      await sleep(startupMs);
+      const w = await runTool(
+        [...pin.generator, ...toolArgv('wsload', wsload, o, srv.port, srv.pid, size, half)],
+        limit,
+        srv.pid,
+      );
+      const b = await bench;
+      cell.together.push(b.msgs / w.msgs);
+      process.stderr.write(
+        `agreement: ${server} ${size} B side by side ${run + 1}: wsload ${int(w.msgs)} msgs/s, duplex bench ${int(b.msgs)} msgs/s on ${half} connections each, ratio ${fmt(b.msgs / w.msgs)}\n`,
+      );
+      await sleep(300);
+    }
   } finally {
     await stopChild(srv.child);
   }
   return cell;
 }
 
+/** startupMs is how long `duplex bench` takes to start (node, the CLI's modules), pinned as it will run. */
+let startupMs = 0;
+function measureStartup(): void {
+  const pin = pinning('');
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    spawnSync(
+      pin.generator[0] ?? process.execPath,
+      [
+        ...pin.generator.slice(1),
+        ...(pin.generator.length ? [process.execPath] : []),
+        CLI,
+        'bench',
+        '--help',
+      ],
+      {
+        stdio: 'ignore',
+        timeout: 30_000,
+      },
+    );
+    times.push(performance.now() - t0);
+  }
+  startupMs = median(times);
+}
+
 function table(cells: Cell[]): string {
   const lines = [
-    '| server | message | pairs | wsload msgs/s | duplex bench msgs/s | bench / wsload (median of pairs) | range of pairs | within 10 %? | p50 wsload / bench | p99 wsload / bench | client CPU wsload / bench | client CPU per message wsload / bench | server CPU wsload / bench | server CPU per message wsload / bench | errors |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| server | message | pairs | wsload msgs/s | duplex bench msgs/s | bench / wsload (median of pairs) | range of pairs | within 10 %? | p50 wsload / bench | p99 wsload / bench | client CPU wsload / bench | client CPU per message wsload / bench | server CPU wsload / bench | server CPU per message wsload / bench | side by side: bench / wsload (median, range) | errors |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const c of cells) {
     const m = (runs: Run[], k: keyof Run) => median(runs.map((r) => r[k]));
@@ -228,7 +291,7 @@ function table(cells: Cell[]): string {
     const per = (runs: Run[], k: 'clientCpu' | 'serverCpu') =>
       fmt(median(runs.map((r) => ((r[k] / 100) * 1e6) / r.msgs)), 1);
     lines.push(
-      `| ${c.server === 'duplex' ? 'duplex echo' : 'ws 8'} | ${c.size >= 1024 ? `${c.size / 1024} KiB binary` : `${c.size} B text`} | ${c.ratios.length} | ${int(m(c.wsload, 'msgs'))} | ${int(m(c.bench, 'msgs'))} | **${fmt(x)}** | ${fmt(Math.min(...c.ratios))}-${fmt(Math.max(...c.ratios))} | ${ok} | ${ms(m(c.wsload, 'p50'))} / ${ms(m(c.bench, 'p50'))} ms | ${ms(m(c.wsload, 'p99'))} / ${ms(m(c.bench, 'p99'))} ms | ${int(m(c.wsload, 'clientCpu'))} / ${int(m(c.bench, 'clientCpu'))} % | ${per(c.wsload, 'clientCpu')} / ${per(c.bench, 'clientCpu')} us | ${int(m(c.wsload, 'serverCpu'))} / ${int(m(c.bench, 'serverCpu'))} % | ${per(c.wsload, 'serverCpu')} / ${per(c.bench, 'serverCpu')} us | ${errors} |`,
+      `| ${c.server === 'duplex' ? 'duplex echo' : 'ws 8'} | ${c.size >= 1024 ? `${c.size / 1024} KiB binary` : `${c.size} B text`} | ${c.ratios.length} | ${int(m(c.wsload, 'msgs'))} | ${int(m(c.bench, 'msgs'))} | **${fmt(x)}** | ${fmt(Math.min(...c.ratios))}-${fmt(Math.max(...c.ratios))} | ${ok} | ${ms(m(c.wsload, 'p50'))} / ${ms(m(c.bench, 'p50'))} ms | ${ms(m(c.wsload, 'p99'))} / ${ms(m(c.bench, 'p99'))} ms | ${int(m(c.wsload, 'clientCpu'))} / ${int(m(c.bench, 'clientCpu'))} % | ${per(c.wsload, 'clientCpu')} / ${per(c.bench, 'clientCpu')} us | ${int(m(c.wsload, 'serverCpu'))} / ${int(m(c.bench, 'serverCpu'))} % | ${per(c.wsload, 'serverCpu')} / ${per(c.bench, 'serverCpu')} us | ${c.together.length ? `${fmt(median(c.together))} (${fmt(Math.min(...c.together))}-${fmt(Math.max(...c.together))})` : 'n/a'} | ${errors} |`,
     );
   }
   return lines.join('\n');
@@ -250,19 +313,20 @@ async function main(): Promise<void> {
       process.stderr.write('agreement: time limit reached\n');
       process.exit(3);
     },
-    (cells * o.pairs * 2 * (o.duration + o.warmup + 10) + 120) * 1000,
+    (cells * o.pairs * 3 * (o.duration + o.warmup + 10) + 120) * 1000,
   ).unref();
   const pin = pinning('wsload and duplex bench');
+  measureStartup();
   const started = Date.now();
   const out: Cell[] = [];
   for (const server of o.servers)
     for (const size of o.sizes) out.push(await measureCell(o, wsload, server, size));
   const header = [
     `duplex bench vs wsload (shared/tools/wsload.c), ${new Date().toISOString().slice(0, 10)}: node ${process.version}; ${pin.note}`,
-    `${o.connections} connections, 1 message in flight each, ${o.duration} s measured after ${o.warmup} s warm-up; ${o.pairs} pairs per row, alternating which tool runs first; one server process per row`,
+    `${o.connections} connections, 1 message in flight each, ${o.duration} s measured after ${o.warmup} s warm-up; ${o.pairs} pairs per row, alternating which tool runs first; one server process per row; side by side: both tools at once with ${Math.floor(o.connections / 2)} connections each, wsload started ${Math.round(startupMs)} ms after duplex bench (its measured start-up)`,
   ];
   process.stdout.write(
-    `${header.map((h) => `> ${h}`).join('\n')}\n\n${table(out)}\n\nRatio > 1: duplex bench counted more echoes per second than wsload against the same server. Latencies and CPU are medians over the runs; server CPU is over each tool's measured window (from /proc, sampled every 100 ms); CPU per message is CPU time over messages counted, in microseconds.\n\n(${((Date.now() - started) / 1000).toFixed(0)} s)\n`,
+    `${header.map((h) => `> ${h}`).join('\n')}\n\n${table(out)}\n\nRatio > 1: duplex bench counted more echoes per second than wsload against the same server (one after the other; side by side, on half the connections each). Latencies and CPU are medians over the runs; server CPU is over each tool's measured window (from /proc, sampled every 100 ms); CPU per message is CPU time over messages counted, in microseconds.\n\n(${((Date.now() - started) / 1000).toFixed(0)} s)\n`,
   );
 }
 
