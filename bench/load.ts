@@ -6,7 +6,9 @@
  * The same modes and JSON output as shared/tools/wsload.c, so the harness drives either.
  *
  *   node build/bench/load.js --port P [-c N] [-k K] [-s BYTES] [--binary] [-d S] [-w S]
- *        [--idle --hold S] [--broadcast --window W] [--raw] [--pid PID] [--threads T]
+ *        [--idle --hold S] [--broadcast --window W] [--raw] [--tls] [--pid PID] [--threads T]
+ *
+ * `--tls` connects over TLS (wss, any certificate accepted: loopback only).
  *
  * It prints one JSON line on stdout (`msgs_per_s`, `p50_us`, `p99_us`, `errors`,
  * `client_cpu_pct`, `server_cpu_pct`, ...). Every run is bounded: a hard timer ends the
@@ -32,6 +34,7 @@ export interface LoadOptions {
   warmup: number;
   mode: 'echo' | 'idle' | 'broadcast';
   raw: boolean;
+  tls: boolean;
   hold: number;
   window: number;
   pid: number;
@@ -50,6 +53,7 @@ const DEFAULTS: LoadOptions = {
   warmup: 2,
   mode: 'echo',
   raw: false,
+  tls: false,
   hold: 10,
   window: 16,
   pid: 0,
@@ -83,6 +87,7 @@ const FLAGS: Flags<LoadOptions> = {
   '--hold': 'hold',
   '--window': 'window',
   '--raw': ['raw', true],
+  '--tls': ['tls', true],
   '--pid': 'pid',
   '--threads': 'threads',
   '--parallel': 'parallel',
@@ -96,6 +101,7 @@ function parseArgs(argv: string[]): LoadOptions {
     );
   }
   requireLoopback('load', o.host);
+  if (o.tls && o.raw) throw new Error('load: --tls and --raw do not go together');
   if (o.mode === 'broadcast' && o.size < 24) throw new Error('load: --broadcast needs --size >= 24');
   if (o.mode !== 'echo') o.threads = 1;
   o.threads = Math.max(1, Math.min(o.threads, o.connections));
@@ -151,7 +157,7 @@ class Conn extends RawClient {
     role: Conn['role'],
     private readonly run: Run,
   ) {
-    super({ host: run.options.host, port: run.options.port, raw: run.options.raw });
+    super({ host: run.options.host, port: run.options.port, raw: run.options.raw, tls: run.options.tls });
     this.role = role;
   }
 
@@ -456,6 +462,7 @@ async function main(): Promise<void> {
     type: o.binary ? 'binary' : 'text',
     inflight: o.inflight,
     raw: o.raw,
+    tls: o.tls,
     duration_s: Number(secs.toFixed(2)),
     msgs_per_s: Math.round(messages / secs),
     mbytes_per_s: Number((bytes / secs / 1e6).toFixed(1)),
@@ -468,7 +475,7 @@ async function main(): Promise<void> {
     Object.assign(result, { offered_msgs_per_s: Math.round(offered / secs), dropped });
   Object.assign(result, {
     client_cpu_pct: Math.round(((cpu1.user + cpu1.system) / 1e6 / secs) * 100),
-    server_cpu_pct: o.pid ? Math.round(((srv1 - srv0) / 100 / secs) * 100) : -1,
+    server_cpu_pct: o.pid ? Math.round(((srv1 - srv0) / 100 / secs) * 1000) / 10 : -1,
     server_rss_kb: o.pid ? rssKb(o.pid) : -1,
     errors: errorTotal(errors),
     error_detail: errors,

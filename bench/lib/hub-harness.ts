@@ -17,7 +17,6 @@
 import path from 'node:path';
 import {
   type FdLimits,
-  fmt,
   int,
   median,
   type Pinning,
@@ -31,7 +30,7 @@ import {
 export type HubScenario = 'hub-room' | 'hub-rooms' | 'hub-idle';
 export const HUB_SCENARIOS: readonly HubScenario[] = ['hub-room', 'hub-rooms', 'hub-idle'];
 export type HubServer = 'hub' | 'socketio';
-const SERVERS: readonly HubServer[] = ['hub', 'socketio'];
+export const SERVERS: readonly HubServer[] = ['hub', 'socketio'];
 
 /** HubOptions are the harness options the hub scenarios read. */
 export interface HubOptions {
@@ -87,7 +86,7 @@ export interface HubResult {
 }
 
 /** HUB_TARGETS are issue 9's targets, Duplex / Socket.IO. */
-const TARGETS = {
+export const TARGETS = {
   room: 10,
   rooms: 5,
   p99: 1,
@@ -252,10 +251,11 @@ export async function runHubScenario(ctx: HubContext, scenario: HubScenario): Pr
  * perCpu is deliveries per second of the server's CPU time: what one delivery costs the
  * server, whatever share of its CPU it got (the machine is shared).
  */
-const perCpu = (m: HubMeasure): number => (m.serverCpu > 0 ? m.value / (m.serverCpu / 100) : Number.NaN);
+export const perCpu = (m: HubMeasure): number =>
+  m.serverCpu > 0 ? m.value / (m.serverCpu / 100) : Number.NaN;
 
 /** ratio is the median over rounds of hub[i] / socketio[i] (pairs measured in the same round). */
-function ratio(r: HubResult, key: 'value' | 'p99' | 'heap' | 'perCpu'): number {
+export function ratio(r: HubResult, key: 'value' | 'p99' | 'heap' | 'perCpu'): number {
   const out: number[] = [];
   const n = Math.min(r.runs.hub.length, r.runs.socketio.length);
   const get = (m: HubMeasure): number => (key === 'perCpu' ? perCpu(m) : m[key]);
@@ -263,72 +263,4 @@ function ratio(r: HubResult, key: 'value' | 'p99' | 'heap' | 'perCpu'): number {
   return median(out);
 }
 
-const med = (ms: HubMeasure[], key: keyof HubMeasure): number => median(ms.map((m) => m[key]));
-
-function verdict(value: number, target: number, atMost: boolean): string {
-  if (!Number.isFinite(value)) return 'n/a';
-  return (atMost ? value <= target : value >= target) ? 'yes' : '**no**';
-}
-
-/** hubMarkdown is the table of ratios against issue 9's targets, then every run. */
-export function hubMarkdown(results: HubResult[], o: HubOptions): string {
-  const lines: string[] = [];
-  lines.push('| scenario | Socket.IO 4 | Duplex hub | Duplex / Socket.IO | target | met? |');
-  lines.push('|---|---|---|---|---|---|');
-  for (const r of results) {
-    const io = r.runs.socketio;
-    const hub = r.runs.hub;
-    if (r.scenario === 'hub-idle') {
-      const kb = (ms: HubMeasure[], key: 'value' | 'heap') => `${fmt(med(ms, key) / 1000, 1)} KB`;
-      const x = ratio(r, 'value');
-      lines.push(
-        `| memory per idle connection with one subscription (${int(o.idleConnections)} connections in ${o.rooms} rooms): RSS after GC | ${kb(io, 'value')} | ${kb(hub, 'value')} | **${fmt(x, 3)}x** | <= ${TARGETS.memory}x | ${verdict(x, TARGETS.memory, true)} |`,
-      );
-      lines.push(
-        `| same: V8 heap used after GC | ${kb(io, 'heap')} | ${kb(hub, 'heap')} | ${fmt(ratio(r, 'heap'))}x | | |`,
-      );
-      continue;
-    }
-    const one = r.scenario === 'hub-room';
-    const title = one
-      ? `one room: ${int(o.subscribers)} subscribers, 1 publisher, 64 B, window ${o.window}: deliveries/s`
-      : `${o.rooms} rooms of ${int(o.roomSubscribers)} subscribers, a publisher each, 64 B, window ${o.window}: deliveries/s`;
-    const target = one ? TARGETS.room : TARGETS.rooms;
-    const x = ratio(r, 'value');
-    const p = ratio(r, 'p99');
-    lines.push(
-      `| ${title} | ${int(med(io, 'value'))} | ${int(med(hub, 'value'))} | **${fmt(x)}x** | >= ${target}x | ${verdict(x, target, false)} |`,
-    );
-    lines.push(
-      `| same: p99 delivery latency | ${int(med(io, 'p99'))} us | ${int(med(hub, 'p99'))} us | ${fmt(p)}x | <= ${TARGETS.p99}x | ${verdict(p, TARGETS.p99, true)} |`,
-    );
-    const cpu = (ms: HubMeasure[]) => int(median(ms.map(perCpu)));
-    lines.push(
-      `| same: deliveries per second of server CPU time (cost per delivery, whatever CPU share the server got) | ${cpu(io)} | ${cpu(hub)} | ${fmt(ratio(r, 'perCpu'))}x | | |`,
-    );
-  }
-  lines.push('');
-  lines.push(
-    'Ratios are medians of per-round ratios (servers alternated in each round); absolute figures are medians.',
-  );
-  lines.push('');
-  lines.push(
-    '| scenario | server | runs | median | p99 us (runs) | generator CPU % | server CPU % | dropped | stalls | errors |',
-  );
-  lines.push('|---|---|---|---|---|---|---|---|---|---|');
-  for (const r of results) {
-    for (const name of SERVERS) {
-      const ms = r.runs[name];
-      const idle = r.scenario === 'hub-idle';
-      const unit = idle ? 'B/conn RSS' : 'deliveries/s';
-      const p99 = idle
-        ? `heap ${ms.map((m) => int(m.heap)).join(', ')} B/conn`
-        : ms.map((m) => int(m.p99)).join(', ');
-      const sum = (key: 'errors' | 'dropped' | 'stalls') => ms.reduce((n, m) => n + m[key], 0);
-      lines.push(
-        `| ${r.scenario} | ${name === 'hub' ? 'duplex hub' : 'socket.io'} | ${ms.map((m) => int(m.value)).join(', ')} | ${int(med(ms, 'value'))} ${unit} | ${p99} | ${int(med(ms, 'clientCpu'))} | ${int(med(ms, 'serverCpu'))} | ${sum('dropped')} | ${sum('stalls')} | ${sum('errors')} |`,
-      );
-    }
-  }
-  return lines.join('\n');
-}
+export const med = (ms: HubMeasure[], key: keyof HubMeasure): number => median(ms.map((m) => m[key]));

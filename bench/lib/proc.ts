@@ -58,7 +58,7 @@ export interface Server {
 
 /**
  * startServer spawns a server and resolves with its pid and port once it printed its ready
- * line (`listening on ws://host:port/`); later stdout lines go to `onLine`.
+ * line (`listening on ws://host:port/`, or wss://); later stdout lines go to `onLine`.
  */
 export function startServer(
   argv: string[],
@@ -88,7 +88,7 @@ export function startServer(
     }, 15_000);
     const ready = (d: string): void => {
       out += d;
-      const m = /listening on ws:\/\/[^:]+:(\d+)\//.exec(out);
+      const m = /listening on wss?:\/\/[^:]+:(\d+)\//.exec(out);
       if (m) {
         child.stdout!.off('data', ready);
         clearTimeout(timer);

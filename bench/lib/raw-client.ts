@@ -5,6 +5,7 @@
  * fails once: `fail(kind, why)` destroys the socket and reports to `lost`.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import {
   type MessageSink,
   type ResponseHead,
@@ -52,10 +53,16 @@ export interface RawClientOptions {
    * each read is handed on (and whatever must outlive it copied) before the next.
    */
   readBuffer?: Buffer;
+  /**
+   * Connect over TLS (wss): any certificate is accepted, as the generators only connect to
+   * 127.x.y.z and the benchmark makes its own certificate. `readBuffer` is not used then.
+   * @default false
+   */
+  tls?: boolean;
 }
 
 export abstract class RawClient implements MessageSink {
-  socket: net.Socket | undefined;
+  socket: net.Socket | tls.TLSSocket | undefined;
   open = false;
   dead = false;
   private head: Buffer | undefined;
@@ -81,26 +88,29 @@ export abstract class RawClient implements MessageSink {
   connect(): void {
     const { host, port, raw, offer, path, protocol, readBuffer } = this.target;
     const onData = (chunk: Buffer): void => (this.open ? this.reader.push(chunk) : this.handshake(chunk));
-    const socket = readBuffer
-      ? net.connect({
-          host,
-          port,
-          noDelay: true,
-          onread: {
-            buffer: readBuffer,
-            callback: (n: number, buffer: Uint8Array) => {
-              onData((buffer as Buffer).subarray(0, n));
-              return true;
+    const secure = this.target.tls === true;
+    const socket = secure
+      ? tls.connect({ host, port, rejectUnauthorized: false }).setNoDelay(true)
+      : readBuffer
+        ? net.connect({
+            host,
+            port,
+            noDelay: true,
+            onread: {
+              buffer: readBuffer,
+              callback: (n: number, buffer: Uint8Array) => {
+                onData((buffer as Buffer).subarray(0, n));
+                return true;
+              },
             },
-          },
-        })
-      : net.connect({ host, port, noDelay: true });
+          })
+        : net.connect({ host, port, noDelay: true });
     this.socket = socket;
-    socket.on('connect', () => {
+    socket.on(secure ? 'secureConnect' : 'connect', () => {
       if (raw) this.becomeOpen();
       else socket.write(upgradeRequest(host, port, offer, { path, protocol }));
     });
-    if (!readBuffer) socket.on('data', onData);
+    if (!readBuffer || secure) socket.on('data', onData);
     socket.on('error', (e) => this.fail(this.open ? 'closed' : 'connect', e.message));
     socket.on('close', () => this.fail(this.open ? 'closed' : 'connect', 'connection closed'));
   }

@@ -17,6 +17,20 @@ export interface BenchTarget {
 export type ErrorKind = 'connect' | 'handshake' | 'closed' | 'mismatch';
 export const ERROR_KINDS: ErrorKind[] = ['connect', 'handshake', 'closed', 'mismatch'];
 
+/** READ_BUFFER_SIZE is the size of the buffer plain TCP connections read into. */
+const READ_BUFFER_SIZE = 64 * 1024;
+let sharedReadBuffer: Buffer | undefined;
+
+/**
+ * readBuffer is the one buffer every plain TCP connection of this thread reads into: each read
+ * is handled before the next one overwrites it (the frame reader only counts payload bytes and
+ * copies what it keeps: the response head, control frames).
+ */
+function readBuffer(): Buffer {
+  sharedReadBuffer ??= Buffer.allocUnsafe(READ_BUFFER_SIZE);
+  return sharedReadBuffer;
+}
+
 /** Largest response head accepted from the server. */
 const MAX_HEAD = 64 * 1024;
 
@@ -94,6 +108,17 @@ export class BenchConnection {
     const secure = url.protocol === 'wss:';
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     const port = Number(url.port || (secure ? 443 : 80));
+    const timer = setTimeout(
+      () => this.fail('handshake', `no handshake within ${this.target.handshakeTimeoutMs} ms`),
+      this.target.handshakeTimeoutMs,
+    );
+    // A chunk may be the thread's shared read buffer: whatever must outlive the call is copied.
+    const onData = (chunk: Buffer): void => {
+      if (this.#head) {
+        clearTimeout(timer);
+        this.#handshake(chunk);
+      } else this.#read(chunk, 0);
+    };
     const socket = secure
       ? tlsConnect({
           host,
@@ -102,13 +127,21 @@ export class BenchConnection {
           ca: this.target.ca.length > 0 ? this.target.ca : undefined,
           rejectUnauthorized: !this.target.insecure,
         })
-      : netConnect({ host, port });
+      : netConnect({
+          host,
+          port,
+          // Plain TCP reads into one buffer per thread (node:net's onread): no Buffer and no
+          // stream bookkeeping per read, so the tool stays cheap per message beside the server.
+          onread: {
+            buffer: readBuffer(),
+            callback: (n: number, buffer: Uint8Array) => {
+              onData((buffer as Buffer).subarray(0, n));
+              return true;
+            },
+          },
+        });
     this.socket = socket;
     socket.setNoDelay(true);
-    const timer = setTimeout(
-      () => this.fail('handshake', `no handshake within ${this.target.handshakeTimeoutMs} ms`),
-      this.target.handshakeTimeoutMs,
-    );
     socket.once(secure ? 'secureConnect' : 'connect', () => {
       this.#key = generateKey();
       const headers = clientRequestHeaders({
@@ -120,12 +153,7 @@ export class BenchConnection {
       for (const [name, value] of Object.entries(headers)) request += `${name}: ${value}\r\n`;
       socket.write(`${request}\r\n`);
     });
-    socket.on('data', (chunk: Buffer) => {
-      if (this.#head) {
-        clearTimeout(timer);
-        this.#handshake(chunk);
-      } else this.#read(chunk, 0);
-    });
+    if (secure) socket.on('data', onData);
     socket.on('error', (error) => {
       clearTimeout(timer);
       this.fail(this.open ? 'closed' : this.#head ? 'connect' : 'handshake', error.message);
@@ -184,7 +212,7 @@ export class BenchConnection {
         if (this.#left > 0) continue;
       }
       const take = Math.min(this.#left, n - i);
-      if (this.#opcode >= 8) this.#control.push(chunk.subarray(i, i + take));
+      if (this.#opcode >= 8) this.#control.push(Buffer.from(chunk.subarray(i, i + take)));
       this.#left -= take;
       i += take;
       if (this.#left === 0) this.#frameDone();

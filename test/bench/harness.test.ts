@@ -1,37 +1,55 @@
 /**
- * The benchmark harness works end to end: its quick path (one short echo run of Duplex and
- * ws with the Node load generator) prints the results table, and a short churn run prints
- * its memory table. No timing is asserted.
+ * The benchmark orchestrator works end to end: its quick path (one short echo run and one
+ * echo over TLS of Duplex and ws, driven by the repository's own load generator, the default)
+ * prints the one table of ratios and the per-run table, and a short churn run prints its
+ * memory table. No timing is asserted.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildBench, runBench } from '../helpers/bench.js';
 
 describe('bench harness', () => {
-  it('runs a short echo comparison and prints the Markdown table', { timeout: 120_000 }, () => {
+  it('runs a short echo and wss comparison and prints the Markdown tables', { timeout: 150_000 }, () => {
     buildBench();
     const run = runBench(
       'run.js',
       [
         '--quick',
         '--scenarios',
-        'echo-32',
+        'echo-32,wss',
         '--servers',
         'duplex,ws',
-        '--generator',
-        'node',
         '--duration',
         '0.5',
         '--warmup',
         '0.2',
       ],
-      60_000,
+      120_000,
     );
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /\| scenario \| raw node:net, no WebSocket \| ws 8 \(pure JS\) \| Duplex \|/);
-    assert.match(run.stdout, /\| echo, 100 connections, 32 B text \|/);
+    assert.match(
+      run.stdout,
+      /\| scenario \| measure \| compared \| peer \| subject \| ratio \| target \| met\? \|/,
+    );
+    assert.match(
+      run.stdout,
+      /\| echo-32 \| echo, 100 connections, 32 B text: msg\/s \| Duplex \/ ws 8 \| [0-9,]+ msg\/s \| [0-9,]+ msg\/s \| \*\*[0-9.]+x\*\* \| >= 1\.05x \| (yes|\*\*no\*\*) \|/,
+    );
+    assert.match(
+      run.stdout,
+      /\| wss \| echo over TLS \(wss\), 100 connections, 32 B text: msg\/s \| Duplex \/ ws 8 \| [0-9,]+ msg\/s \| [0-9,]+ msg\/s \| \*\*[0-9.]+x\*\* \| >= 1\.2x \|/,
+    );
     assert.match(run.stdout, /generator: bench\/load\.ts/);
-    assert.match(run.stdout, /\| echo-32 \| duplex \| .* \| 0 \|/, 'no errors');
+    // Every run of both servers, plain and over TLS, echoed messages and saw no error.
+    for (const scenario of ['echo-32', 'wss'])
+      for (const server of ['duplex', 'ws'])
+        assert.match(
+          run.stdout,
+          new RegExp(
+            `\\| ${scenario} \\| ${server} \\| [1-9][0-9,]* \\| [1-9][0-9,]* msg/s \\| [0-9]+ \\| [0-9.]+ \\| 0 \\|`,
+          ),
+          run.stdout,
+        );
   });
 
   it('runs a short churn of Duplex and ws and prints start, end, max and slope of memory', {

@@ -101,9 +101,10 @@ describe('bench:hub', () => {
     );
     assert.equal(run.status, 0, run.stderr);
     const out = run.stdout;
+    assert.match(out, /\| scenario \| measure \| compared \| peer \| subject \| ratio \| target \| met\? \|/);
     assert.match(
       out,
-      /\| scenario \| Socket\.IO 4 \| Duplex hub \| Duplex \/ Socket\.IO \| target \| met\? \|/,
+      /\| hub-room \| one room: .* \| Duplex hub \/ Socket\.IO 4 \| [0-9,]+ \| [0-9,]+ \| \*\*[0-9.]+x\*\* \| >= 10x \|/,
     );
     assert.match(out, /generator bench\/hub-load\.ts/);
     assert.match(out, /\| one room: 20 subscribers, 1 publisher, 64 B, window 16: deliveries\/s \|/);

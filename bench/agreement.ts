@@ -1,0 +1,338 @@
+/**
+ * agreement is `npm run bench:agreement` (issue 11): does `duplex bench`, the load tester users
+ * get, report what the C load generator beside the project (shared/tools/wsload.c, one thread,
+ * epoll) reports for the same load, within 10 %? Both drive the same server process, one after
+ * the other, alternately (wsload first in even pairs, duplex bench first in odd ones), pinned to
+ * the same CPU (the server on CPU 0, the tools on CPU 1), in one process tree. A pair's ratio is
+ * duplex bench's msgs/s over wsload's; the table gives the median of the pairs' ratios. Then
+ * the same number of side-by-side runs: both tools at once, half the connections each, so that
+ * the machine's drift hits both alike (a tool slower to turn echoes around gets fewer).
+ *
+ *   WSLOAD_SRC=../shared/tools/wsload.c npm run bench:agreement -- [--pairs N] [--duration S]
+ *        [--warmup S] [--connections N] [--servers duplex,ws] [--sizes 32,16384]
+ *
+ * Servers: `duplex echo` as users run it, and ws 8 (bench/servers/ws.ts echo), each a fresh
+ * process per server and message size. Load: 100 connections, one message in flight each, 32 B
+ * text and 16 KiB binary. wsload is compiled into a temporary directory from WSLOAD_SRC
+ * (default: ../shared/tools/wsload.c beside the repository); without it the script says so and
+ * exits 2. Every child is bounded in time.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  cpuTicks,
+  fmt,
+  int,
+  median,
+  pinning,
+  runGenerator,
+  sleep,
+  startServer,
+  stopChild,
+} from './lib/proc.js';
+import { compileWsload } from './lib/wsload.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url)); // build/bench
+const root = path.resolve(here, '..', '..');
+const CLI = path.join(root, 'dist', 'cli', 'main.js');
+
+type Tool = 'wsload' | 'bench';
+type ServerKind = 'duplex' | 'ws';
+
+interface Options {
+  pairs: number;
+  duration: number;
+  warmup: number;
+  connections: number;
+  servers: ServerKind[];
+  sizes: number[];
+}
+
+function parse(argv: string[]): Options {
+  const o: Options = {
+    pairs: 5,
+    duration: 5,
+    warmup: 1,
+    connections: 100,
+    servers: ['duplex', 'ws'],
+    sizes: [32, 16384],
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const v = argv[++i];
+    if (v === undefined) usage(`${a} needs a value`);
+    if (a === '--pairs') o.pairs = Number(v);
+    else if (a === '--duration') o.duration = Number(v);
+    else if (a === '--warmup') o.warmup = Number(v);
+    else if (a === '--connections') o.connections = Number(v);
+    else if (a === '--servers') o.servers = v.split(',') as ServerKind[];
+    else if (a === '--sizes') o.sizes = v.split(',').map(Number);
+    else usage(`unknown option ${a}`);
+  }
+  if (!(o.pairs >= 1 && o.pairs <= 50 && o.duration > 0 && o.duration <= 120 && o.warmup >= 0))
+    usage('--pairs 1..50, --duration 0..120 s, --warmup >= 0');
+  if (!(o.connections >= 1 && o.connections <= 10_000)) usage('--connections 1..10000');
+  if (!o.servers.every((s) => s === 'duplex' || s === 'ws')) usage('--servers is a list of duplex, ws');
+  if (!o.sizes.every((s) => Number.isInteger(s) && s >= 1 && s <= 16 * 1024 * 1024))
+    usage('--sizes 1..16777216');
+  return o;
+}
+
+function usage(message: string): never {
+  process.stderr.write(`agreement: ${message}\nsee the comment at the top of bench/agreement.ts\n`);
+  process.exit(2);
+}
+
+interface Run {
+  msgs: number;
+  p50: number;
+  p99: number;
+  clientCpu: number;
+  serverCpu: number;
+  errors: number;
+}
+
+interface Cell {
+  server: ServerKind;
+  size: number;
+  wsload: Run[];
+  bench: Run[];
+  /** bench / wsload per pair. */
+  ratios: number[];
+  /** Side by side: bench / wsload msgs/s, each tool with half the connections, at the same time. */
+  together: number[];
+}
+
+function serverArgv(kind: ServerKind): string[] {
+  return kind === 'duplex'
+    ? [process.execPath, CLI, 'echo', '--port', '0']
+    : [process.execPath, path.join(here, 'servers', 'ws.js'), 'echo', '--port', '0'];
+}
+
+function toolArgv(
+  tool: Tool,
+  wsload: string,
+  o: Options,
+  port: number,
+  pid: number,
+  size: number,
+  connections = o.connections,
+): string[] {
+  const binary = size >= 1024;
+  if (tool === 'wsload')
+    return [
+      wsload,
+      '--port',
+      String(port),
+      '-c',
+      String(connections),
+      '-k',
+      '1',
+      '-s',
+      String(size),
+      binary ? '--binary' : '--text',
+      '-d',
+      String(o.duration),
+      '-w',
+      String(o.warmup),
+      '--pid',
+      String(pid),
+    ];
+  return [
+    process.execPath,
+    CLI,
+    'bench',
+    `ws://127.0.0.1:${port}/`,
+    '-c',
+    String(connections),
+    '-k',
+    '1',
+    '--size',
+    String(size),
+    ...(binary ? ['--binary'] : []),
+    '-d',
+    String(o.duration),
+    '-w',
+    String(o.warmup),
+    '--json',
+  ];
+}
+
+/**
+ * runTool runs one tool against the server. The server's CPU is read from /proc every 100 ms
+ * while it runs and taken over the tool's measured window: its last `duration_s` seconds
+ * before it printed its result (both tools stop measuring, print and exit at once).
+ */
+async function runTool(argv: string[], limitS: number, serverPid: number): Promise<Run> {
+  const samples: { t: number; ticks: number }[] = [];
+  const poll = setInterval(() => samples.push({ t: performance.now(), ticks: cpuTicks(serverPid) }), 100);
+  let r: Record<string, unknown>;
+  try {
+    r = await runGenerator(argv, limitS);
+  } finally {
+    clearInterval(poll);
+  }
+  const end = performance.now();
+  const secs = Number(r['duration_s']);
+  const at = (t: number) =>
+    samples.reduce((best, s) => (Math.abs(s.t - t) < Math.abs(best.t - t) ? s : best));
+  let serverCpu = Number.NaN;
+  if (samples.length >= 2 && secs > 0) {
+    const a = at(end - secs * 1000 - 100);
+    const b = at(end - 100);
+    if (b.t > a.t) serverCpu = ((b.ticks - a.ticks) / 100 / ((b.t - a.t) / 1000)) * 100;
+  }
+  return {
+    msgs: Number(r['msgs_per_s']),
+    p50: Number(r['p50_us']),
+    p99: Number(r['p99_us']),
+    clientCpu: Number(r['client_cpu_pct']),
+    serverCpu,
+    errors: Number(r['errors']),
+  };
+}
+
+async function measureCell(o: Options, wsload: string, server: ServerKind, size: number): Promise<Cell> {
+  const pin = pinning('the tools');
+  const srv = await startServer([...pin.server, ...serverArgv(server)]);
+  const cell: Cell = { server, size, wsload: [], bench: [], ratios: [], together: [] };
+  try {
+    await sleep(300);
+    const limit = o.duration + o.warmup + 60;
+    for (let pair = 0; pair < o.pairs; pair++) {
+      const order: Tool[] = pair % 2 === 0 ? ['wsload', 'bench'] : ['bench', 'wsload'];
+      const got: Partial<Record<Tool, Run>> = {};
+      for (const tool of order) {
+        got[tool] = await runTool(
+          [...pin.generator, ...toolArgv(tool, wsload, o, srv.port, srv.pid, size)],
+          limit,
+          srv.pid,
+        );
+        await sleep(300); // let the server close the last connections
+      }
+      const w = got.wsload!;
+      const b = got.bench!;
+      cell.wsload.push(w);
+      cell.bench.push(b);
+      cell.ratios.push(b.msgs / w.msgs);
+      process.stderr.write(
+        `agreement: ${server} ${size} B pair ${pair + 1} (${order[0]} first): wsload ${int(w.msgs)} msgs/s, duplex bench ${int(b.msgs)} msgs/s, ratio ${fmt(b.msgs / w.msgs)} (client CPU ${w.clientCpu} / ${b.clientCpu} %, server CPU ${fmt(w.serverCpu, 0)} / ${fmt(b.serverCpu, 0)} %, errors ${w.errors} / ${b.errors})\n`,
+      );
+    }
+    // Side by side: both tools at once against the server, half the connections each. Both
+    // see the same machine at the same moment, so its drift cancels; a tool that turns echoes
+    // around more slowly gets fewer of them. duplex bench starts first and wsload after
+    // duplex bench's start-up time (measured), so that their measured windows coincide.
+    const half = Math.max(1, Math.floor(o.connections / 2));
+    for (let run = 0; run < o.pairs; run++) {
+      const bench = runTool(
+        [...pin.generator, ...toolArgv('bench', wsload, o, srv.port, srv.pid, size, half)],
+        limit,
+        srv.pid,
+      );
+      await sleep(startupMs);
+      const w = await runTool(
+        [...pin.generator, ...toolArgv('wsload', wsload, o, srv.port, srv.pid, size, half)],
+        limit,
+        srv.pid,
+      );
+      const b = await bench;
+      cell.together.push(b.msgs / w.msgs);
+      process.stderr.write(
+        `agreement: ${server} ${size} B side by side ${run + 1}: wsload ${int(w.msgs)} msgs/s, duplex bench ${int(b.msgs)} msgs/s on ${half} connections each, ratio ${fmt(b.msgs / w.msgs)}\n`,
+      );
+      await sleep(300);
+    }
+  } finally {
+    await stopChild(srv.child);
+  }
+  return cell;
+}
+
+/** startupMs is how long `duplex bench` takes to start (node, the CLI's modules), pinned as it will run. */
+let startupMs = 0;
+function measureStartup(): void {
+  const pin = pinning('');
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    spawnSync(
+      pin.generator[0] ?? process.execPath,
+      [
+        ...pin.generator.slice(1),
+        ...(pin.generator.length ? [process.execPath] : []),
+        CLI,
+        'bench',
+        '--help',
+      ],
+      {
+        stdio: 'ignore',
+        timeout: 30_000,
+      },
+    );
+    times.push(performance.now() - t0);
+  }
+  startupMs = median(times);
+}
+
+function table(cells: Cell[]): string {
+  const lines = [
+    '| server | message | pairs | wsload msgs/s | duplex bench msgs/s | bench / wsload (median of pairs) | range of pairs | within 10 %? | p50 wsload / bench | p99 wsload / bench | client CPU wsload / bench | client CPU per message wsload / bench | server CPU wsload / bench | server CPU per message wsload / bench | side by side: bench / wsload (median, range) | errors |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const c of cells) {
+    const m = (runs: Run[], k: keyof Run) => median(runs.map((r) => r[k]));
+    const ms = (us: number) => `${fmt(us / 1000, 1)}`;
+    const x = median(c.ratios);
+    const ok = Number.isFinite(x) ? (Math.abs(x - 1) <= 0.1 ? 'yes' : '**no**') : 'n/a';
+    const errors = [...c.wsload, ...c.bench].reduce((n, r) => n + r.errors, 0);
+    const per = (runs: Run[], k: 'clientCpu' | 'serverCpu') =>
+      fmt(median(runs.map((r) => ((r[k] / 100) * 1e6) / r.msgs)), 1);
+    lines.push(
+      `| ${c.server === 'duplex' ? 'duplex echo' : 'ws 8'} | ${c.size >= 1024 ? `${c.size / 1024} KiB binary` : `${c.size} B text`} | ${c.ratios.length} | ${int(m(c.wsload, 'msgs'))} | ${int(m(c.bench, 'msgs'))} | **${fmt(x)}** | ${fmt(Math.min(...c.ratios))}-${fmt(Math.max(...c.ratios))} | ${ok} | ${ms(m(c.wsload, 'p50'))} / ${ms(m(c.bench, 'p50'))} ms | ${ms(m(c.wsload, 'p99'))} / ${ms(m(c.bench, 'p99'))} ms | ${int(m(c.wsload, 'clientCpu'))} / ${int(m(c.bench, 'clientCpu'))} % | ${per(c.wsload, 'clientCpu')} / ${per(c.bench, 'clientCpu')} us | ${int(m(c.wsload, 'serverCpu'))} / ${int(m(c.bench, 'serverCpu'))} % | ${per(c.wsload, 'serverCpu')} / ${per(c.bench, 'serverCpu')} us | ${c.together.length ? `${fmt(median(c.together))} (${fmt(Math.min(...c.together))}-${fmt(Math.max(...c.together))})` : 'n/a'} | ${errors} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const o = parse(process.argv.slice(2));
+  const src = process.env['WSLOAD_SRC'] ?? path.resolve(root, '..', 'shared', 'tools', 'wsload.c');
+  if (!existsSync(src)) usage(`no wsload source at ${src}: set WSLOAD_SRC=path/to/wsload.c`);
+  let wsload: string;
+  try {
+    wsload = compileWsload(src);
+  } catch (error) {
+    usage((error as Error).message);
+  }
+  const cells = o.servers.length * o.sizes.length;
+  setTimeout(
+    () => {
+      process.stderr.write('agreement: time limit reached\n');
+      process.exit(3);
+    },
+    (cells * o.pairs * 3 * (o.duration + o.warmup + 10) + 120) * 1000,
+  ).unref();
+  const pin = pinning('wsload and duplex bench');
+  measureStartup();
+  const started = Date.now();
+  const out: Cell[] = [];
+  for (const server of o.servers)
+    for (const size of o.sizes) out.push(await measureCell(o, wsload, server, size));
+  const header = [
+    `duplex bench vs wsload (shared/tools/wsload.c), ${new Date().toISOString().slice(0, 10)}: node ${process.version}; ${pin.note}`,
+    `${o.connections} connections, 1 message in flight each, ${o.duration} s measured after ${o.warmup} s warm-up; ${o.pairs} pairs per row, alternating which tool runs first; one server process per row; side by side: both tools at once with ${Math.floor(o.connections / 2)} connections each, wsload started ${Math.round(startupMs)} ms after duplex bench (its measured start-up)`,
+  ];
+  process.stdout.write(
+    `${header.map((h) => `> ${h}`).join('\n')}\n\n${table(out)}\n\nRatio > 1: duplex bench counted more echoes per second than wsload against the same server (one after the other; side by side, on half the connections each). Latencies and CPU are medians over the runs; server CPU is over each tool's measured window (from /proc, sampled every 100 ms); CPU per message is CPU time over messages counted, in microseconds.\n\n(${((Date.now() - started) / 1000).toFixed(0)} s)\n`,
+  );
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `agreement: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,46 @@
+/**
+ * `wss`: echo over TLS, 100 connections, 32 B text, one message in flight each: Duplex beside
+ * ws 8, both on node:https with one certificate made at bench time (bench/lib/cert.ts), driven
+ * by bench/load.ts --tls (wsload speaks no TLS). TLS connections take Duplex's stream path,
+ * not the handle path of plain TCP, so this is its own row. Target: Duplex >= 1.2x ws.
+ */
+import { makeCert } from '../lib/cert.js';
+import { detail, type LoadSpec, ratioRows, runRounds } from '../lib/load-runner.js';
+import type { Scenario } from '../lib/scenario.js';
+
+export const wss: Scenario = {
+  name: 'wss',
+  inDefault: true,
+  fds: () => 300,
+  describe: () => [
+    'wss: echo over TLS (TLS 1.3, P-256 certificate made with openssl at bench time), bench/servers/tls-echo.ts (node:https + Duplex / ws), generator bench/load.ts --tls',
+  ],
+  async run(ctx) {
+    const files = makeCert();
+    if (typeof files === 'string') {
+      ctx.log(`bench: wss skipped: ${files}`);
+      return { scenario: 'wss', rows: [], text: `wss: not measured: ${files}` };
+    }
+    try {
+      const spec: LoadSpec = {
+        name: 'wss',
+        title: 'echo over TLS (wss), 100 connections, 32 B text',
+        unit: 'msg/s',
+        servers: ['duplex', 'ws'],
+        serverMode: 'echo',
+        generatorArgs: ['-c', '100', '-k', '1', '-s', '32', '--text'],
+        connections: 100,
+        tls: { cert: files.cert, key: files.key },
+      };
+      const runs = await runRounds(ctx, spec);
+      return {
+        scenario: 'wss',
+        rows: ratioRows(spec, runs, { op: '>=', value: 1.2 }),
+        detail: detail(spec, runs),
+        json: runs,
+      };
+    } finally {
+      files.remove();
+    }
+  },
+};

@@ -1,0 +1,67 @@
+/**
+ * The echo servers of the `wss` scenario: echo over TLS, Duplex beside ws 8, both on a
+ * node:https server with the same certificate (made at bench time, bench/lib/cert.ts), no
+ * permessage-deflate, each message sent back with its type.
+ *   node build/bench/servers/tls-echo.js duplex|ws --cert FILE --key FILE [--port P]
+ * A TLS connection takes Duplex's stream path (a tls.TLSSocket has no libuv handle to adopt),
+ * so this row measures that path. Ready line as `duplex echo` but with the scheme:
+ * `listening on wss://127.0.0.1:P/`; SIGTERM or SIGINT closes every client with 1001 and exits
+ * 0, bounded at 2 s.
+ */
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import { WebSocketServer } from 'duplexjs';
+import { WebSocketServer as WsServer } from 'ws';
+
+const which = process.argv[2];
+const arg = (flag: string): string | undefined => {
+  const i = process.argv.indexOf(flag);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const certFile = arg('--cert');
+const keyFile = arg('--key');
+if ((which !== 'duplex' && which !== 'ws') || !certFile || !keyFile) {
+  process.stderr.write('usage: tls-echo.js duplex|ws --cert FILE --key FILE [--port P]\n');
+  process.exit(2);
+}
+const port = Number(arg('--port') ?? 9443);
+
+const server = https.createServer(
+  { cert: readFileSync(certFile), key: readFileSync(keyFile) },
+  (_req, res) => {
+    res.writeHead(404).end();
+  },
+);
+
+let closeAll: () => void;
+if (which === 'duplex') {
+  const wss = new WebSocketServer({ server, perMessageDeflate: false, dangerouslyAllowAnyOrigin: true });
+  wss.on('connection', (ws) => {
+    ws.addEventListener('message', (event) => ws.send(event.data));
+  });
+  closeAll = () => {
+    for (const client of wss.clients) client.close(1001, 'server shutting down');
+  };
+} else {
+  const wss = new WsServer({ server, perMessageDeflate: false });
+  wss.on('connection', (ws) => {
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  });
+  closeAll = () => {
+    for (const client of wss.clients) client.close(1001, 'server shutting down');
+  };
+}
+
+server.listen(port, '127.0.0.1', () => {
+  const address = server.address();
+  const real = typeof address === 'object' && address ? address.port : port;
+  process.stdout.write(`listening on wss://127.0.0.1:${real}/\n`);
+});
+
+const stop = (): void => {
+  setTimeout(() => process.exit(0), 2000).unref();
+  closeAll();
+  server.close(() => process.exit(0));
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
