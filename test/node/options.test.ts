@@ -55,6 +55,8 @@ const CLIENT_CASES: Case[] = [
   ['maxRedirects', { maxRedirects: 2.5 }],
   ['agent', { agent: 'keep-alive' }],
   ['createConnection', { createConnection: {} }],
+  ['proxy', { proxy: 'socks5://127.0.0.1:1080' }],
+  ['proxy', { proxy: 'not a url' }],
   ['allowSynchronousEvents', { allowSynchronousEvents: 1 }],
   ['ca', { ca: 5 }],
   ['cert', { cert: null }],
