@@ -28,7 +28,8 @@
  * compare the Duplex hub (bench/servers/hub.ts) with Socket.IO 4 (bench/servers/socketio.ts),
  * driven by bench/hub-load.ts: one room of N subscribers (1,000) and one publisher; R rooms (10)
  * of M subscribers (100) with a publisher each; N idle subscribed connections (10,000) for
- * memory. See bench/lib/hub-harness.ts.
+ * memory; each publisher keeps W messages in flight (64; docs/design/hub-bench-window.md).
+ * See bench/lib/hub-harness.ts.
  *
  * `churn` (not in the default list: it runs 5 minutes per server) keeps 1,000 connections
  * churning through an echo server (bench/churn.ts: connect, 10 messages, close) and samples
@@ -143,7 +144,7 @@ function parseOptions(argv: string[]): Options {
     subscribers: quick ? 200 : 1000,
     rooms: 10,
     roomSubscribers: quick ? 20 : 100,
-    window: 16,
+    window: 64,
     hubThreads: 0,
     cpuProf: undefined,
     json: undefined,
@@ -699,7 +700,7 @@ async function main(): Promise<void> {
   const hubThreads = o.hubThreads > 0 ? o.hubThreads : pin.generator.length > 0 ? 1 : cpus().length;
   if (o.scenarios.some(isHubScenario))
     header.push(
-      `hub: Duplex hub (bench/servers/hub.ts: the Hub's default channel settings) vs Socket.IO ${socketIoVersion()} (bench/servers/socketio.ts: websocket transport only, no compression, no native ws addons); generator bench/hub-load.ts (node:net, ${hubThreads} subscriber worker thread(s), publishers in its main thread); ${pinning('hub-load').note}`,
+      `hub: Duplex hub (bench/servers/hub.ts: the Hub's default channel settings) vs Socket.IO ${socketIoVersion()} (bench/servers/socketio.ts: websocket transport only, no compression, no native ws addons); generator bench/hub-load.ts (node:net, ${hubThreads === 1 ? 'subscribers and publishers in one thread' : `${hubThreads} subscriber worker threads, publishers in its main thread`}); ${pinning('hub-load').note}`,
     );
   if (o.scenarios.includes('churn'))
     header.push(

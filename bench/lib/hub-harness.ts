@@ -8,7 +8,9 @@
  * - `hub-rooms`: R rooms (10) of M subscribers (100), a publisher each.
  *   Both measure deliveries per second (messages received by all subscribers) and the p99 of
  *   the delay from the publisher's send time (in the payload) to a subscriber's receipt; each
- *   publisher keeps a window of W messages (16) not yet received by every subscriber.
+ *   publisher keeps a window of W messages (64, the same for both servers) not yet received by
+ *   every subscriber: deep enough that the server, not the closed loop, limits the hub (at 16
+ *   the hub was idle a third of the time; docs/design/hub-bench-window.md).
  * - `hub-idle`: N idle connections (10,000), each subscribed to one of R rooms: the server's
  *   RSS and V8 heap after a forced GC (bench/gc-on-signal.ts, then bench/memory-sampler.ts
  *   reports), before the clients connect (the baseline) and once they all have subscribed,
@@ -301,6 +303,10 @@ export function hubMarkdown(results: HubResult[], o: HubOptions): string {
     );
     lines.push(
       `| same: p99 delivery latency | ${int(med(io, 'p99'))} us | ${int(med(hub, 'p99'))} us | ${fmt(p)}x | <= ${TARGETS.p99}x | ${verdict(p, TARGETS.p99, true)} |`,
+    );
+    const use = (ms: HubMeasure[]) => `${int(med(ms, 'serverCpu'))} % / ${int(med(ms, 'clientCpu'))} %`;
+    lines.push(
+      `| same: CPU used, server / load generator (% of one CPU each, medians; near 100 % is the limit) | ${use(io)} | ${use(hub)} | | | |`,
     );
     const cpu = (ms: HubMeasure[]) => int(median(ms.map(perCpu)));
     lines.push(
