@@ -580,7 +580,9 @@ class PubRun implements Owner {
  * localThread runs one share of subscribers in this thread, behind the same ThreadChannel as a
  * worker. With one subscriber thread (the generator pinned to one CPU) this is the default:
  * the marks reach the publishers without a message between threads, so each turn of the
- * closed loop waits for one thread to be scheduled on the generator's CPU instead of two.
+ * closed loop waits for one thread to be scheduled on the generator's CPU instead of two. (On
+ * a loaded machine an A/B against `--workers` showed no gain; it is kept as the choice that
+ * does not give the generator a second share of a contended CPU: BENCHMARKS.md.)
  */
 function localThread(init: SubInit): ThreadChannel {
   const waiting = new Map<string, (m: Record<string, unknown>) => void>();
