@@ -6,11 +6,12 @@
  *
  *   node build/bench/hub-load.js --port P --protocol duplex|socketio [--path /hub]
  *        [-c SUBSCRIBERS] [--rooms R] [-s BYTES] [--window W] [-d S] [-w S]
- *        [--idle --hold S] [--threads T] [--pid PID] [--parallel N]
+ *        [--idle --hold S] [--threads T] [--workers] [--pid PID] [--parallel N]
  *
  * - Subscribers are spread over T worker threads, by default one per CPU the process may run
  *   on (pinned to one CPU by the harness: one thread; more threads on one CPU measured slower,
- *   they only add switches and latency). Contiguous shares; subscriber i is in room
+ *   they only add switches and latency). One share runs in the main thread, beside the
+ *   publishers, unless `--workers` (see localThread). Contiguous shares; subscriber i is in room
  *   i mod R, so every thread has subscribers in every room). Each connects (duplex: `connect`,
  *   then `subscribe` to `room-r`; socket.io: the room in the query, namespace connect `40`) and
  *   answers the server's pings.
@@ -69,6 +70,8 @@ export interface HubLoadOptions {
   hold: number;
   pid: number;
   threads: number;
+  /** Subscribers in worker threads even when there is one share (by default one share runs in the main thread). */
+  workers: boolean;
   parallel: number;
 }
 
@@ -87,6 +90,7 @@ const DEFAULTS: HubLoadOptions = {
   hold: 5,
   pid: 0,
   threads: 0,
+  workers: false,
   parallel: 200,
 };
 
@@ -110,6 +114,7 @@ const FLAGS: Flags<HubLoadOptions> = {
   '--hold': 'hold',
   '--pid': 'pid',
   '--threads': 'threads',
+  '--workers': ['workers', true],
   '--parallel': 'parallel',
 };
 
@@ -409,7 +414,13 @@ class SubRun implements Owner {
   }
 }
 
-function runSubscribers(init: SubInit, port: NonNullable<typeof parentPort>): void {
+/** SubPort is what runSubscribers talks through: a worker's parentPort, or the in-process one. */
+interface SubPort {
+  postMessage(m: unknown): void;
+  on(event: 'message', f: (m: { type: string }) => void): void;
+}
+
+function runSubscribers(init: SubInit, port: SubPort): void {
   const run = new SubRun(init.options, init.first, init.count, (done) =>
     port.postMessage({ type: 'done', done }),
   );
@@ -565,6 +576,49 @@ class PubRun implements Owner {
   }
 }
 
+/**
+ * localThread runs one share of subscribers in this thread, behind the same ThreadChannel as a
+ * worker. With one subscriber thread (the generator pinned to one CPU) this is the default:
+ * the marks reach the publishers without a message between threads, so each turn of the
+ * closed loop waits for one thread to be scheduled on the generator's CPU instead of two. (On
+ * a loaded machine an A/B against `--workers` showed no gain; it is kept as the choice that
+ * does not give the generator a second share of a contended CPU: BENCHMARKS.md.)
+ */
+function localThread(init: SubInit): ThreadChannel {
+  const waiting = new Map<string, (m: Record<string, unknown>) => void>();
+  const streams = new Map<string, (m: Record<string, unknown>) => void>();
+  const inbox: Record<string, unknown>[] = [];
+  const handlers: ((m: { type: string }) => void)[] = [];
+  const fromRun = (m: Record<string, unknown>): void => {
+    const type = m['type'] as string;
+    const stream = streams.get(type);
+    const w = stream ? undefined : waiting.get(type);
+    if (stream) stream(m);
+    else if (w) {
+      waiting.delete(type);
+      w(m);
+    } else inbox.push(m);
+  };
+  runSubscribers(init, {
+    postMessage: (m) => fromRun(m as Record<string, unknown>),
+    on: (_event, f) => handlers.push(f),
+  });
+  return {
+    post: (m) => {
+      for (const f of handlers) f(m as { type: string });
+    },
+    next: (type) => {
+      const i = inbox.findIndex((m) => m['type'] === type);
+      if (i >= 0) return Promise.resolve(inbox.splice(i, 1)[0]!);
+      return new Promise((resolve) => waiting.set(type, resolve));
+    },
+    on: (type, f) => {
+      streams.set(type, f);
+    },
+    end: async () => {},
+  };
+}
+
 // ------------------------------------------------------------------ main thread
 
 async function main(): Promise<void> {
@@ -574,8 +628,11 @@ async function main(): Promise<void> {
   let first = 0;
   for (let t = 0; t < o.threads; t++) {
     const count = Math.floor(o.connections / o.threads) + (t < o.connections % o.threads ? 1 : 0);
+    const init: SubInit = { options: o, first, count };
     threads.push(
-      spawnThread('hub-load', new URL(import.meta.url), { options: o, first, count } satisfies SubInit),
+      o.threads === 1 && !o.workers
+        ? localThread(init)
+        : spawnThread('hub-load', new URL(import.meta.url), init),
     );
     first += count;
   }

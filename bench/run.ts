@@ -11,7 +11,7 @@
  *                    [--subscribers N] [--cpu-prof DIR] [--json FILE]
  *   npm run bench -- --scenarios churn [--duration S] [--churn-connections N]
  *   npm run bench:hub   (--scenarios hub-room,hub-rooms,hub-idle [--rooms R]
- *                    [--room-subscribers M] [--window W] [--hub-threads T])
+ *                    [--room-subscribers M] [--window W (64; docs/design/hub-bench-window.md)] [--hub-threads T])
  *
  * Every WebSocket scenario starts each server as a fresh process pinned to CPU 0 and drives
  * it with bench/load.ts (the repository's own generator, worker threads) pinned to CPU 1,
@@ -82,7 +82,7 @@ function parseOptions(argv: string[]): Options {
     subscribers: quick ? 200 : 1000,
     rooms: 10,
     roomSubscribers: quick ? 20 : 100,
-    window: 16,
+    window: 64,
     hubThreads: 0,
     cpuProf: undefined,
     json: undefined,

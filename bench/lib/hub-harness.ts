@@ -8,7 +8,9 @@
  * - `hub-rooms`: R rooms (10) of M subscribers (100), a publisher each.
  *   Both measure deliveries per second (messages received by all subscribers) and the p99 of
  *   the delay from the publisher's send time (in the payload) to a subscriber's receipt; each
- *   publisher keeps a window of W messages (16) not yet received by every subscriber.
+ *   publisher keeps a window of W messages (64, the same for both servers) not yet received by
+ *   every subscriber (16 until 2026-11-29: the hub then sat idle a third of the time and the
+ *   closed loop set its figure; docs/design/hub-bench-window.md).
  * - `hub-idle`: N idle connections (10,000), each subscribed to one of R rooms: the server's
  *   RSS and V8 heap after a forced GC (bench/gc-on-signal.ts, then bench/memory-sampler.ts
  *   reports), before the clients connect (the baseline) and once they all have subscribed,

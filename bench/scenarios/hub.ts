@@ -96,6 +96,7 @@ function rows(r: HubResult, ctx: BenchContext): RatioRow[] {
     ? `one room: ${int(o.subscribers)} subscribers, 1 publisher, 64 B, window ${o.window}: deliveries/s`
     : `${o.rooms} rooms of ${int(o.roomSubscribers)} subscribers, a publisher each, 64 B, window ${o.window}: deliveries/s`;
   const cpu = (ms: HubMeasure[]) => int(median(ms.map(perCpu)));
+  const use = (ms: HubMeasure[]) => `${int(med(ms, 'serverCpu'))} % / ${int(med(ms, 'clientCpu'))} %`;
   return [
     {
       measure: title,
@@ -113,6 +114,14 @@ function rows(r: HubResult, ctx: BenchContext): RatioRow[] {
       subject: `${int(med(hub, 'p99'))} us`,
       ratio: ratio(r, 'p99'),
       target: { op: '<=', value: TARGETS.p99 },
+    },
+    {
+      measure:
+        'same: CPU used, server / load generator (% of one CPU each, medians; near 100 % is the limit)',
+      compared: COMPARED,
+      peer: use(io),
+      subject: use(hub),
+      ratio: ratio(r, 'serverCpu'),
     },
     {
       measure:
@@ -178,7 +187,7 @@ function hubScenario(name: HubScenario): Scenario {
       const threads =
         ctx.o.hubThreads > 0 ? ctx.o.hubThreads : ctx.pin.generator.length > 0 ? 1 : 'one per CPU';
       return [
-        `hub: Duplex hub (bench/servers/hub.ts: the Hub's default channel settings) vs Socket.IO ${socketIoVersion(ctx.root)} (bench/servers/socketio.ts: websocket transport only, no compression, no native ws addons); generator bench/hub-load.ts (node:net, ${threads} subscriber worker thread(s), publishers in its main thread); ${pinning('hub-load').note}; one room ${ctx.o.subscribers} subscribers; ${ctx.o.rooms} rooms of ${ctx.o.roomSubscribers}; window ${ctx.o.window}`,
+        `hub: Duplex hub (bench/servers/hub.ts: the Hub's default channel settings) vs Socket.IO ${socketIoVersion(ctx.root)} (bench/servers/socketio.ts: websocket transport only, no compression, no native ws addons); generator bench/hub-load.ts (node:net, ${threads === 1 ? 'subscribers and publishers in one thread' : `${threads} subscriber worker thread(s), publishers in its main thread`}); ${pinning('hub-load').note}; one room ${ctx.o.subscribers} subscribers; ${ctx.o.rooms} rooms of ${ctx.o.roomSubscribers}; window ${ctx.o.window}`,
       ];
     },
     async run(ctx) {

@@ -107,8 +107,13 @@ describe('bench:hub', () => {
       /\| hub-room \| one room: .* \| Duplex hub \/ Socket\.IO 4 \| [0-9,]+ \| [0-9,]+ \| \*\*[0-9.]+x\*\* \| >= 10x \|/,
     );
     assert.match(out, /generator bench\/hub-load\.ts/);
-    assert.match(out, /\| one room: 20 subscribers, 1 publisher, 64 B, window 16: deliveries\/s \|/);
-    assert.match(out, /\| 3 rooms of 4 subscribers, a publisher each, 64 B, window 16: deliveries\/s \|/);
+    assert.match(out, /\| one room: 20 subscribers, 1 publisher, 64 B, window 64: deliveries\/s \|/);
+    assert.match(out, /\| 3 rooms of 4 subscribers, a publisher each, 64 B, window 64: deliveries\/s \|/);
+    // Both servers' CPU and the load generator's, beside the ratios (issue 9: "show its CPU").
+    assert.match(
+      out,
+      /\| same: CPU used, server \/ load generator [^|]*\| [0-9,]+ % \/ [0-9,]+ % \| [0-9,]+ % \/ [0-9,]+ % \|/,
+    );
     assert.match(
       out,
       /\| memory per idle connection with one subscription \(30 connections in 3 rooms\): RSS after GC \|/,
