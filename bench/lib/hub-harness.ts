@@ -257,7 +257,7 @@ export const perCpu = (m: HubMeasure): number =>
   m.serverCpu > 0 ? m.value / (m.serverCpu / 100) : Number.NaN;
 
 /** ratio is the median over rounds of hub[i] / socketio[i] (pairs measured in the same round). */
-export function ratio(r: HubResult, key: 'value' | 'p99' | 'heap' | 'perCpu'): number {
+export function ratio(r: HubResult, key: 'value' | 'p99' | 'heap' | 'perCpu' | 'serverCpu'): number {
   const out: number[] = [];
   const n = Math.min(r.runs.hub.length, r.runs.socketio.length);
   const get = (m: HubMeasure): number => (key === 'perCpu' ? perCpu(m) : m[key]);
