@@ -35,7 +35,8 @@ export interface SocketOptions {
   /**
    * Send-buffer limit of one socket, the guard against a peer that stops reading. A send
    * (or an automatic pong) that finds more than this many bytes still waiting in the
-   * socket fails the connection loudly: an `error` event with a BufferFullError
+   * socket (each waiting frame counted as its bytes plus 192, what it costs in memory)
+   * fails the connection loudly: an `error` event with a BufferFullError
    * (`DUPLEX_BUFFER_FULL`), close 1008 `send buffer full` with `wasClean: false`; no more
    * data is queued, and the socket is destroyed when the peer does not finish the close
    * handshake within `closeTimeout`. A sender that waits for `drain` whenever `send`

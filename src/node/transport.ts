@@ -11,7 +11,7 @@ import type { ClockTimer } from './clock.js';
 import { BufferFullError } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
 import type { ResolvedSocketOptions } from './options.js';
-import { openWire, type Wire, type WireListener, type WriteCallback } from './wire.js';
+import { openWire, type Wire, type WireListener, WRITE_OVERHEAD, type WriteCallback } from './wire.js';
 
 /** QueuedWrite is a write waiting behind a message being compressed off the thread. */
 interface QueuedWrite {
@@ -47,6 +47,14 @@ function notSent(callback: WriteCallback | undefined, why: string): void {
 export const BUFFER_FULL = { code: 1008, reason: 'send buffer full' } as const;
 
 /**
+ * PING_FLOOD_LIMIT is how many pings may go without a pong of their own (answered together
+ * with a later ping, because they came in one read or while our previous pong still waited
+ * for the peer to read) before a ping is answered on its own again: one more and the
+ * connection is failed with 1008 `ping flood` (docs/security.md).
+ */
+export const PING_FLOOD_LIMIT = 1000;
+
+/**
  * Transport glues one protocol `Connection` to one TCP or TLS socket, for both roles. It
  * feeds every chunk to `Connection.receive()` (it never parses a frame itself), writes
  * the frames it gets back corked, applies the send-buffer limit, runs the heartbeat and
@@ -80,6 +88,12 @@ export class Transport implements WireListener {
   #queuedBytes = 0;
   /** end() was asked for while frames were queued: it follows them. */
   #endQueued = false;
+  /** An automatic pong was handed to the wire and has not reached the kernel yet. */
+  #pongPending = false;
+  /** The pong of the latest ping that arrived while one was pending; it replaces earlier ones. */
+  #nextPong: Buffer | undefined;
+  /** Pings answered together with later ones (or not at all), since a ping was last answered on its own. */
+  #pingsCoalesced = 0;
 
   /**
    * `prefix` (the server's 101 response) is written first, in the same batch as whatever
@@ -231,7 +245,10 @@ export class Transport implements WireListener {
    * above its high-water mark (wait for drain) and when the frames were dropped.
    */
   #writeLimited(frames: readonly Buffer[] | Promise<Buffer[]>, callback?: WriteCallback): boolean {
-    const buffered = this.#wire.buffered + this.#queuedBytes;
+    // What the queued writes cost in memory, not just their bytes (Wire#cost).
+    const buffered =
+      this.#wire.cost +
+      (this.#queue === undefined ? 0 : this.#queuedBytes + this.#queue.length * WRITE_OVERHEAD);
     if (buffered > this.#options.maxBufferedAmount) {
       if (!this.#bufferFull) {
         this.#bufferFull = new BufferFullError({
@@ -397,7 +414,7 @@ export class Transport implements WireListener {
   #handle(result: ReturnType<Connection['receive']>): void {
     const closing = result.events.some((e) => e.type === 'close' || e.type === 'error');
     if (closing) this.#write(result.output);
-    else if (result.output.length > 0) this.#writeLimited(result.output);
+    else if (result.output.length > 0) this.#autoPong(result.output);
     for (const event of result.events) {
       if (this.#terminated) break;
       switch (event.type) {
@@ -421,6 +438,52 @@ export class Transport implements WireListener {
     }
     if (closing) this.#afterStateChange();
   }
+
+  /**
+   * #autoPong writes the automatic pongs of one receive, whose output (without a close) is
+   * only pong frames, one buffer each. RFC 6455 5.5.3: "If an endpoint receives a Ping frame
+   * and has not yet sent Pong frame(s) in response to previous Ping frame(s), the endpoint
+   * MAY elect to send a Pong frame for only the most recently processed Ping frame." So one
+   * pong answers the pings of one read, and at most one automatic pong waits in the wire:
+   * pings that arrive meanwhile replace the one to send next. Memory stays bounded whatever
+   * the peer sends. Pings answered together are counted until a ping is answered on its
+   * own (a peer that pings at a sane pace and reads); past PING_FLOOD_LIMIT the peer is
+   * flooding, and the connection is failed with 1008 `ping flood`.
+   */
+  #autoPong(output: Buffer[]): void {
+    const latest = output[output.length - 1]!;
+    const coalesced = this.#pongPending ? output.length : output.length - 1;
+    if (coalesced === 0) this.#pingsCoalesced = 0;
+    else this.#pingsCoalesced += coalesced;
+    if (this.#pingsCoalesced > PING_FLOOD_LIMIT && !this.#failure && !this.#conn.closeSent) {
+      this.#failure = new ProtocolError(
+        'DUPLEX_PING_FLOOD',
+        `ping flood: ${this.#pingsCoalesced} pings came faster than their pongs could be sent`,
+        1008,
+      );
+      this.#reportError(this.#failure);
+      this.#nextPong = undefined;
+      this.#write(this.#conn.close(1008, 'ping flood'));
+      this.#afterStateChange();
+      return;
+    }
+    if (this.#pongPending) this.#nextPong = latest;
+    else this.#sendPong(latest);
+  }
+
+  #sendPong(frame: Buffer): void {
+    this.#pongPending = true;
+    this.#writeLimited([frame], this.#pongWritten);
+  }
+
+  /** #pongWritten: the pending pong reached the kernel (or never will); the latest waiting one follows. */
+  #pongWritten = (error?: Error): void => {
+    this.#pongPending = false;
+    const next = this.#nextPong;
+    this.#nextPong = undefined;
+    if (error) return;
+    if (next !== undefined && !this.#finished && !this.#failure) this.#sendPong(next);
+  };
 
   /**
    * #afterStateChange starts the teardown once a close frame went either way. RFC 6455

@@ -35,6 +35,12 @@ export interface WireListener {
 export interface Wire {
   /** Bytes written and not yet handed to the kernel. */
   readonly buffered: number;
+  /**
+   * cost is the memory the writes not yet handed to the kernel hold: their bytes plus
+   * WRITE_OVERHEAD for every buffer queued. Limits on a send queue compare this, not
+   * `buffered`: a queue of tiny frames (pongs, one-byte messages) costs far more than its bytes.
+   */
+  readonly cost: number;
   /** False once the wire was ended or destroyed: writes are dropped. */
   readonly writable: boolean;
   /** True once end() was called. */
@@ -79,6 +85,15 @@ function takeCallbacks(wire: Wire): WriteCallback[] | undefined {
   if (callbacks !== undefined) queuedCallbacks.delete(wire);
   return callbacks;
 }
+
+/**
+ * WRITE_OVERHEAD is what one queued buffer costs in memory beyond its bytes: the Buffer
+ * object and its slot in the queue (HandleWire), or node:stream's entry for it (StreamWire).
+ * Measured on Node 20 with 200,000 queued 6-byte frames to a peer that does not read
+ * (heap + external after a full GC): about 120 bytes per frame on the handle path, 170 on
+ * the stream path (DUPLEX_STREAM_IO=1); rounded up.
+ */
+export const WRITE_OVERHEAD = 192;
 
 /** HIGH_WATER_MARK is where write() starts returning false (node:net's default). */
 const HIGH_WATER_MARK = 16 * 1024;
@@ -257,6 +272,8 @@ class HandleWire implements Wire {
   #queue: Buffer[] = [];
   #queued = 0;
   #inflight = 0;
+  /** Buffers of the write in flight. */
+  #inflightChunks = 0;
   #writing = false;
   #scheduled = false;
   #ending = false;
@@ -287,6 +304,10 @@ class HandleWire implements Wire {
 
   get buffered(): number {
     return this.#queued + this.#inflight;
+  }
+
+  get cost(): number {
+    return this.#queued + this.#inflight + (this.#queue.length + this.#inflightChunks) * WRITE_OVERHEAD;
   }
 
   get writable(): boolean {
@@ -354,6 +375,7 @@ class HandleWire implements Wire {
         req.callbacks = callbacks;
         this.#writing = true;
         this.#inflight = bytes;
+        this.#inflightChunks = chunks.length;
         return;
       }
       notify(callbacks, undefined);
@@ -365,6 +387,7 @@ class HandleWire implements Wire {
   written(status: number): void {
     this.#writing = false;
     this.#inflight = 0;
+    this.#inflightChunks = 0;
     if (this.#destroyed) return;
     if (status < 0) {
       this.fail(uvError(status, 'write'));
@@ -452,6 +475,8 @@ class HandleWire implements Wire {
 
 // ---- The stream path ----
 
+const EMPTY = Buffer.alloc(0);
+
 interface WiredSocket extends Duplex {
   [wireOf]?: StreamWire;
 }
@@ -478,6 +503,9 @@ class StreamWire implements Wire {
   readonly listener: WireListener;
   #corked = false;
   #needDrain = false;
+  /** Buffers written in this turn's batch, and in earlier batches not yet handed to the kernel. */
+  #batchChunks = 0;
+  #pendingChunks = 0;
 
   constructor(socket: Duplex, listener: WireListener) {
     this.#socket = socket;
@@ -499,6 +527,10 @@ class StreamWire implements Wire {
 
   get buffered(): number {
     return this.#socket.writableLength;
+  }
+
+  get cost(): number {
+    return this.#socket.writableLength + (this.#pendingChunks + this.#batchChunks) * WRITE_OVERHEAD;
   }
 
   get writable(): boolean {
@@ -527,6 +559,7 @@ class StreamWire implements Wire {
       ok = done && i === last ? socket.write(frames[i]!, done) : socket.write(frames[i]!);
     }
     if (last < 0 && done) ok = socket.write(Buffer.alloc(0), done);
+    this.#batchChunks += frames.length;
     if (!ok) this.#needDrain = true;
     return ok;
   }
@@ -534,6 +567,16 @@ class StreamWire implements Wire {
   flush(): void {
     if (!this.#corked) return;
     this.#corked = false;
+    const chunks = this.#batchChunks;
+    if (chunks > 0 && this.writable) {
+      // One empty write closes the batch: its callback runs once every buffer before it
+      // reached the kernel (or the socket failed), which is when they stop costing memory.
+      this.#batchChunks = 0;
+      this.#pendingChunks += chunks;
+      this.#socket.write(EMPTY, () => {
+        this.#pendingChunks -= chunks;
+      });
+    }
     this.#socket.uncork();
   }
 
