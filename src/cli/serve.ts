@@ -23,6 +23,27 @@ export const RESTART_RETRY_MS = 1_000;
 /** The demo policy of the contract: history keeps 1,000 messages of each channel for 10 minutes. */
 export const DEMO_HISTORY = { size: 1_000, ttlMs: 10 * 60_000 };
 
+/**
+ * serveLimits are the connection limits of `duplex serve`, as defaults in code (the contract
+ * has no flags for them): at most 10,000 connections on each endpoint (/hub, /echo); when it
+ * listens beyond loopback, also at most 256 per client address and 20 handshakes per second
+ * per address in bursts of 50. On loopback every client shares one address (a local test, or
+ * a reverse proxy in front, which then owns per-address limits), so those stay off there.
+ */
+export function serveLimits(host: string): {
+  maxConnections: number;
+  maxConnectionsPerAddress?: number;
+  handshakeRate?: { perSecond: number; burst: number };
+} {
+  const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
+  if (loopback) return { maxConnections: 10_000 };
+  return {
+    maxConnections: 10_000,
+    maxConnectionsPerAddress: 256,
+    handshakeRate: { perSecond: 20, burst: 50 },
+  };
+}
+
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** STATIC maps each path `duplex serve` answers with a file to the file and its type. */
@@ -48,8 +69,10 @@ export async function runServe(options: ServeOptions): Promise<void> {
     );
     process.exit(1);
   }
+  const limits = serveLimits(options.host);
   const hub = new Hub({
     noServer: true,
+    websocket: limits,
     broker: memoryBroker(),
     channels: { '*': { history: DEMO_HISTORY } },
     // The demo policy: anonymous clients may subscribe, publish, and read presence and history everywhere.
@@ -57,7 +80,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
   });
   hub.method('echo', async (params) => params);
   hub.method('stats', async () => hub.stats());
-  const echo = new WebSocketServer({ noServer: true, dangerouslyAllowAnyOrigin: true });
+  const echo = new WebSocketServer({ noServer: true, dangerouslyAllowAnyOrigin: true, ...limits });
   echo.on('connection', (ws) => {
     ws.addEventListener('message', (event) => ws.send(event.data));
   });

@@ -4,10 +4,12 @@ import type { Duplex } from 'node:stream';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { InvalidArgumentError, type PerMessageDeflateOptions } from '../protocol/index.js';
 import { type Clock, realClock } from './clock.js';
+import type { HandshakeRate } from './connection-limits.js';
 import type { OfferedProtocols } from './offered-protocols.js';
 import { checkServerOptionNames } from './option-names.js';
 import { fromVerifyClient } from './verify-client.js';
 
+export type { HandshakeRate } from './connection-limits.js';
 export type { OfferedProtocols } from './offered-protocols.js';
 
 /** MiB is one mebibyte, the unit of the size defaults below. */
@@ -219,6 +221,24 @@ export interface WebSocketServerOptions extends SocketOptions {
    * `headersTimeout`/`requestTimeout`. @default 10_000
    */
   handshakeTimeout?: number;
+  /**
+   * Most connections open at once, handshakes in progress included; more are refused with
+   * 503 and `Retry-After` (DUPLEX_HANDSHAKE_TOO_MANY_CONNECTIONS). @default Infinity (the
+   * process's file descriptor limit)
+   */
+  maxConnections?: number;
+  /**
+   * Most connections open at once from one client address (an IPv6 address counts by its
+   * /64); more are refused with 429 and `Retry-After`. Behind a proxy every client has the
+   * proxy's address: leave it off there and limit in the proxy. @default Infinity
+   */
+  maxConnectionsPerAddress?: number;
+  /**
+   * Handshakes one client address may start: a token bucket of `burst`, refilled at
+   * `perSecond`; more are refused with 429 and `Retry-After` (DUPLEX_HANDSHAKE_RATE_LIMITED).
+   * @default false (no rate limit)
+   */
+  handshakeRate?: HandshakeRate | false;
 }
 
 /** ResolvedSocketOptions are SocketOptions with every default filled in. */
@@ -249,6 +269,9 @@ export interface ResolvedServerOptions extends ResolvedSocketOptions {
   clientTracking: boolean;
   handleProtocols: WebSocketServerOptions['handleProtocols'];
   handshakeTimeout: number;
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  handshakeRate: HandshakeRate | false;
 }
 
 /** DEFAULTS holds the documented defaults in one place. */
@@ -258,7 +281,31 @@ export const DEFAULTS = {
   maxBufferedAmount: 64 * MiB,
   handshakeTimeout: 10_000,
   heartbeat: { interval: 30_000, timeout: 30_000 },
+  maxConnections: Number.POSITIVE_INFINITY,
+  maxConnectionsPerAddress: Number.POSITIVE_INFINITY,
+  handshakeRate: false,
 } as const;
+
+/** countLimit checks a connection count: a positive integer, or Infinity for none. */
+function countLimit(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (value === Number.POSITIVE_INFINITY) return value;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new TypeError(`${name} must be a positive integer or Infinity, got ${String(value)}`);
+  }
+  return value;
+}
+
+function resolveHandshakeRate(value: HandshakeRate | false | undefined): HandshakeRate | false {
+  if (value === undefined) return DEFAULTS.handshakeRate;
+  if (value === false) return false;
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError(`handshakeRate must be { perSecond, burst } or false, got ${String(value)}`);
+  }
+  const perSecond = positive('handshakeRate.perSecond', value.perSecond, 1);
+  const burst = countLimit('handshakeRate.burst', value.burst, Math.max(1, Math.ceil(perSecond)));
+  return { perSecond, burst };
+}
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -375,5 +422,12 @@ export function resolveServerOptions(user: WebSocketServerOptions): ResolvedServ
     clientTracking: user.clientTracking !== false,
     handleProtocols: user.handleProtocols,
     handshakeTimeout: positive('handshakeTimeout', user.handshakeTimeout, DEFAULTS.handshakeTimeout),
+    maxConnections: countLimit('maxConnections', user.maxConnections, DEFAULTS.maxConnections),
+    maxConnectionsPerAddress: countLimit(
+      'maxConnectionsPerAddress',
+      user.maxConnectionsPerAddress,
+      DEFAULTS.maxConnectionsPerAddress,
+    ),
+    handshakeRate: resolveHandshakeRate(user.handshakeRate),
   };
 }
