@@ -101,6 +101,25 @@ export interface HandshakeHooks {
   unexpectedResponse(request: ClientRequest, response: IncomingMessage): boolean;
 }
 
+/** HEADER_NAME is an HTTP token (RFC 9110 5.1); HEADER_VALUE bans CR, LF and NUL, which would split the request. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const HEADER_VALUE = /^[^\r\n\0]*$/;
+
+/**
+ * checkRequestHeaders throws DUPLEX_INVALID_HEADER, at the constructor, for a header name
+ * that is not a token or a value (or `origin`) with CR, LF or NUL: such a header could
+ * inject lines into the upgrade request, so it is never sent.
+ */
+export function checkRequestHeaders(options: Pick<WebSocketOptions, 'headers' | 'origin'>): void {
+  const bad = (what: string) =>
+    new InvalidArgumentError('DUPLEX_INVALID_HEADER', `${what} may not be sent (CR, LF, NUL or not a token)`);
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    if (!HEADER_NAME.test(name)) throw bad(`header name ${JSON.stringify(name)}`);
+    if (!HEADER_VALUE.test(String(value))) throw bad(`the value of header ${name}`);
+  }
+  if (options.origin !== undefined && !HEADER_VALUE.test(String(options.origin))) throw bad('origin');
+}
+
 /** DEFAULT_MAX_REDIRECTS is ws's default for `maxRedirects`. */
 const DEFAULT_MAX_REDIRECTS = 10;
 

@@ -11,7 +11,7 @@ import {
   type Role,
 } from '../protocol/index.js';
 import type { PreparedMessage } from './broadcast.js';
-import { parseWebSocketUrl, startClientHandshake } from './client-handshake.js';
+import { checkRequestHeaders, parseWebSocketUrl, startClientHandshake } from './client-handshake.js';
 import type { EmitterListener, WebSocketEmitterEvents } from './emitter-events.js';
 import { ConnectionClosedError } from './errors.js';
 import { type WebSocketData, WebSocketEventTarget } from './event-target.js';
@@ -192,6 +192,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       throw new InvalidArgumentError('DUPLEX_INVALID_PROTOCOL', 'a subprotocol is listed twice');
     }
     checkClientOptionNames(options);
+    checkRequestHeaders(options);
     const resolved = resolveSocketOptions(options, false);
     const timeout = options.handshakeTimeout ?? DEFAULTS.handshakeTimeout;
     let handedOver = false;
