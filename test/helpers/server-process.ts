@@ -26,6 +26,8 @@ export interface MemorySample {
   /** Open echo and hub connections. */
   echoClients: number;
   hubClients: number;
+  /** Uncaught exceptions and unhandled rejections in the server process so far. */
+  unhandled: number;
 }
 
 export interface ServerProcess {
