@@ -47,10 +47,9 @@ function notSent(callback: WriteCallback | undefined, why: string): void {
 export const BUFFER_FULL = { code: 1008, reason: 'send buffer full' } as const;
 
 /**
- * PING_FLOOD_LIMIT is how many pings may go without a pong of their own (answered together
- * with a later ping, because they came in one read or while our previous pong still waited
- * for the peer to read) before a ping is answered on its own again: one more and the
- * connection is failed with 1008 `ping flood` (docs/security.md).
+ * PING_FLOOD_LIMIT is how many pings may arrive while our pong to an earlier one still waits
+ * for the peer to read (it reads nothing, yet keeps pinging): one more and the connection is
+ * failed with 1008 `ping flood` (docs/security.md).
  */
 export const PING_FLOOD_LIMIT = 1000;
 
@@ -92,8 +91,8 @@ export class Transport implements WireListener {
   #pongPending = false;
   /** The pong of the latest ping that arrived while one was pending; it replaces earlier ones. */
   #nextPong: Buffer | undefined;
-  /** Pings answered together with later ones (or not at all), since a ping was last answered on its own. */
-  #pingsCoalesced = 0;
+  /** Pings that arrived while a pong was pending, since a pong last reached the kernel. */
+  #pingsWaiting = 0;
 
   /**
    * `prefix` (the server's 101 response) is written first, in the same batch as whatever
@@ -441,48 +440,45 @@ export class Transport implements WireListener {
 
   /**
    * #autoPong writes the automatic pongs of one receive, whose output (without a close) is
-   * only pong frames, one buffer each. RFC 6455 5.5.3: "If an endpoint receives a Ping frame
-   * and has not yet sent Pong frame(s) in response to previous Ping frame(s), the endpoint
-   * MAY elect to send a Pong frame for only the most recently processed Ping frame." So one
-   * pong answers the pings of one read, and at most one automatic pong waits in the wire:
-   * pings that arrive meanwhile replace the one to send next. Memory stays bounded whatever
-   * the peer sends. Pings answered together are counted until a ping is answered on its
-   * own (a peer that pings at a sane pace and reads); past PING_FLOOD_LIMIT the peer is
-   * flooding, and the connection is failed with 1008 `ping flood`.
+   * only pong frames, one buffer each. While the peer reads, every ping gets its pong. Once
+   * a pong waits for a peer that does not read, at most one more is kept: pings that arrive
+   * meanwhile only replace it, per RFC 6455 5.5.3: "If an endpoint receives a Ping frame and
+   * has not yet sent Pong frame(s) in response to previous Ping frame(s), the endpoint MAY
+   * elect to send a Pong frame for only the most recently processed Ping frame." Past
+   * PING_FLOOD_LIMIT such pings the peer is flooding: the connection fails with 1008.
    */
   #autoPong(output: Buffer[]): void {
-    const latest = output[output.length - 1]!;
-    const coalesced = this.#pongPending ? output.length : output.length - 1;
-    if (coalesced === 0) this.#pingsCoalesced = 0;
-    else this.#pingsCoalesced += coalesced;
-    if (this.#pingsCoalesced > PING_FLOOD_LIMIT && !this.#failure && !this.#conn.closeSent) {
+    if (!this.#pongPending) {
+      this.#pongPending = true;
+      this.#writeLimited(output, this.#pongWritten);
+      return;
+    }
+    this.#nextPong = output[output.length - 1]!;
+    this.#pingsWaiting += output.length;
+    if (this.#pingsWaiting > PING_FLOOD_LIMIT && !this.#failure && !this.#conn.closeSent) {
       this.#failure = new ProtocolError(
         'DUPLEX_PING_FLOOD',
-        `ping flood: ${this.#pingsCoalesced} pings came faster than their pongs could be sent`,
+        `ping flood: ${this.#pingsWaiting} pings arrived while the peer did not read our pong`,
         1008,
       );
       this.#reportError(this.#failure);
       this.#nextPong = undefined;
       this.#write(this.#conn.close(1008, 'ping flood'));
       this.#afterStateChange();
-      return;
     }
-    if (this.#pongPending) this.#nextPong = latest;
-    else this.#sendPong(latest);
   }
 
-  #sendPong(frame: Buffer): void {
-    this.#pongPending = true;
-    this.#writeLimited([frame], this.#pongWritten);
-  }
-
-  /** #pongWritten: the pending pong reached the kernel (or never will); the latest waiting one follows. */
+  /** #pongWritten: the waiting pongs reached the kernel (or never will); the latest ping since then is answered next. */
   #pongWritten = (error?: Error): void => {
     this.#pongPending = false;
     const next = this.#nextPong;
     this.#nextPong = undefined;
     if (error) return;
-    if (next !== undefined && !this.#finished && !this.#failure) this.#sendPong(next);
+    this.#pingsWaiting = 0;
+    if (next !== undefined && !this.#finished && !this.#failure) {
+      this.#pongPending = true;
+      this.#writeLimited([next], this.#pongWritten);
+    }
   };
 
   /**
