@@ -32,6 +32,30 @@ export const SHUTDOWN_DEADLINE_MS = 10_000;
 /** RESTART_RETRY_MS is the retry hint sent with 1012: clients come back after about this long (jittered by them). */
 export const RESTART_RETRY_MS = 1_000;
 
+/** ServeLimits are the connection limits `duplex serve` gives each of its WebSocketServers. */
+export interface ServeLimits {
+  maxConnections: number;
+  maxConnectionsPerAddress?: number;
+  handshakeRate?: { perSecond: number; burst: number };
+}
+
+/**
+ * serveLimits are the connection limits of `duplex serve`, as defaults in code (the contract
+ * has no flags for them): at most 10,000 connections on each endpoint (/hub, /echo); when it
+ * listens beyond loopback, also at most 256 per client address and 20 handshakes per second
+ * per address in bursts of 50. On loopback every client shares one address (a local test, or
+ * a reverse proxy in front, which then owns per-address limits), so those stay off there.
+ */
+export function serveLimits(host: string): ServeLimits {
+  const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
+  if (loopback) return { maxConnections: 10_000 };
+  return {
+    maxConnections: 10_000,
+    maxConnectionsPerAddress: 256,
+    handshakeRate: { perSecond: 20, burst: 50 },
+  };
+}
+
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const require = createRequire(import.meta.url);
 
@@ -71,10 +95,11 @@ const STATIC: Record<string, { file: string; type: string }> = {
 export async function runServe(options: ServeOptions): Promise<void> {
   const broker = options.redis === undefined ? memoryBroker() : await connectRedis(options.redis);
   const meters = new ServeMeters();
-  const { hub, brokerState } = createDemoHub(meters.broker(broker), options.redis !== undefined);
+  const limits = serveLimits(options.host);
+  const { hub, brokerState } = createDemoHub(meters.broker(broker), options.redis !== undefined, limits);
   registerDemoMethods(hub, new DemoRooms(), brokerState, meters.timed);
   const stopMarket = startMarket(hub);
-  const echo = createEcho();
+  const echo = createEcho(limits);
   const metrics = createServeMetrics({ hub, echo, meters, brokerUp: () => brokerState() === 'up' });
 
   let stopping = false;
@@ -158,9 +183,14 @@ async function connectRedis(url: string): Promise<Broker> {
  * that sends a display name as its token is that user (presence lists users, so the chat needs
  * names). The channel policies (typing never stored, the market conflated) are DEMO_CHANNELS.
  */
-function createDemoHub(broker: Broker, logBroker: boolean): { hub: Hub; brokerState: () => BrokerState } {
+function createDemoHub(
+  broker: Broker,
+  logBroker: boolean,
+  limits: ServeLimits,
+): { hub: Hub; brokerState: () => BrokerState } {
   const hub = new Hub({
     noServer: true,
+    websocket: limits,
     broker,
     channels: DEMO_CHANNELS,
     authenticate: demoAuthenticate,
@@ -177,8 +207,8 @@ function createDemoHub(broker: Broker, logBroker: boolean): { hub: Hub; brokerSt
 }
 
 /** createEcho makes the /echo endpoint: each message comes back as it came. */
-function createEcho(): WebSocketServer {
-  const echo = new WebSocketServer({ noServer: true, dangerouslyAllowAnyOrigin: true });
+function createEcho(limits: ServeLimits): WebSocketServer {
+  const echo = new WebSocketServer({ noServer: true, dangerouslyAllowAnyOrigin: true, ...limits });
   echo.on('connection', (ws) => {
     ws.addEventListener('message', (event) => ws.send(event.data));
   });

@@ -2,7 +2,14 @@ import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { getSystemErrorName } from 'node:util';
 import { deliver, scheduleFlush } from './flush-turn.js';
-import { closedError, HIGH_WATER_MARK, type Wire, type WireListener, type WriteCallback } from './wire.js';
+import {
+  closedError,
+  HIGH_WATER_MARK,
+  type Wire,
+  type WireListener,
+  WRITE_OVERHEAD,
+  type WriteCallback,
+} from './wire.js';
 
 /**
  * The handle path: a plain TCP connection's libuv handle, taken from its node:net Socket
@@ -160,6 +167,8 @@ export class HandleWire implements Wire {
   #queue: Buffer[] = [];
   #queued = 0;
   #inflight = 0;
+  /** Buffers of the write in flight. */
+  #inflightChunks = 0;
   #writing = false;
   #scheduled = false;
   #ending = false;
@@ -190,6 +199,10 @@ export class HandleWire implements Wire {
 
   get buffered(): number {
     return this.#queued + this.#inflight;
+  }
+
+  get cost(): number {
+    return this.#queued + this.#inflight + (this.#queue.length + this.#inflightChunks) * WRITE_OVERHEAD;
   }
 
   get writable(): boolean {
@@ -252,6 +265,7 @@ export class HandleWire implements Wire {
         req.callbacks = callbacks;
         this.#writing = true;
         this.#inflight = bytes;
+        this.#inflightChunks = chunks.length;
         return;
       }
       notify(callbacks, undefined);
@@ -263,6 +277,7 @@ export class HandleWire implements Wire {
   written(status: number): void {
     this.#writing = false;
     this.#inflight = 0;
+    this.#inflightChunks = 0;
     if (this.#destroyed) return;
     if (status < 0) {
       this.fail(uvError(status, 'write'));

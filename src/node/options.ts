@@ -8,6 +8,7 @@ import {
   type PerMessageDeflateOptions,
 } from '../protocol/index.js';
 import { type Clock, realClock } from './clock.js';
+import type { HandshakeRate } from './connection-limits.js';
 import { extensionFactories } from './extensions.js';
 import type { OfferedProtocols } from './offered-protocols.js';
 import {
@@ -30,6 +31,7 @@ import {
 import { parseProxyUrl } from './proxy.js';
 import { fromVerifyClient } from './verify-client.js';
 
+export type { HandshakeRate } from './connection-limits.js';
 export type { OfferedProtocols } from './offered-protocols.js';
 
 /** MiB is one mebibyte, the unit of the size defaults below. */
@@ -57,7 +59,8 @@ export interface SocketOptions {
   /**
    * Send-buffer limit of one socket, the guard against a peer that stops reading. A send
    * (or an automatic pong) that finds more than this many bytes still waiting in the
-   * socket fails the connection loudly: an `error` event with a BufferFullError
+   * socket (each waiting frame counted as its bytes plus 192, what it costs in memory)
+   * fails the connection loudly: an `error` event with a BufferFullError
    * (`DUPLEX_BUFFER_FULL`), close 1008 `send buffer full` with `wasClean: false`; no more
    * data is queued, and the socket is destroyed when the peer does not finish the close
    * handshake within `closeTimeout`. A sender that waits for `drain` whenever `send`
@@ -246,6 +249,24 @@ export interface WebSocketServerOptions extends SocketOptions {
    * `headersTimeout`/`requestTimeout`. @default 10_000
    */
   handshakeTimeout?: number;
+  /**
+   * Most connections open at once, handshakes in progress included; more are refused with
+   * 503 and `Retry-After` (DUPLEX_HANDSHAKE_TOO_MANY_CONNECTIONS). @default Infinity (the
+   * process's file descriptor limit)
+   */
+  maxConnections?: number;
+  /**
+   * Most connections open at once from one client address (an IPv6 address counts by its
+   * /64); more are refused with 429 and `Retry-After`. Behind a proxy every client has the
+   * proxy's address: leave it off there and limit in the proxy. @default Infinity
+   */
+  maxConnectionsPerAddress?: number;
+  /**
+   * Handshakes one client address may start: a token bucket of `burst`, refilled at
+   * `perSecond`; more are refused with 429 and `Retry-After` (DUPLEX_HANDSHAKE_RATE_LIMITED).
+   * @default false (no rate limit)
+   */
+  handshakeRate?: HandshakeRate | false;
 }
 
 /** ResolvedSocketOptions are SocketOptions with every default filled in. */
@@ -291,6 +312,9 @@ export interface ResolvedServerOptions extends ResolvedSocketOptions {
   clientTracking: boolean;
   handleProtocols: WebSocketServerOptions['handleProtocols'];
   handshakeTimeout: number;
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  handshakeRate: HandshakeRate | false;
 }
 
 /**
@@ -315,7 +339,36 @@ export const DEFAULTS = {
   /** ws's default. */
   maxRedirects: 10,
   allowSynchronousEvents: true,
+  /** The server's connection limits (connection-limits.ts): none unless asked. */
+  maxConnections: Number.POSITIVE_INFINITY,
+  maxConnectionsPerAddress: Number.POSITIVE_INFINITY,
+  handshakeRate: false,
 } as const;
+
+/** countLimit checks a connection count: a positive integer, or Infinity for none. */
+function countLimit(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (value === Number.POSITIVE_INFINITY) return value;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw invalidOption(name, 'a positive integer or Infinity', value);
+  }
+  return value;
+}
+
+/** resolveHandshakeRate checks `handshakeRate`: false, or { perSecond, burst } (burst defaults to perSecond, rounded up). */
+function resolveHandshakeRate(value: unknown): HandshakeRate | false {
+  if (value === undefined) return DEFAULTS.handshakeRate;
+  if (value === false) return false;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalidOption('handshakeRate', 'false or { perSecond, burst }', value);
+  }
+  const { perSecond: rate, burst: size, ...rest } = value as Partial<HandshakeRate>;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) throw invalidOption(`handshakeRate.${unknown}`, 'absent (unknown setting)', '');
+  const perSecond = positiveNumber('handshakeRate.perSecond', rate, 1);
+  const burst = countLimit('handshakeRate.burst', size, Math.max(1, Math.ceil(perSecond)));
+  return { perSecond, burst };
+}
 
 function resolveHeartbeat(value: unknown, fallback: HeartbeatOptions | false): HeartbeatOptions | false {
   if (value === undefined) return fallback;
@@ -401,10 +454,13 @@ export function resolveClientOptions(user: WebSocketOptions | undefined): Resolv
     tls[name] = value;
   }
   const agent = plainObject('agent', user.agent);
+  const headers = stringRecord('headers', user.headers);
+  const origin = string('origin', user.origin);
+  checkRequestHeaders(headers, origin);
   return {
     ...resolveSocketOptions(user, DEFAULTS.clientHeartbeat),
-    headers: stringRecord('headers', user.headers),
-    origin: string('origin', user.origin),
+    headers,
+    origin,
     handshakeTimeout: positiveNumber('handshakeTimeout', user.handshakeTimeout, DEFAULTS.handshakeTimeout),
     followRedirects: boolean('followRedirects', user.followRedirects, DEFAULTS.followRedirects),
     maxRedirects:
@@ -414,6 +470,34 @@ export function resolveClientOptions(user: WebSocketOptions | undefined): Resolv
     proxy: resolveProxy(user, agent),
     tls: tls as TlsOptions,
   };
+}
+
+/** HEADER_NAME is an HTTP token (RFC 9110 5.1); HEADER_VALUE bans CR, LF and NUL, which would split the request. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const HEADER_VALUE = /^[^\r\n\0]*$/;
+
+/**
+ * checkRequestHeaders throws DUPLEX_INVALID_HEADER, at the constructor, for a header name
+ * that is not a token or a value (or `origin`) with CR, LF or NUL: such a header could
+ * inject lines into the upgrade request, so it is never sent.
+ */
+export function checkRequestHeaders(
+  headers: Record<string, string> | undefined,
+  origin: string | undefined,
+): void {
+  const bad = (what: string, option: string) =>
+    new InvalidArgumentError(
+      'DUPLEX_INVALID_HEADER',
+      `${what} may not be sent (CR, LF, NUL or not a token)`,
+      {
+        option,
+      },
+    );
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (!HEADER_NAME.test(name)) throw bad(`header name ${JSON.stringify(name)}`, 'headers');
+    if (!HEADER_VALUE.test(value)) throw bad(`the value of header ${name}`, `headers.${name}`);
+  }
+  if (origin !== undefined && !HEADER_VALUE.test(origin)) throw bad('origin', 'origin');
 }
 
 /** checkTlsOption checks the type of one TLS setting; node:tls checks the contents. */
@@ -498,6 +582,13 @@ export function resolveServerOptions(user: WebSocketServerOptions): ResolvedServ
     clientTracking: boolean('clientTracking', user.clientTracking, DEFAULTS.clientTracking),
     handleProtocols: fn('handleProtocols', user.handleProtocols),
     handshakeTimeout: positiveNumber('handshakeTimeout', user.handshakeTimeout, DEFAULTS.handshakeTimeout),
+    maxConnections: countLimit('maxConnections', user.maxConnections, DEFAULTS.maxConnections),
+    maxConnectionsPerAddress: countLimit(
+      'maxConnectionsPerAddress',
+      user.maxConnectionsPerAddress,
+      DEFAULTS.maxConnectionsPerAddress,
+    ),
+    handshakeRate: resolveHandshakeRate(user.handshakeRate),
   };
 }
 

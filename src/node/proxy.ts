@@ -45,7 +45,7 @@ export function parseProxyUrl(proxy: string | URL): URL {
   if (url.protocol !== 'http:') {
     throw new InvalidArgumentError(
       'DUPLEX_INVALID_OPTION',
-      `only http:// proxies are supported, got ${url.protocol}//`,
+      `proxy: only http:// proxies are supported, got ${url.protocol}//`,
       { option: 'proxy' },
     );
   }

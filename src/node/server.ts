@@ -23,6 +23,7 @@ import {
   PreparedMessage,
   prepareMessage,
 } from './broadcast.js';
+import { ConnectionLimits, type Slot } from './connection-limits.js';
 import { type ResolvedServerOptions, resolveServerOptions, type WebSocketServerOptions } from './options.js';
 import { decideUpgrade } from './upgrade-decision.js';
 import { acceptWebSocket, type WebSocket } from './websocket.js';
@@ -84,6 +85,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   readonly #options: ResolvedServerOptions;
   readonly #http: HttpServer | HttpsServer | undefined;
   readonly #handshakes = new Set<Duplex>();
+  /** The connection-level limits; undefined when none is set (nothing to count). */
+  readonly #limits: ConnectionLimits | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: WebSocketServerOptions, onListening?: () => void) {
@@ -92,6 +95,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     super({ captureRejections: true });
     this.#options = resolveServerOptions(options);
     const opts = this.#options;
+    const limited =
+      opts.maxConnections !== Number.POSITIVE_INFINITY ||
+      opts.maxConnectionsPerAddress !== Number.POSITIVE_INFINITY ||
+      opts.handshakeRate !== false;
+    this.#limits = limited ? new ConnectionLimits(opts) : undefined;
     if (opts.mode === 'standalone') {
       const checkEvery = Math.max(100, Math.min(1000, Math.floor(opts.handshakeTimeout / 4)));
       const http = createServer(
@@ -151,6 +159,20 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       this.#refuse(socket, 400);
       return;
     }
+    let slot: Slot | undefined;
+    if (this.#limits !== undefined) {
+      const admitted = this.#limits.admit(
+        req.socket?.remoteAddress ?? (socket as Duplex & { remoteAddress?: string }).remoteAddress,
+      );
+      if (admitted instanceof HandshakeError) {
+        if (this.listenerCount('wsClientError') > 0) this.#handOver(admitted, socket, req);
+        else this.#refuse(socket, admitted.status ?? 503, `${admitted.message}\n`, admitted.headers);
+        return;
+      }
+      slot = admitted;
+      // Until the handshake succeeds, the slot is the socket's; then it is the WebSocket's.
+      socket.once('close', slot.release);
+    }
     this.#handshakes.add(socket);
     let timedOut = false;
     const clock = this.#options.clock;
@@ -192,6 +214,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         }
       }
       socket.off('error', ignoreError);
+      if (slot !== undefined) socket.off('close', slot.release);
       const ws = acceptWebSocket({
         socket,
         head,
@@ -204,6 +227,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         context: decision.context,
       });
       if (this.#options.clientTracking) this.clients.add(ws);
+      if (slot !== undefined) ws.addEventListener('close', slot.release, { once: true });
       let result: unknown;
       try {
         result = decision.context === undefined ? callback(ws, req) : callback(ws, req, decision.context);

@@ -1,7 +1,14 @@
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { scheduleFlush } from './flush-turn.js';
-import { closedError, HIGH_WATER_MARK, type Wire, type WireListener, type WriteCallback } from './wire.js';
+import {
+  closedError,
+  HIGH_WATER_MARK,
+  type Wire,
+  type WireListener,
+  WRITE_OVERHEAD,
+  type WriteCallback,
+} from './wire.js';
 
 /**
  * The stream path: a Wire over any node:stream Duplex (TLS sockets, client sockets, sockets
@@ -27,6 +34,9 @@ function streamClose(this: WiredSocket): void {
   this[wireOf]?.listener.wireClose();
 }
 
+/** EMPTY closes a flushed batch: its write callback says the batch reached the kernel. */
+const EMPTY = Buffer.alloc(0);
+
 /**
  * StreamWire writes through a Duplex, corked until the end of the turn (one writev per
  * turn). Its backpressure is HIGH_WATER_MARK on `writableLength`, not the Duplex's own mark
@@ -40,6 +50,9 @@ export class StreamWire implements Wire {
   readonly listener: WireListener;
   #corked = false;
   #needDrain = false;
+  /** Buffers written in this turn's batch, and in earlier batches not yet handed to the kernel. */
+  #batchChunks = 0;
+  #pendingChunks = 0;
   readonly #afterFullWrite = (): void => {
     if (!this.#needDrain || this.buffered >= HIGH_WATER_MARK || this.#socket.destroyed) return;
     this.#needDrain = false;
@@ -65,6 +78,10 @@ export class StreamWire implements Wire {
 
   get buffered(): number {
     return this.#socket.writableLength;
+  }
+
+  get cost(): number {
+    return this.#socket.writableLength + (this.#pendingChunks + this.#batchChunks) * WRITE_OVERHEAD;
   }
 
   get writable(): boolean {
@@ -95,12 +112,23 @@ export class StreamWire implements Wire {
         });
       } else socket.write(frame);
     }
+    this.#batchChunks += frames.length;
     return !full;
   }
 
   flush(): void {
     if (!this.#corked) return;
     this.#corked = false;
+    const chunks = this.#batchChunks;
+    if (chunks > 0 && this.writable) {
+      // One empty write closes the batch: its callback runs once every buffer before it
+      // reached the kernel (or the socket failed), which is when they stop costing memory.
+      this.#batchChunks = 0;
+      this.#pendingChunks += chunks;
+      this.#socket.write(EMPTY, () => {
+        this.#pendingChunks -= chunks;
+      });
+    }
     this.#socket.uncork();
   }
 

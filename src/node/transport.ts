@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import {
   type Connection,
   DuplexError,
+  ProtocolError,
   ReadyState,
   type ReceiveResult,
   type SendOptions,
@@ -12,7 +13,7 @@ import { BufferFullError } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
 import { openWire } from './open-wire.js';
 import type { ResolvedSocketOptions } from './options.js';
-import type { Wire, WireListener, WriteCallback } from './wire.js';
+import { type Wire, type WireListener, WRITE_OVERHEAD, type WriteCallback } from './wire.js';
 
 /** QueuedWrite is a write waiting behind a message being compressed off the thread. */
 interface QueuedWrite {
@@ -48,6 +49,13 @@ function notSent(callback: WriteCallback | undefined, why: string): void {
 export const BUFFER_FULL = { code: 1008, reason: 'send buffer full' } as const;
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * PING_FLOOD_LIMIT is how many pings may arrive while our pong to an earlier one still waits
+ * for the peer to read (it reads nothing, yet keeps pinging): one more and the connection is
+ * failed with 1008 `ping flood` (docs/security.md).
+ */
+export const PING_FLOOD_LIMIT = 1000;
 
 /**
  * Transport glues one protocol `Connection` to one TCP or TLS socket, for both roles. It
@@ -89,6 +97,12 @@ export class Transport implements WireListener {
   #queuedBytes = 0;
   /** end() was asked for while frames were queued: it follows them. */
   #endQueued = false;
+  /** An automatic pong was handed to the wire and has not reached the kernel yet. */
+  #pongPending = false;
+  /** The pong of the latest ping that arrived while one was pending; it replaces earlier ones. */
+  #nextPong: Buffer | undefined;
+  /** Pings that arrived while a pong was pending, since a pong last reached the kernel. */
+  #pingsWaiting = 0;
 
   /**
    * `prefix` (the server's 101 response) is written first, in the same batch as whatever
@@ -245,7 +259,10 @@ export class Transport implements WireListener {
    * above its high-water mark (wait for drain) and when the frames were dropped.
    */
   #writeLimited(frames: readonly Buffer[] | Promise<Buffer[]>, callback?: WriteCallback): boolean {
-    const buffered = this.#wire.buffered + this.#queuedBytes;
+    // What the queued writes cost in memory, not just their bytes (Wire#cost).
+    const buffered =
+      this.#wire.cost +
+      (this.#queue === undefined ? 0 : this.#queuedBytes + this.#queue.length * WRITE_OVERHEAD);
     if (buffered > this.#options.maxBufferedAmount) {
       if (!this.#bufferFull) {
         this.#bufferFull = true;
@@ -419,7 +436,7 @@ export class Transport implements WireListener {
   #handle(result: ReceiveResult): void {
     const closing = result.events.some((e) => e.type === 'close' || e.type === 'error');
     if (closing) this.#write(result.output);
-    else if (result.output.length > 0) this.#writeLimited(result.output);
+    else if (result.output.length > 0) this.#autoPong(result.output);
     for (const event of result.events) {
       if (this.#terminated) break;
       switch (event.type) {
@@ -439,6 +456,52 @@ export class Transport implements WireListener {
     }
     if (closing) this.#followTcp();
   }
+
+  /**
+   * #autoPong writes the automatic pongs of one receive, whose output (without a close) is
+   * only pong frames, one buffer each. While the peer reads, every ping gets its pong. Once
+   * a pong waits for a peer that does not read, at most one more is kept: pings that arrive
+   * meanwhile only replace it, per RFC 6455 5.5.3: "If an endpoint receives a Ping frame and
+   * has not yet sent Pong frame(s) in response to previous Ping frame(s), the endpoint MAY
+   * elect to send a Pong frame for only the most recently processed Ping frame." Past
+   * PING_FLOOD_LIMIT such pings the peer is flooding: the connection fails with 1008.
+   */
+  #autoPong(output: Buffer[]): void {
+    if (!this.#pongPending) {
+      this.#pongPending = true;
+      this.#writeLimited(output, this.#pongWritten);
+      return;
+    }
+    this.#nextPong = output[output.length - 1]!;
+    this.#pingsWaiting += output.length;
+    if (this.#pingsWaiting > PING_FLOOD_LIMIT && !this.#conn.closeSent) {
+      // The Connection fails (its close frame says 1008 and the error's message, which
+      // starts with 'ping flood'), the error is reported and TCP ends as it says.
+      this.#nextPong = undefined;
+      this.#handle(
+        this.#conn.fail(
+          new ProtocolError(
+            'DUPLEX_PING_FLOOD',
+            `ping flood: ${this.#pingsWaiting} pings arrived while the peer did not read our pong`,
+            1008,
+          ),
+        ),
+      );
+    }
+  }
+
+  /** #pongWritten: the waiting pongs reached the kernel (or never will); the latest ping since then is answered next. */
+  #pongWritten = (error?: Error): void => {
+    this.#pongPending = false;
+    const next = this.#nextPong;
+    this.#nextPong = undefined;
+    if (error) return;
+    this.#pingsWaiting = 0;
+    if (next !== undefined && !this.#finished && this.#conn.tcp !== 'end') {
+      this.#pongPending = true;
+      this.#writeLimited([next], this.#pongWritten);
+    }
+  };
 
   /**
    * #followTcp does what the Connection says about TCP (Connection#tcp, RFC 6455 7.1.1):

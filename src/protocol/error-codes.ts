@@ -27,6 +27,7 @@ export const ErrorCode = {
   DeflateInvalidData: 'DUPLEX_DEFLATE_INVALID_DATA',
   PayloadTooBig: 'DUPLEX_PAYLOAD_TOO_BIG',
   InternalError: 'DUPLEX_INTERNAL_ERROR',
+  PingFlood: 'DUPLEX_PING_FLOOD',
   // The connection ended or was failed by Duplex.
   ConnectionClosed: 'DUPLEX_CONNECTION_CLOSED',
   BufferFull: 'DUPLEX_BUFFER_FULL',
@@ -47,6 +48,10 @@ export const ErrorCode = {
   HandshakeProxyRefused: 'DUPLEX_HANDSHAKE_PROXY_REFUSED',
   HandshakeProxyFailed: 'DUPLEX_HANDSHAKE_PROXY_FAILED',
   HandshakeTooManyRedirects: 'DUPLEX_HANDSHAKE_TOO_MANY_REDIRECTS',
+  // Connection limits of a WebSocketServer (connection-limits.ts), refused before the handshake.
+  HandshakeTooManyConnections: 'DUPLEX_HANDSHAKE_TOO_MANY_CONNECTIONS',
+  HandshakeTooManyConnectionsPerAddress: 'DUPLEX_HANDSHAKE_TOO_MANY_CONNECTIONS_PER_ADDRESS',
+  HandshakeRateLimited: 'DUPLEX_HANDSHAKE_RATE_LIMITED',
   // Misuse of the API (InvalidStateError, InvalidArgumentError).
   InvalidState: 'DUPLEX_INVALID_STATE',
   CloseReasonTooLong: 'DUPLEX_CLOSE_REASON_TOO_LONG',

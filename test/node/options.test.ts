@@ -42,6 +42,13 @@ const SERVER_CASES: Case[] = [
   ['handshakeTimeout', { noServer: true, handshakeTimeout: 0 }],
   ['clientTracking', { noServer: true, clientTracking: 0 }],
   ['allowSynchronousEvents', { noServer: true, allowSynchronousEvents: 'yes' }],
+  ['maxConnections', { noServer: true, maxConnections: 0 }],
+  ['maxConnections', { noServer: true, maxConnections: '10' }],
+  ['maxConnectionsPerAddress', { noServer: true, maxConnectionsPerAddress: 1.5 }],
+  ['handshakeRate', { noServer: true, handshakeRate: true }],
+  ['handshakeRate.perSecond', { noServer: true, handshakeRate: { perSecond: 0, burst: 1 } }],
+  ['handshakeRate.burst', { noServer: true, handshakeRate: { perSecond: 1, burst: 0 } }],
+  ['handshakeRate.every', { noServer: true, handshakeRate: { perSecond: 1, every: 1 } }],
 ];
 
 /** One bad value for each client option. */
@@ -177,6 +184,9 @@ describe('defaults come from one table', () => {
     assert.equal(client.heartbeat, DEFAULTS.clientHeartbeat);
     assert.equal(server.clientTracking, DEFAULTS.clientTracking);
     assert.equal(server.dangerouslyAllowAnyOrigin, DEFAULTS.dangerouslyAllowAnyOrigin);
+    assert.equal(server.maxConnections, DEFAULTS.maxConnections);
+    assert.equal(server.maxConnectionsPerAddress, DEFAULTS.maxConnectionsPerAddress);
+    assert.equal(server.handshakeRate, DEFAULTS.handshakeRate);
     assert.equal(client.followRedirects, DEFAULTS.followRedirects);
     assert.equal(client.maxRedirects, DEFAULTS.maxRedirects);
     assert.deepEqual(resolveClientOptions({ perMessageDeflate: false }).extensions, []);
