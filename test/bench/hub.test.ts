@@ -112,7 +112,7 @@ describe('bench:hub', () => {
     // Both servers' CPU and the load generator's, beside the ratios (issue 9: "show its CPU").
     assert.match(
       out,
-      /\| same: CPU used, server \/ load generator [^|]*\| [0-9,]+ % \/ [0-9,]+ % \| [0-9,]+ % \/ [0-9,]+ % \|/,
+      /\| same: CPU used, server \/ load generator [^|]*\| Duplex hub \/ Socket\.IO 4 \| [0-9,]+ % \/ [0-9,]+ % \| [0-9,]+ % \/ [0-9,]+ % \|/,
     );
     assert.match(
       out,
