@@ -93,6 +93,8 @@ export class BenchConnection {
   #opcode = 0;
   #fin = false;
   #masked = false;
+  /** Payload length of the frame being read. */
+  #length = 0;
   #control: Buffer[] = [];
   // The message being reassembled (only its opcode and length).
   #msgOpcode = 0;
@@ -113,11 +115,11 @@ export class BenchConnection {
       this.target.handshakeTimeoutMs,
     );
     // A chunk may be the thread's shared read buffer: whatever must outlive the call is copied.
-    const onData = (chunk: Buffer): void => {
+    const onData = (chunk: Buffer, end = chunk.length): void => {
       if (this.#head) {
         clearTimeout(timer);
-        this.#handshake(chunk);
-      } else this.#read(chunk, 0);
+        this.#handshake(chunk.subarray(0, end));
+      } else this.#read(chunk, 0, end);
     };
     const socket = secure
       ? tlsConnect({
@@ -134,8 +136,9 @@ export class BenchConnection {
           // stream bookkeeping per read, so the tool stays cheap per message beside the server.
           onread: {
             buffer: readBuffer(),
+            // No subarray per read: the reader is told where the bytes end.
             callback: (n: number, buffer: Uint8Array) => {
-              onData((buffer as Buffer).subarray(0, n));
+              onData(buffer as Buffer, n);
               return true;
             },
           },
@@ -194,14 +197,31 @@ export class BenchConnection {
     }
     this.open = true;
     this.handler.opened(this);
-    if (end + 4 < head.length) this.#read(head, end + 4);
+    if (end + 4 < head.length) this.#read(head, end + 4, head.length);
   }
 
-  /** #read counts the bytes of server frames in `chunk` from `start` on. */
-  #read(chunk: Buffer, start: number): void {
+  /** #read counts the bytes of server frames in `chunk` from `start` to `n`. */
+  #read(chunk: Buffer, start: number, n: number): void {
     let i = start;
-    const n = chunk.length;
     while (i < n && !this.#ended) {
+      if (this.#left < 0 && this.#headerLen === 0 && n - i >= 4) {
+        // Fast path, the usual case: a whole unmasked header with at most a 16-bit length in
+        // this read, decoded where it lies (no copy into #header).
+        const b1 = chunk[i + 1]!;
+        let len = b1 & 0x7f;
+        if (len <= 126 && (b1 & 0x80) === 0) {
+          const b0 = chunk[i]!;
+          this.#fin = (b0 & 0x80) !== 0;
+          this.#opcode = b0 & 0x0f;
+          if (len === 126) {
+            len = (chunk[i + 2]! << 8) | chunk[i + 3]!;
+            i += 4;
+          } else i += 2;
+          this.#length = len;
+          this.#left = len;
+          if (len > 0) continue;
+        }
+      }
       if (this.#left < 0) {
         const take = Math.min(this.#need - this.#headerLen, n - i);
         chunk.copy(this.#header, this.#headerLen, i, i + take);
@@ -235,17 +255,19 @@ export class BenchConnection {
       else if (len === 127) this.#need = 10;
       else {
         this.#left = len;
+        this.#length = len;
         return true;
       }
       return false;
     }
     this.#left = this.#need === 4 ? h.readUInt16BE(2) : Number(h.readBigUInt64BE(2));
+    this.#length = this.#left;
     return true;
   }
 
   #frameDone(): void {
     const opcode = this.#opcode;
-    const length = this.#frameLength();
+    const length = this.#length;
     this.#headerLen = 0;
     this.#need = 2;
     this.#left = -1;
@@ -265,12 +287,6 @@ export class BenchConnection {
     }
     this.#msgLength += length;
     if (this.#fin) this.handler.message(this, this.#msgOpcode, this.#msgLength);
-  }
-
-  #frameLength(): number {
-    const h = this.#header;
-    if (this.#need === 2) return h[1]! & 0x7f;
-    return this.#need === 4 ? h.readUInt16BE(2) : Number(h.readBigUInt64BE(2));
   }
 
   write(data: Buffer): void {

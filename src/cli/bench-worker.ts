@@ -72,7 +72,13 @@ class WorkerRun implements BenchHandler {
   readonly conns: BenchConnection[] = [];
   readonly pool: Buffer[] = [];
   readonly opcode: number;
-  readonly interval = newHistogram();
+  /**
+   * Latencies since the last sample, each recorded once (one histogram update per message):
+   * at a sample they go into `total` when measuring; those from before `measure` wait in
+   * `beforeMeasure` to be reported with the sample's interval, never in `total`.
+   */
+  readonly current = newHistogram();
+  readonly beforeMeasure = newHistogram();
   readonly total = newHistogram();
   measuring = false;
   stopping = false;
@@ -170,10 +176,9 @@ class WorkerRun implements BenchHandler {
     }
     const now = performance.now();
     const us = Math.max(1, Math.round((now - sentAt) * 1000));
-    this.interval.recordValue(us);
+    this.current.recordValue(us);
     this.sampleMessages++;
     if (this.measuring) {
-      this.total.recordValue(us);
       this.messages++;
       this.bytes += length;
     }
@@ -214,21 +219,41 @@ class WorkerRun implements BenchHandler {
     if (this.firstErrors.length < 5) this.firstErrors.push(`${kind}: ${why}`);
   }
 
+  /** startMeasuring: what was recorded until now belongs to the interval, not to the measured total. */
+  startMeasuring(): void {
+    this.beforeMeasure.add(this.current);
+    this.current.reset();
+    this.measuring = true;
+  }
+
   sample(): WorkerSample {
+    if (this.measuring) this.total.add(this.current);
+    let interval = this.current;
+    if (this.beforeMeasure.totalCount > 0) {
+      this.beforeMeasure.add(this.current);
+      interval = this.beforeMeasure;
+    }
     const out: WorkerSample = {
       type: 'sample',
-      histogram: encodeHistogram(this.interval),
+      histogram: encodeHistogram(interval),
       messages: this.sampleMessages,
       open: this.open,
       errors: this.sampleErrors,
     };
-    this.interval.reset();
+    this.current.reset();
+    this.beforeMeasure.reset();
     this.sampleMessages = 0;
     this.sampleErrors = 0;
     return out;
   }
 
+  /** final ends the measured time and gives its totals. */
   final(): WorkerFinal {
+    if (this.measuring) {
+      this.total.add(this.current);
+      this.current.reset();
+    }
+    this.measuring = false;
     return {
       type: 'final',
       histogram: encodeHistogram(this.total),
@@ -259,10 +284,9 @@ if (port) {
         port.postMessage(run.sample());
         break;
       case 'measure':
-        run.measuring = true;
+        run.startMeasuring();
         break;
       case 'stop':
-        run.measuring = false;
         clearInterval(ticker);
         port.postMessage(run.final());
         run.stop();
