@@ -14,7 +14,7 @@ import {
   WorkerChannel,
   warmupAndMeasure,
 } from './bench-run.js';
-import type { WorkerFinal, WorkerInit, WorkerSample } from './bench-worker.js';
+import type { WorkerFinal, WorkerInit } from './bench-worker.js';
 
 export { formatUs, type TimelinePoint } from './bench-run.js';
 
