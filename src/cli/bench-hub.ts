@@ -14,9 +14,10 @@ import type { BenchOptions } from './bench-options.js';
 import { renderReport } from './bench-report.js';
 import {
   cpuPct,
-  formatUs,
+  errorLines,
   giveUpAfter,
   latencyFields,
+  latencySummary,
   round,
   Sampler,
   WorkerChannel,
@@ -94,16 +95,9 @@ function summary(o: BenchOptions, r: HubBenchResult): string {
     '',
     `  publishes   ${n(r.publishes)} (${n(r.publishes_per_s)}/s)`,
     `  deliveries  ${n(r.deliveries)} of ${n(r.expected_deliveries)} expected (${n(r.msgs_per_s)}/s, ${r.mbytes_per_s} MB/s)`,
-    `  latency     p50 ${formatUs(r.p50_us)}  p90 ${formatUs(r.p90_us)}  p99 ${formatUs(r.p99_us)}  p99.9 ${formatUs(r.p999_us)}  max ${formatUs(r.max_us)}  (publish due -> subscriber)`,
+    `  latency     ${latencySummary(r)}  (publish due -> subscriber)`,
     `  losses      ${lossLine}${r.unrecovered ? `, ${r.unrecovered} unrecovered resubscriptions` : ''}${r.drained ? '' : ' (not drained)'}`,
-    `  errors      ${r.errors}${
-      r.errors
-        ? ` (${HUB_ERROR_KINDS.filter((k) => r.error_detail[k])
-            .map((k) => `${k} ${r.error_detail[k]}`)
-            .join(', ')})`
-        : ''
-    }`,
-    ...r.first_errors.map((e) => `              ${e}`),
+    ...errorLines(HUB_ERROR_KINDS, r),
     '',
   ].join('\n');
 }

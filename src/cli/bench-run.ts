@@ -186,3 +186,23 @@ export function latencyFields(total: Histogram) {
 /** cpuPct is CPU time over wall time, % of one core. */
 export const cpuPct = (cpu: NodeJS.CpuUsage, secs: number) =>
   Math.round(((cpu.user + cpu.system) / 1e6 / secs) * 100);
+
+/** latencySummary is the latency figures of a summary: `p50 412 µs  p90 …  max 3.21 ms`. */
+export function latencySummary(r: ReturnType<typeof latencyFields>): string {
+  return `p50 ${formatUs(r.p50_us)}  p90 ${formatUs(r.p90_us)}  p99 ${formatUs(r.p99_us)}  p99.9 ${formatUs(r.p999_us)}  max ${formatUs(r.max_us)}`;
+}
+
+/** errorLines are the error lines of a summary: the count by kind, then the first errors. */
+export function errorLines<K extends string>(
+  kinds: readonly K[],
+  r: { errors: number; error_detail: Record<K, number>; first_errors: string[] },
+): string[] {
+  const byKind = kinds
+    .filter((k) => r.error_detail[k])
+    .map((k) => `${k} ${r.error_detail[k]}`)
+    .join(', ');
+  return [
+    `  errors      ${r.errors}${r.errors ? ` (${byKind})` : ''}`,
+    ...r.first_errors.map((e) => `              ${e}`),
+  ];
+}

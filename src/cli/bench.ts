@@ -6,9 +6,10 @@ import type { BenchOptions } from './bench-options.js';
 import { renderReport } from './bench-report.js';
 import {
   cpuPct,
-  formatUs,
+  errorLines,
   giveUpAfter,
   latencyFields,
+  latencySummary,
   round,
   Sampler,
   WorkerChannel,
@@ -64,15 +65,8 @@ function summary(o: BenchOptions, r: BenchResult): string {
     `  ${r.duration_s} s measured after ${r.warmup_s} s warm-up`,
     '',
     `  throughput  ${n(r.msgs_per_s)} msgs/s  ${r.mbytes_per_s} MB/s`,
-    `  latency     p50 ${formatUs(r.p50_us)}  p90 ${formatUs(r.p90_us)}  p99 ${formatUs(r.p99_us)}  p99.9 ${formatUs(r.p999_us)}  max ${formatUs(r.max_us)}`,
-    `  errors      ${r.errors}${
-      r.errors
-        ? ` (${ERROR_KINDS.filter((k) => r.error_detail[k])
-            .map((k) => `${k} ${r.error_detail[k]}`)
-            .join(', ')})`
-        : ''
-    }`,
-    ...r.first_errors.map((e) => `              ${e}`),
+    `  latency     ${latencySummary(r)}`,
+    ...errorLines(ERROR_KINDS, r),
     '',
   ].join('\n');
 }
