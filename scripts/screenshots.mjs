@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './lib/chromium.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const out = (name) => path.join(root, 'docs', 'img', name);
@@ -55,18 +55,7 @@ async function say(page, text) {
 }
 
 const { base, child } = await serve();
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-  ],
-});
+const browser = await launchChromium();
 try {
   // A conversation: three people, two rooms, an unread count, someone typing.
   const ada = await signIn(await browser.newContext({ viewport: DESKTOP }), base, 'ada');

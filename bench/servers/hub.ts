@@ -16,38 +16,9 @@
  * Ready line and shutdown as `duplex echo`: `listening on ws://127.0.0.1:P/hub`, SIGTERM or
  * SIGINT closes the hub (every client gets 1001) and exits 0, bounded at 2 s.
  */
-import http from 'node:http';
-import { Hub } from 'duplexjs/hub';
-
-/** BENCH_RATE is the message rate and burst allowed per connection: far above any run's. */
-const BENCH_RATE = 10_000_000;
+import { serveHub } from '../lib/hub-server.js';
 
 const portIndex = process.argv.indexOf('--port');
 const port = portIndex > 0 ? Number(process.argv[portIndex + 1]) : 9001;
 
-const server = http.createServer((_req, res) => {
-  res.writeHead(404).end();
-});
-const hub = new Hub({
-  server,
-  path: '/hub',
-  authorize: () => true,
-  limits: { messagesPerSecond: BENCH_RATE, messageBurst: BENCH_RATE },
-  websocket: { perMessageDeflate: false },
-});
-
-server.listen(port, '127.0.0.1', () => {
-  const address = server.address();
-  const real = typeof address === 'object' && address ? address.port : port;
-  process.stdout.write(`listening on ws://127.0.0.1:${real}/hub\n`);
-});
-
-const stop = (): void => {
-  setTimeout(() => process.exit(0), 2000).unref();
-  hub.close().then(
-    () => server.close(() => process.exit(0)),
-    () => process.exit(0),
-  );
-};
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
+serveHub(port);

@@ -13,44 +13,9 @@
  * Ready line and shutdown as `duplex echo`: `listening on ws://127.0.0.1:P/`, SIGTERM or
  * SIGINT disconnects every client and exits 0, bounded at 2 s.
  */
-import http from 'node:http';
-import { Server } from 'socket.io';
+import { serveSocketIo } from '../lib/socketio-server.js';
 
 const portIndex = process.argv.indexOf('--port');
 const port = portIndex > 0 ? Number(process.argv[portIndex + 1]) : 9001;
 
-const httpServer = http.createServer((_req, res) => {
-  res.writeHead(404).end();
-});
-const io = new Server(httpServer, {
-  transports: ['websocket'],
-  perMessageDeflate: false,
-  httpCompression: false,
-  serveClient: false,
-});
-
-io.on('connection', (socket) => {
-  const room = socket.handshake.query['room'];
-  if (typeof room === 'string' && room.length > 0) void socket.join(room);
-  socket.on('join', (name: unknown, ack?: unknown) => {
-    if (typeof name === 'string' && name.length > 0) void socket.join(name);
-    if (typeof ack === 'function') ack();
-  });
-  socket.on('publish', (name: unknown, data: unknown, ack?: unknown) => {
-    if (typeof name === 'string') socket.to(name).emit('msg', data);
-    if (typeof ack === 'function') ack();
-  });
-});
-
-httpServer.listen(port, '127.0.0.1', () => {
-  const address = httpServer.address();
-  const real = typeof address === 'object' && address ? address.port : port;
-  process.stdout.write(`listening on ws://127.0.0.1:${real}/\n`);
-});
-
-const stop = (): void => {
-  io.close(() => process.exit(0));
-  setTimeout(() => process.exit(0), 2000).unref();
-};
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
+serveSocketIo(port);

@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
-import { formatUs, type TimelinePoint } from './bench.js';
 import { decodeHistogram, newHistogram } from './bench-histogram.js';
 import type { HubBenchOptions } from './bench-hub-options.js';
 import type {
@@ -14,6 +12,17 @@ import type {
 import { HUB_ERROR_KINDS, type HubErrorKind } from './bench-hub-worker.js';
 import type { BenchOptions } from './bench-options.js';
 import { renderReport } from './bench-report.js';
+import {
+  cpuPct,
+  errorLines,
+  giveUpAfter,
+  latencyFields,
+  latencySummary,
+  round,
+  Sampler,
+  WorkerChannel,
+  warmupAndMeasure,
+} from './bench-run.js';
 
 /** HubBenchResult is what `duplex bench --hub CHANNEL --json` prints (one object). */
 export interface HubBenchResult {
@@ -71,43 +80,6 @@ export interface HubBenchResult {
   first_errors: string[];
 }
 
-type Message = { type: string };
-
-/** HubChannel is the main thread's side of one hub worker: typed waits on its replies, in order. */
-class HubChannel {
-  readonly #worker: Worker;
-  readonly #inbox = new Map<string, Message[]>();
-  readonly #waiting = new Map<string, ((m: Message) => void)[]>();
-
-  constructor(init: HubWorkerInit, onError: (error: Error) => void) {
-    this.#worker = new Worker(new URL('./bench-hub-worker.js', import.meta.url), { workerData: init });
-    this.#worker.on('message', (m: Message) => {
-      const waiter = this.#waiting.get(m.type)?.shift();
-      if (waiter) waiter(m);
-      else this.#inbox.set(m.type, [...(this.#inbox.get(m.type) ?? []), m]);
-    });
-    this.#worker.on('error', onError);
-  }
-
-  post(message: Message & Record<string, unknown>): void {
-    this.#worker.postMessage(message);
-  }
-
-  next<T>(type: string): Promise<T> {
-    const queued = this.#inbox.get(type)?.shift();
-    if (queued !== undefined) return Promise.resolve(queued as T);
-    return new Promise((resolve) => {
-      this.#waiting.set(type, [...(this.#waiting.get(type) ?? []), resolve as (m: Message) => void]);
-    });
-  }
-
-  terminate(): Promise<number> {
-    return this.#worker.terminate();
-  }
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const round = (n: number, digits = 0) => Number(n.toFixed(digits));
 const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
 
 function summary(o: BenchOptions, r: HubBenchResult): string {
@@ -123,16 +95,9 @@ function summary(o: BenchOptions, r: HubBenchResult): string {
     '',
     `  publishes   ${n(r.publishes)} (${n(r.publishes_per_s)}/s)`,
     `  deliveries  ${n(r.deliveries)} of ${n(r.expected_deliveries)} expected (${n(r.msgs_per_s)}/s, ${r.mbytes_per_s} MB/s)`,
-    `  latency     p50 ${formatUs(r.p50_us)}  p90 ${formatUs(r.p90_us)}  p99 ${formatUs(r.p99_us)}  p99.9 ${formatUs(r.p999_us)}  max ${formatUs(r.max_us)}  (publish due -> subscriber)`,
+    `  latency     ${latencySummary(r)}  (publish due -> subscriber)`,
     `  losses      ${lossLine}${r.unrecovered ? `, ${r.unrecovered} unrecovered resubscriptions` : ''}${r.drained ? '' : ' (not drained)'}`,
-    `  errors      ${r.errors}${
-      r.errors
-        ? ` (${HUB_ERROR_KINDS.filter((k) => r.error_detail[k])
-            .map((k) => `${k} ${r.error_detail[k]}`)
-            .join(', ')})`
-        : ''
-    }`,
-    ...r.first_errors.map((e) => `              ${e}`),
+    ...errorLines(HUB_ERROR_KINDS, r),
     '',
   ].join('\n');
 }
@@ -153,11 +118,7 @@ function spread(count: number, threads: number): number[][] {
  */
 export async function runHubBench(o: BenchOptions, h: HubBenchOptions): Promise<number> {
   const connectTimeoutMs = 10_000;
-  const limit = (o.rampS + o.warmupS + o.durationS + 90) * 1000;
-  setTimeout(() => {
-    process.stderr.write(`duplex bench: no result after ${limit / 1000} s, giving up\n`);
-    process.exit(1);
-  }, limit).unref();
+  giveUpAfter(o.rampS + o.warmupS + o.durationS + 90);
   if (o.insecure)
     process.stderr.write('duplex bench: WARNING: --insecure: TLS certificates are not checked\n');
   const threads = Math.max(1, Math.min(o.threads, h.subscribers + h.publishers));
@@ -165,10 +126,11 @@ export async function runHubBench(o: BenchOptions, h: HubBenchOptions): Promise<
   const pubs = spread(h.publishers, threads);
   const run = randomBytes(6).toString('hex');
   let failed: Error | undefined;
-  const channels: HubChannel[] = [];
+  const channels: WorkerChannel<HubWorkerInit>[] = [];
   for (let t = 0; t < threads; t++) {
     channels.push(
-      new HubChannel(
+      new WorkerChannel(
+        new URL('./bench-hub-worker.js', import.meta.url),
         {
           url: o.url.href,
           channel: h.channel,
@@ -194,47 +156,9 @@ export async function runHubBench(o: BenchOptions, h: HubBenchOptions): Promise<
     );
   }
 
-  const t0 = performance.now();
-  let phase: TimelinePoint['phase'] = 'ramp';
-  const timeline: TimelinePoint[] = [];
-  let lastSample = t0;
-  let sampling = false;
-  const sampleAll = async (): Promise<void> => {
-    if (sampling || failed) return;
-    sampling = true;
-    for (const c of channels) c.post({ type: 'sample' });
-    const samples = await Promise.all(
-      channels.map((c) =>
-        c.next<{ histogram: string; messages: number; open: number; errors: number }>('sample'),
-      ),
-    );
-    sampling = false;
-    const now = performance.now();
-    const secs = (now - lastSample) / 1000;
-    lastSample = now;
-    const hist = newHistogram();
-    for (const s of samples) hist.add(decodeHistogram(s.histogram));
-    const point: TimelinePoint = {
-      t: round((now - t0) / 1000, 2),
-      phase,
-      open: samples.reduce((n, s) => n + s.open, 0),
-      msgs_per_s: Math.round(samples.reduce((n, s) => n + s.messages, 0) / secs),
-      errors: samples.reduce((n, s) => n + s.errors, 0),
-      p50_us: hist.getValueAtPercentile(50),
-      p90_us: hist.getValueAtPercentile(90),
-      p99_us: hist.getValueAtPercentile(99),
-      max_us: hist.maxValue,
-    };
-    timeline.push(point);
-    if (o.progress) {
-      process.stderr.write(
-        `\r\x1b[K${phase} ${point.t.toFixed(0)} s: ${point.open} open, ${point.msgs_per_s.toLocaleString('en-US')} deliveries/s, p99 ${formatUs(point.p99_us)}, ${point.errors} errors`,
-      );
-    }
-  };
-  const sampler = setInterval(() => void sampleAll(), 1000);
+  const sampler = new Sampler(channels, o.progress, 'deliveries', () => failed !== undefined);
   const end = async (): Promise<void> => {
-    clearInterval(sampler);
+    sampler.stop();
     await Promise.all(channels.map((c) => c.terminate()));
     if (o.progress) process.stderr.write('\r\x1b[K');
   };
@@ -261,22 +185,14 @@ export async function runHubBench(o: BenchOptions, h: HubBenchOptions): Promise<
     (n, r) => n + r.subscribers,
     0,
   );
-  phase = 'warmup';
-  await sleep(o.warmupS * 1000);
-  for (const c of channels) c.post({ type: 'measure' });
-  phase = 'measure';
-  const m0 = performance.now();
-  const cpu0 = process.cpuUsage();
-  await sleep(o.durationS * 1000);
-  const cpu = process.cpuUsage(cpu0);
+  const { m0, cpu } = await warmupAndMeasure(channels, sampler, o.warmupS, o.durationS);
   for (const c of channels) c.post({ type: 'stop' });
   const secs = (performance.now() - m0) / 1000;
   const published = await Promise.all(channels.map((c) => c.next<HubWorkerPublished>('published')));
   const reports: PublisherReport[] = published.flatMap((p) => p.publishers);
   for (const c of channels) c.post({ type: 'expect', publishers: reports });
   const finals = await Promise.all(channels.map((c) => c.next<HubWorkerFinal>('final')));
-  while (sampling) await sleep(5);
-  await sampleAll();
+  await sampler.last();
   await end();
 
   const total = newHistogram();
@@ -287,7 +203,6 @@ export async function runHubBench(o: BenchOptions, h: HubBenchOptions): Promise<
   const dupBy: Record<string, number> = Object.assign({}, ...finals.map((f) => f.duplicated));
   const publishes = reports.reduce((n, r) => n + r.measured, 0);
   const deliveries = finals.reduce((n, f) => n + f.deliveries, 0);
-  const empty = total.totalCount === 0;
   const result: HubBenchResult = {
     url: o.url.href,
     mode: 'hub',
@@ -316,16 +231,9 @@ export async function runHubBench(o: BenchOptions, h: HubBenchOptions): Promise<
     reconnects: finals.reduce((n, f) => n + f.reconnects, 0),
     foreign: finals.reduce((n, f) => n + f.foreign, 0),
     drained: finals.every((f) => f.drained),
-    min_us: empty ? 0 : total.minNonZeroValue,
-    mean_us: round(total.mean, 1),
-    p50_us: total.getValueAtPercentile(50),
-    p90_us: total.getValueAtPercentile(90),
-    p99_us: total.getValueAtPercentile(99),
-    p999_us: total.getValueAtPercentile(99.9),
-    max_us: total.maxValue,
-    stddev_us: round(total.stdDeviation, 1),
+    ...latencyFields(total),
     latency_from: 'due',
-    client_cpu_pct: Math.round(((cpu.user + cpu.system) / 1e6 / secs) * 100),
+    client_cpu_pct: cpuPct(cpu, secs),
     errors: HUB_ERROR_KINDS.reduce((n, k) => n + errorDetail[k], 0),
     error_detail: errorDetail,
     first_errors: finals.flatMap((f) => f.firstErrors).slice(0, 5),
@@ -353,7 +261,7 @@ export async function runHubBench(o: BenchOptions, h: HubBenchOptions): Promise<
       ['losses', `${result.lost} lost, ${result.duplicated} duplicated, ${result.unrecovered} unrecovered`],
       ['errors', String(result.errors)],
     ];
-    await writeFile(o.report, renderReport(result, timeline, total, rows));
+    await writeFile(o.report, renderReport(result, sampler.timeline, total, rows));
     process.stderr.write(`duplex bench: report written to ${o.report}\n`);
   }
   process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : summary(o, result));

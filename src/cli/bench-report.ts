@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { BenchResult, TimelinePoint } from './bench.js';
+import type { BenchResult } from './bench.js';
 import type { Histogram } from './bench-histogram.js';
+import type { TimelinePoint } from './bench-run.js';
 
 const require = createRequire(import.meta.url);
 

@@ -1,25 +1,23 @@
 import { writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
 import { ERROR_KINDS, type ErrorKind } from './bench-client.js';
 import { decodeHistogram, type Histogram, newHistogram } from './bench-histogram.js';
 import type { BenchOptions } from './bench-options.js';
 import { renderReport } from './bench-report.js';
-import type { WorkerFinal, WorkerInit, WorkerSample } from './bench-worker.js';
+import {
+  cpuPct,
+  errorLines,
+  giveUpAfter,
+  latencyFields,
+  latencySummary,
+  round,
+  Sampler,
+  WorkerChannel,
+  warmupAndMeasure,
+} from './bench-run.js';
+import type { WorkerFinal, WorkerInit } from './bench-worker.js';
 
-/** TimelinePoint is one second of a run, over all connections. */
-export interface TimelinePoint {
-  /** Seconds since the first connection was attempted, at the end of the interval. */
-  t: number;
-  phase: 'ramp' | 'warmup' | 'measure';
-  open: number;
-  msgs_per_s: number;
-  errors: number;
-  p50_us: number;
-  p90_us: number;
-  p99_us: number;
-  max_us: number;
-}
+export { formatUs, type TimelinePoint } from './bench-run.js';
 
 /** BenchResult is what `duplex bench --json` prints (one object), and what the report shows. */
 export interface BenchResult {
@@ -55,49 +53,6 @@ export interface BenchResult {
   first_errors: string[];
 }
 
-/** Channel is the main thread's side of one worker: typed waits on its replies, in order. */
-class Channel {
-  readonly #worker: Worker;
-  readonly #inbox = new Map<string, unknown[]>();
-  readonly #waiting = new Map<string, ((m: unknown) => void)[]>();
-
-  constructor(init: WorkerInit, onError: (error: Error) => void) {
-    this.#worker = new Worker(new URL('./bench-worker.js', import.meta.url), { workerData: init });
-    this.#worker.on('message', (m: { type: string }) => {
-      const waiter = this.#waiting.get(m.type)?.shift();
-      if (waiter) waiter(m);
-      else this.#inbox.set(m.type, [...(this.#inbox.get(m.type) ?? []), m]);
-    });
-    this.#worker.on('error', onError);
-  }
-
-  post(type: string): void {
-    this.#worker.postMessage({ type });
-  }
-
-  next<T>(type: string): Promise<T> {
-    const queued = this.#inbox.get(type)?.shift();
-    if (queued !== undefined) return Promise.resolve(queued as T);
-    return new Promise((resolve) => {
-      this.#waiting.set(type, [...(this.#waiting.get(type) ?? []), resolve as (m: unknown) => void]);
-    });
-  }
-
-  terminate(): Promise<number> {
-    return this.#worker.terminate();
-  }
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const round = (n: number, digits = 0) => Number(n.toFixed(digits));
-
-/** formatUs renders microseconds for people: `412 µs`, `3.21 ms`, `1.50 s`. */
-export function formatUs(us: number): string {
-  if (us < 1000) return `${Math.round(us)} µs`;
-  if (us < 1_000_000) return `${(us / 1000).toFixed(2)} ms`;
-  return `${(us / 1_000_000).toFixed(2)} s`;
-}
-
 function summary(o: BenchOptions, r: BenchResult): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const load =
@@ -110,15 +65,8 @@ function summary(o: BenchOptions, r: BenchResult): string {
     `  ${r.duration_s} s measured after ${r.warmup_s} s warm-up`,
     '',
     `  throughput  ${n(r.msgs_per_s)} msgs/s  ${r.mbytes_per_s} MB/s`,
-    `  latency     p50 ${formatUs(r.p50_us)}  p90 ${formatUs(r.p90_us)}  p99 ${formatUs(r.p99_us)}  p99.9 ${formatUs(r.p999_us)}  max ${formatUs(r.max_us)}`,
-    `  errors      ${r.errors}${
-      r.errors
-        ? ` (${ERROR_KINDS.filter((k) => r.error_detail[k])
-            .map((k) => `${k} ${r.error_detail[k]}`)
-            .join(', ')})`
-        : ''
-    }`,
-    ...r.first_errors.map((e) => `              ${e}`),
+    `  latency     ${latencySummary(r)}`,
+    ...errorLines(ERROR_KINDS, r),
     '',
   ].join('\n');
 }
@@ -130,11 +78,7 @@ function summary(o: BenchOptions, r: BenchResult): string {
  * if a worker hangs. Resolves to the exit status.
  */
 export async function runBench(o: BenchOptions): Promise<number> {
-  const limit = (o.rampS + o.warmupS + o.durationS + 60) * 1000;
-  setTimeout(() => {
-    process.stderr.write(`duplex bench: no result after ${limit / 1000} s, giving up\n`);
-    process.exit(1);
-  }, limit).unref();
+  giveUpAfter(o.rampS + o.warmupS + o.durationS + 60);
   const target = {
     url: o.url.href,
     headers: o.headers,
@@ -146,7 +90,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
   if (o.insecure)
     process.stderr.write('duplex bench: WARNING: --insecure: TLS certificates are not checked\n');
   let failed: Error | undefined;
-  const channels: Channel[] = [];
+  const channels: WorkerChannel<WorkerInit>[] = [];
   let first = 0;
   for (let t = 0; t < o.threads; t++) {
     const count = Math.floor(o.connections / o.threads) + (t < o.connections % o.threads ? 1 : 0);
@@ -163,55 +107,21 @@ export async function runBench(o: BenchOptions): Promise<number> {
     };
     first += count;
     channels.push(
-      new Channel(init, (error) => {
+      new WorkerChannel(new URL('./bench-worker.js', import.meta.url), init, (error) => {
         failed = error;
       }),
     );
   }
 
-  const t0 = performance.now();
-  let phase: TimelinePoint['phase'] = 'ramp';
-  const timeline: TimelinePoint[] = [];
-  let lastSample = t0;
-  let sampling = false;
-  const sampleAll = async (): Promise<void> => {
-    if (sampling) return;
-    sampling = true;
-    for (const c of channels) c.post('sample');
-    const samples = await Promise.all(channels.map((c) => c.next<WorkerSample>('sample')));
-    sampling = false;
-    const now = performance.now();
-    const secs = (now - lastSample) / 1000;
-    lastSample = now;
-    const h = newHistogram();
-    for (const s of samples) h.add(decodeHistogram(s.histogram));
-    const point: TimelinePoint = {
-      t: round((now - t0) / 1000, 2),
-      phase,
-      open: samples.reduce((n, s) => n + s.open, 0),
-      msgs_per_s: Math.round(samples.reduce((n, s) => n + s.messages, 0) / secs),
-      errors: samples.reduce((n, s) => n + s.errors, 0),
-      p50_us: h.getValueAtPercentile(50),
-      p90_us: h.getValueAtPercentile(90),
-      p99_us: h.getValueAtPercentile(99),
-      max_us: h.maxValue,
-    };
-    timeline.push(point);
-    if (o.progress) {
-      process.stderr.write(
-        `\r\x1b[K${phase} ${point.t.toFixed(0)} s: ${point.open} open, ${point.msgs_per_s.toLocaleString('en-US')} msgs/s, p99 ${formatUs(point.p99_us)}, ${point.errors} errors`,
-      );
-    }
-  };
-  const sampler = setInterval(() => void sampleAll(), 1000);
+  const sampler = new Sampler(channels, o.progress, 'msgs');
 
   const ready = await Promise.all(channels.map((c) => c.next<{ opened: number }>('ready')));
   const opened = ready.reduce((n, r) => n + r.opened, 0);
   if (opened === 0 || failed) {
-    clearInterval(sampler);
+    sampler.stop();
     const finals = await Promise.all(
       channels.map((c) => {
-        c.post('stop');
+        c.post({ type: 'stop' });
         return c.next<WorkerFinal>('final');
       }),
     );
@@ -227,18 +137,9 @@ export async function runBench(o: BenchOptions): Promise<number> {
     return 1;
   }
 
-  phase = 'warmup';
-  await sleep(o.warmupS * 1000);
-  for (const c of channels) c.post('measure');
-  phase = 'measure';
-  const m0 = performance.now();
-  const cpu0 = process.cpuUsage();
-  await sleep(o.durationS * 1000);
-  const cpu = process.cpuUsage(cpu0);
-  clearInterval(sampler);
-  while (sampling) await sleep(5);
-  await sampleAll();
-  for (const c of channels) c.post('stop');
+  const { m0, cpu } = await warmupAndMeasure(channels, sampler, o.warmupS, o.durationS);
+  await sampler.last();
+  for (const c of channels) c.post({ type: 'stop' });
   const secs = (performance.now() - m0) / 1000;
   const finals = await Promise.all(channels.map((c) => c.next<WorkerFinal>('final')));
   await Promise.all(channels.map((c) => c.terminate()));
@@ -249,7 +150,6 @@ export async function runBench(o: BenchOptions): Promise<number> {
   const errorDetail = Object.fromEntries(ERROR_KINDS.map((k) => [k, 0])) as Record<ErrorKind, number>;
   for (const f of finals) for (const k of ERROR_KINDS) errorDetail[k] += f.errors[k];
   const messages = finals.reduce((n, f) => n + f.messages, 0);
-  const empty = total.totalCount === 0;
   const result: BenchResult = {
     url: o.url.href,
     connections: o.connections,
@@ -266,22 +166,15 @@ export async function runBench(o: BenchOptions): Promise<number> {
     msgs_per_s: Math.round(messages / secs),
     sent_per_s: Math.round(finals.reduce((n, f) => n + f.sent, 0) / secs),
     mbytes_per_s: round(finals.reduce((n, f) => n + f.bytes, 0) / secs / 1e6, 2),
-    min_us: empty ? 0 : total.minNonZeroValue,
-    mean_us: round(total.mean, 1),
-    p50_us: total.getValueAtPercentile(50),
-    p90_us: total.getValueAtPercentile(90),
-    p99_us: total.getValueAtPercentile(99),
-    p999_us: total.getValueAtPercentile(99.9),
-    max_us: total.maxValue,
-    stddev_us: round(total.stdDeviation, 1),
+    ...latencyFields(total),
     latency_from: o.rate === undefined ? 'send' : 'due',
-    client_cpu_pct: Math.round(((cpu.user + cpu.system) / 1e6 / secs) * 100),
+    client_cpu_pct: cpuPct(cpu, secs),
     errors: ERROR_KINDS.reduce((n, k) => n + errorDetail[k], 0),
     error_detail: errorDetail,
     first_errors: finals.flatMap((f) => f.firstErrors).slice(0, 5),
   };
   if (o.report) {
-    await writeFile(o.report, renderReport(result, timeline, total));
+    await writeFile(o.report, renderReport(result, sampler.timeline, total));
     process.stderr.write(`duplex bench: report written to ${o.report}\n`);
   }
   process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : summary(o, result));

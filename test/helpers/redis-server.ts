@@ -16,6 +16,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { hasSystem, REDIS_SERVER_PATH, requireSystem, type SkippableContext } from './system.js';
 
 let installTried = false;
@@ -196,4 +197,20 @@ export class RedisServer {
     await this.stop('SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * redisForSuite starts one redis-server before the tests of the enclosing `describe` and closes it
+ * after them. The getter it returns gives undefined when the server could not start (no binary):
+ * the test's `requireRedis(t)` then installs the package or skips loudly.
+ */
+export function redisForSuite(): () => RedisServer | undefined {
+  let redis: RedisServer | undefined;
+  before(async () => {
+    redis = await RedisServer.start().catch(() => undefined);
+  });
+  after(async () => {
+    await redis?.close();
+  });
+  return () => redis;
 }

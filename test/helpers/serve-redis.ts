@@ -6,6 +6,7 @@
 import { WebSocket } from 'duplexjs';
 import { HubClient } from 'duplexjs/client';
 import { type RunningCli, spawnCli } from './cli-run.js';
+import type { TcpProxy } from './tcp-proxy.js';
 
 export interface ServeProcess {
   cli: RunningCli;
@@ -193,4 +194,23 @@ export function audit(fleet: Tracked[], publishers: Publisher[]): Audit {
     }
   }
   return a;
+}
+
+/** Started is what a multi-process test set up, each part possibly not reached before a failure. */
+export interface Started {
+  publishers: readonly (Publisher | undefined)[];
+  fleet: readonly Tracked[];
+  proxy: TcpProxy | undefined;
+  procs: readonly ServeProcess[];
+}
+
+/** stopAll takes down what a multi-process test started: publishers, then clients, proxy and serve processes. */
+export async function stopAll({ publishers, fleet, proxy, procs }: Started): Promise<void> {
+  for (const p of publishers) {
+    p?.stop();
+    p?.client.close();
+  }
+  for (const c of fleet) c.client.close();
+  await proxy?.close();
+  await Promise.all(procs.map((p) => stopServe(p)));
 }

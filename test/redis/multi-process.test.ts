@@ -15,15 +15,15 @@
  * well under a minute on a quiet machine; nothing is timed.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { RedisServer, requireRedis } from '../helpers/redis-server.js';
+import { describe, it } from 'node:test';
+import { redisForSuite, requireRedis } from '../helpers/redis-server.js';
 import {
   audit,
   openClients,
   Publisher,
   type ServeProcess,
   startServe,
-  stopServe,
+  stopAll,
   type Tracked,
   until,
 } from '../helpers/serve-redis.js';
@@ -34,17 +34,12 @@ const MESSAGES = 120;
 const GAP_MS = 15;
 
 describe('three duplex serve --redis processes behind a cutting proxy', () => {
-  let redis: RedisServer | undefined;
-  before(async () => {
-    redis = await RedisServer.start().catch(() => undefined);
-  });
-  after(async () => {
-    await redis?.close();
-  });
+  const suiteRedis = redisForSuite();
 
   for (const empty of [false, true]) {
     it(`300 clients, two publishers, Redis restarted ${empty ? 'empty' : 'with its data'} mid-run`, async (t) => {
       if (!requireRedis(t)) return;
+      const redis = suiteRedis();
       assert.ok(redis, 'redis-server started');
       const channel = `chaos:${empty ? 'empty' : 'data'}`;
       const procs: ServeProcess[] = [];
@@ -115,13 +110,7 @@ describe('three duplex serve --redis processes behind a cutting proxy', () => {
           assert.equal(result.recoveredFalse, 0, 'no resubscription failed to recover');
         }
       } finally {
-        for (const p of publishers) {
-          p.stop();
-          p.client.close();
-        }
-        for (const c of fleet) c.client.close();
-        await proxy?.close();
-        await Promise.all(procs.map((p) => stopServe(p)));
+        await stopAll({ publishers, fleet, proxy, procs });
       }
     });
   }

@@ -5,14 +5,15 @@
  * process answers and recover what they missed from Redis. No client loses or repeats a message.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { RedisServer, requireRedis } from '../helpers/redis-server.js';
+import { describe, it } from 'node:test';
+import { redisForSuite, requireRedis } from '../helpers/redis-server.js';
 import {
   audit,
   openClients,
   Publisher,
   type ServeProcess,
   startServe,
+  stopAll,
   stopServe,
   type Tracked,
   until,
@@ -23,16 +24,11 @@ const CLIENTS = 60;
 const MESSAGES = 150;
 
 describe('rolling restart of duplex serve --redis', () => {
-  let redis: RedisServer | undefined;
-  before(async () => {
-    redis = await RedisServer.start().catch(() => undefined);
-  });
-  after(async () => {
-    await redis?.close();
-  });
+  const suiteRedis = redisForSuite();
 
   it('two processes, each sent SIGTERM and started again while messages flow: no client loses a message', async (t) => {
     if (!requireRedis(t)) return;
+    const redis = suiteRedis();
     assert.ok(redis, 'redis-server started');
     const channel = 'rolling:room';
     const procs: ServeProcess[] = [];
@@ -70,11 +66,7 @@ describe('rolling restart of duplex serve --redis', () => {
       assert.equal(result.recoveredFalse, 0, 'every resubscription recovered');
       assert.ok(result.recoveredTrue > 0, 'clients of the restarted processes came back and recovered');
     } finally {
-      publisher?.stop();
-      publisher?.client.close();
-      for (const c of fleet) c.client.close();
-      await proxy?.close();
-      await Promise.all(procs.map((p) => stopServe(p)));
+      await stopAll({ publishers: [publisher], fleet, proxy, procs });
     }
   });
 });
