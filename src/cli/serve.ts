@@ -29,8 +29,9 @@ export interface ServeOptions {
 /** SHUTDOWN_DEADLINE_MS bounds how long a stopping process waits for its clients to go. */
 export const SHUTDOWN_DEADLINE_MS = 10_000;
 
-/** RESTART_RETRY_MS is the retry hint sent with 1012: clients come back after about this long (jittered by them). */
+/** RESTART_RETRY_MS is the retry hint sent with 1012; each client gets it plus a random share of RESTART_JITTER_MS (and its own backoff jitter on top). */
 export const RESTART_RETRY_MS = 1_000;
+export const RESTART_JITTER_MS = 1_000;
 
 /** ServeLimits are the connection limits `duplex serve` gives each of its WebSocketServers. */
 export interface ServeLimits {
@@ -139,7 +140,10 @@ export async function runServe(options: ServeOptions): Promise<void> {
     // The listener stays open until exit so that new upgrades get a clear 503, not a refused
     // connection: a load balancer then moves them to another process.
     http.closeIdleConnections();
-    Promise.allSettled([hub.close({ restart: true, retryAfterMs: RESTART_RETRY_MS }), echo.close()])
+    Promise.allSettled([
+      hub.close({ restart: true, retryAfterMs: RESTART_RETRY_MS, retryJitterMs: RESTART_JITTER_MS }),
+      echo.close(),
+    ])
       .then(() => broker.close())
       .finally(() => process.exit(0));
   };

@@ -112,6 +112,12 @@ export interface CloseOptions {
   restart?: boolean;
   /** The hint sent with 1012 as the reason `{"retryAfterMs":N}`. @default 1_000 */
   retryAfterMs?: number;
+  /**
+   * Spread of the hint: each client gets `retryAfterMs` plus its own random share of
+   * `retryJitterMs`, so that the clients of a restarting process do not all come back in the
+   * same instant (a rolling restart moves them to the other processes in a spread). @default 0
+   */
+  retryJitterMs?: number;
 }
 
 const PING = JSON.stringify({ type: 'ping' });
@@ -279,10 +285,13 @@ export class Hub extends EventEmitter<HubEvents> implements HubInternals, Channe
   async #shutdown(options: CloseOptions): Promise<void> {
     clearInterval(this.#timer);
     const code = options.restart ? HubCloseCode.ServiceRestart : HubCloseCode.GoingAway;
-    const reason = options.restart
-      ? JSON.stringify({ retryAfterMs: Math.max(0, Math.round(options.retryAfterMs ?? 1_000)) })
-      : 'hub shutting down';
-    for (const connection of this.#connections.values()) connection.close(code, reason);
+    const base = Math.max(0, options.retryAfterMs ?? 1_000);
+    const jitter = Math.max(0, options.retryJitterMs ?? 0);
+    const reason = (): string =>
+      options.restart
+        ? JSON.stringify({ retryAfterMs: Math.round(base + Math.random() * jitter) })
+        : 'hub shutting down';
+    for (const connection of this.#connections.values()) connection.close(code, reason());
     await this.#wss.close();
     for (const channel of this.#channels.values()) channel.close();
     const names = [...this.#channels.keys()];

@@ -30,6 +30,23 @@ describe('hub close', () => {
     await t.stop();
   });
 
+  it('close({ restart, retryAfterMs, retryJitterMs }) gives each client its own hint within the spread', async () => {
+    const t = await startHub();
+    const clients = await Promise.all(Array.from({ length: 8 }, () => t.connect()));
+    await t.hub.close({ restart: true, retryAfterMs: 1_000, retryJitterMs: 1_000 });
+    const hints: number[] = [];
+    for (const c of clients) {
+      const info = await c.closed;
+      assert.equal(info.code, 1012);
+      const hint = (JSON.parse(info.reason) as { retryAfterMs: number }).retryAfterMs;
+      assert.ok(Number.isInteger(hint) && hint >= 1_000 && hint <= 2_000, `hint ${hint} outside 1000..2000`);
+      hints.push(hint);
+    }
+    // Eight uniform draws over 1,001 values are all equal with probability 1e-21.
+    assert.ok(new Set(hints).size > 1, `every client got the same hint: ${hints.join(', ')}`);
+    await t.stop();
+  });
+
   it('noServer mode serves through handleUpgrade; a broker passed in stays open after close', async () => {
     const broker = memoryBroker();
     const hub = new Hub({ noServer: true, broker });
