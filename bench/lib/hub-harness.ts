@@ -17,6 +17,7 @@
  *   divided by N.
  */
 import path from 'node:path';
+import { GcSamples, type MemorySample } from './gc-samples.js';
 import {
   type FdLimits,
   int,
@@ -95,12 +96,6 @@ export const TARGETS = {
   memory: 0.45,
 };
 
-interface MemorySample {
-  rss: number;
-  heapUsed: number;
-  gc: boolean;
-}
-
 function serverArgv(ctx: HubContext, name: HubServer): string[] {
   const script = path.join(ctx.dir, 'servers', name === 'hub' ? 'hub.js' : 'socketio.js');
   const prof = name === 'hub' && ctx.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', ctx.cpuProf] : [];
@@ -129,34 +124,15 @@ async function runOnce(ctx: HubContext, scenario: HubScenario, name: HubServer):
   const { o, pin } = ctx;
   const { subscribers, rooms } = connectionsOf(o, scenario);
   const need = subscribers + rooms + 200;
-  let waiting: ((s: MemorySample) => void) | undefined;
+  const memory = new GcSamples();
   const server = await startServer(
     withFdLimit([...pin.server, ...serverArgv(ctx, name)], need, ctx.limits),
-    (line) => {
-      if (!line.startsWith('memory ')) return;
-      const s = JSON.parse(line.slice(7)) as MemorySample;
-      if (s.gc) {
-        waiting?.(s);
-        waiting = undefined;
-      }
-    },
+    (line) => memory.line(line),
     // memory-sampler prints a sample after every forced GC; its periodic one (hourly) never comes.
     { DUPLEX_BENCH_SAMPLE_MS: '3600000' },
   );
   /** gcSample forces a full GC in the server and resolves with the sample taken after it. */
-  const gcSample = (): Promise<MemorySample | undefined> =>
-    new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(undefined), 5_000);
-      waiting = (s) => {
-        clearTimeout(timer);
-        resolve(s);
-      };
-      try {
-        process.kill(server.pid, 'SIGUSR2');
-      } catch {
-        resolve(undefined);
-      }
-    });
+  const gcSample = () => memory.afterGc(server.pid);
   try {
     const gen = [
       process.execPath,

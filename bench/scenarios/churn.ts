@@ -7,6 +7,7 @@
  * (`duplex echo --no-deflate`) and ws, one after the other (`--rounds N` alternates them).
  */
 import path from 'node:path';
+import { GcSamples, type MemorySample } from '../lib/gc-samples.js';
 import { fmt, int, runGenerator, sleep, startServer, stopChild, withFdLimit } from '../lib/proc.js';
 import type { BenchContext, BenchOptions, Scenario, ServerName } from '../lib/scenario.js';
 
@@ -28,13 +29,6 @@ export function churnSeconds(o: BenchOptions): number {
 /** churnRounds is 1 (each server once, 5 minutes each) unless --rounds says otherwise. */
 export function churnRounds(o: BenchOptions): number {
   return o.roundsGiven ? o.rounds : 1;
-}
-
-interface MemorySample {
-  t: number;
-  rss: number;
-  heapUsed: number;
-  gc: boolean;
 }
 
 interface MemoryFigures {
@@ -95,33 +89,14 @@ async function churnOnce(ctx: BenchContext, name: ServerName): Promise<ChurnResu
   const everyMs = Math.max(100, Math.min(2000, Math.round((seconds * 1000) / 30)));
   const need = o.churnConnections + 200;
   const samples: MemorySample[] = [];
-  let waiting: ((s: MemorySample) => void) | undefined;
+  const memory = new GcSamples();
   const server = await startServer(
     withFdLimit([...pin.server, ...churnServer(ctx, name)], need, ctx.limits),
-    (line) => {
-      if (!line.startsWith('memory ')) return;
-      const s = JSON.parse(line.slice(7)) as MemorySample;
-      if (s.gc) {
-        waiting?.(s);
-        waiting = undefined;
-      } else samples.push(s);
-    },
+    (line) => memory.line(line, (s) => samples.push(s)),
     { DUPLEX_BENCH_SAMPLE_MS: String(everyMs) },
   );
   /** gcSample forces a GC in the server and waits (bounded) for the sample taken after it. */
-  const gcSample = (): Promise<MemorySample | undefined> =>
-    new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(undefined), 5_000);
-      waiting = (s) => {
-        clearTimeout(timer);
-        resolve(s);
-      };
-      try {
-        process.kill(server.pid, 'SIGUSR2');
-      } catch {
-        resolve(undefined);
-      }
-    });
+  const gcSample = () => memory.afterGc(server.pid);
   try {
     await sleep(500);
     const gcBefore = await gcSample();
