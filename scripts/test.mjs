@@ -11,6 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeTestArgs } from './lib/test-args.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const buildDir = path.join(root, 'build', 'test');
@@ -59,10 +60,8 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-// A failing test can leave a server open: --test-force-exit ends each file once its tests are
-// done, and a per-test timeout bounds a test that hangs, so a broken test fails instead of
-// stalling the run.
-const child = spawn(process.execPath, ['--test', '--test-force-exit', '--test-timeout=180000', ...files], {
+// scripts/lib/test-args.mjs says why there is no --test-force-exit and what bounds a file instead.
+const child = spawn(process.execPath, nodeTestArgs(files), {
   stdio: 'inherit',
   cwd: root,
 });
