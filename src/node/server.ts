@@ -26,7 +26,7 @@ import {
 import { ConnectionLimits, type Slot } from './connection-limits.js';
 import { type ResolvedServerOptions, resolveServerOptions, type WebSocketServerOptions } from './options.js';
 import { decideUpgrade } from './upgrade-decision.js';
-import { acceptWebSocket, type WebSocket } from './websocket.js';
+import { acceptWebSocket, failWebSocket, type WebSocket } from './websocket.js';
 
 /** WebSocketServerEvents types the events of a WebSocketServer. */
 export interface WebSocketServerEvents {
@@ -253,10 +253,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     else this.#report(error);
   }
 
-  /** #failClient reports an exception of the application's code for one client and closes it with 1011. */
+  /**
+   * #failClient reports an exception of the application's code for one client and has the
+   * core fail that connection (1011, Connection#failInternal) when it is still open.
+   */
   #failClient(ws: WebSocket, error: unknown): void {
     this.#report(error);
-    if (ws.readyState === ws.OPEN) ws.close(1011);
+    failWebSocket(ws, 'a connection listener threw or rejected', error);
   }
 
   /**

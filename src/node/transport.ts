@@ -36,6 +36,22 @@ export interface TransportHandler {
   onClose(code: number, reason: string, wasClean: boolean): void;
 }
 
+/** TransportInit is what a Transport is made of: one upgraded socket and the Connection that speaks on it. */
+export interface TransportInit {
+  /** socket is the TCP or TLS socket the opening handshake upgraded. */
+  socket: Duplex;
+  /** conn is the protocol Connection of this socket; its role decides whether the wire may adopt the TCP handle. */
+  conn: Connection;
+  /** options are the resolved socket options (limits, timeouts, heartbeat, clock). */
+  options: ResolvedSocketOptions;
+  /** handler receives what happens on the connection, in wire order. */
+  handler: TransportHandler;
+  /** head is what arrived after the handshake in the same read: the first bytes of frames. */
+  head?: Buffer | undefined;
+  /** prefix (the server's 101 response) is written first, in the same batch as whatever the application sends before the turn ends. */
+  prefix?: Buffer | undefined;
+}
+
 /** PAUSED_BY_ITERATOR and PAUSED_BY_APP: who paused reading; reading resumes once nobody holds it. */
 export const PAUSED_BY_ITERATOR = 1;
 export const PAUSED_BY_APP = 2;
@@ -104,18 +120,7 @@ export class Transport implements WireListener {
   /** Pings that arrived while a pong was pending, since a pong last reached the kernel. */
   #pingsWaiting = 0;
 
-  /**
-   * `prefix` (the server's 101 response) is written first, in the same batch as whatever
-   * the application sends before the turn ends.
-   */
-  constructor(
-    socket: Duplex,
-    conn: Connection,
-    options: ResolvedSocketOptions,
-    handler: TransportHandler,
-    head?: Buffer,
-    prefix?: Buffer,
-  ) {
+  constructor({ socket, conn, options, handler, head, prefix }: TransportInit) {
     this.#conn = conn;
     this.#options = options;
     this.#handler = handler;
@@ -197,6 +202,18 @@ export class Transport implements WireListener {
     if (this.#finished || this.#conn.closeSent) return;
     this.#write(this.#conn.close(code, reason));
     this.#followTcp();
+  }
+
+  /**
+   * failInternal fails an open connection with 1011 for a fault on our side found outside
+   * receive (an application listener that threw, a Blob given to send that could not be
+   * read): the Connection decides the code and the close frame (Connection#failInternal),
+   * the error event reports it, and TCP ends as the Connection says. Nothing once the
+   * connection is closing or gone.
+   */
+  failInternal(reason: string, cause: unknown): void {
+    if (this.#finished || this.#terminated) return;
+    this.#handle(this.#conn.failInternal(reason, cause));
   }
 
   /** terminate destroys the TCP connection at once, without a close handshake. */
@@ -480,11 +497,11 @@ export class Transport implements WireListener {
       this.#nextPong = undefined;
       this.#handle(
         this.#conn.fail(
-          new ProtocolError(
-            'DUPLEX_PING_FLOOD',
-            `ping flood: ${this.#pingsWaiting} pings arrived while the peer did not read our pong`,
-            1008,
-          ),
+          new ProtocolError({
+            code: 'DUPLEX_PING_FLOOD',
+            message: `ping flood: ${this.#pingsWaiting} pings arrived while the peer did not read our pong`,
+            closeCode: 1008,
+          }),
         ),
       );
     }

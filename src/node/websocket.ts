@@ -94,6 +94,9 @@ function byteSize(item: SendData | QueuedSend): number {
   return typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
 }
 
+/** failInternalOf reaches a WebSocket's transport for failWebSocket; set by the class's static block. */
+let failInternalOf: (ws: WebSocket, reason: string, cause: unknown) => void;
+
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
@@ -119,6 +122,10 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
   readonly OPEN = 1;
   readonly CLOSING = 2;
   readonly CLOSED = 3;
+
+  static {
+    failInternalOf = (ws, reason, cause) => ws.#transport?.failInternal(reason, cause);
+  }
 
   readonly #role: Role;
   #url: string;
@@ -500,7 +507,14 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       skipUtf8Validation: options.skipUTF8Validation,
       asyncDecode: true,
     });
-    this.#transport = new Transport(socket, conn, options, new WebSocket.#Events(this), head, prefix);
+    this.#transport = new Transport({
+      socket,
+      conn,
+      options,
+      handler: new WebSocket.#Events(this),
+      head,
+      prefix,
+    });
   }
 
   /**
@@ -675,8 +689,9 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       try {
         data = raw instanceof Blob ? Buffer.from(await raw.arrayBuffer()) : raw;
       } catch (error) {
-        this.#error = error;
-        this.#transport?.close(1011);
+        // Our fault, not the peer's: the core fails the connection (1011) and the error
+        // event carries DUPLEX_INTERNAL_ERROR with the read's exception as its cause.
+        this.#transport?.failInternal('could not read a Blob given to send()', error);
         return;
       }
       if (outbox !== this.#outbox) return;
@@ -687,6 +702,15 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     }
     if (outbox === this.#outbox) this.#outbox = undefined;
   }
+}
+
+/**
+ * failWebSocket fails an open connection with 1011 for an exception of the application's
+ * code (a `connection` listener that threw or rejected): the core decides the close
+ * (Transport#failInternal). Internal: the server's path to a connection's transport.
+ */
+export function failWebSocket(ws: WebSocket, reason: string, cause: unknown): void {
+  failInternalOf(ws, reason, cause);
 }
 
 /**

@@ -354,6 +354,24 @@ export class Connection {
     return result;
   }
 
+  /**
+   * failInternal fails an OPEN connection with 1011 (RFC 6455 7.4.1: "a server is
+   * terminating the connection because it encountered an unexpected condition that
+   * prevented it from fulfilling the request") for a fault on our side that `receive` did
+   * not see: an application's listener that threw, data handed to send that could not be
+   * read. `reason` says what failed: the error event's message (`internal error: <reason>`,
+   * code DUPLEX_INTERNAL_ERROR, `cause` the exception), never sent to the peer. The code is
+   * 1011 whatever `cause` is, even a DuplexError that names another (a ConnectionClosedError
+   * that escaped a loop). Once the connection is no longer OPEN the close under way stands
+   * and nothing happens (an empty result). Otherwise as `fail`: `tcp` is 'end' and
+   * closeStatus `{ code: 1011, reason: '', wasClean: false }`.
+   */
+  failInternal(reason: string, cause?: unknown): ReceiveResult {
+    const result: ReceiveResult = { events: [], output: [], consumed: 0 };
+    if (this.state === ReadyState.OPEN) this.failInto(cause, result, reason);
+    return result;
+  }
+
   private createParser(): FrameParser {
     let rsv = 0;
     for (const ext of this.extensions) rsv |= ext.rsvBits;
@@ -370,10 +388,10 @@ export class Connection {
       case Opcode.BINARY: {
         if (this.message !== undefined) {
           // RFC 6455 5.4: fragments of one message "MUST NOT be interleaved" with another message's.
-          throw new ProtocolError(
-            'DUPLEX_UNEXPECTED_DATA_FRAME',
-            'new message started inside a fragmented message',
-          );
+          throw new ProtocolError({
+            code: 'DUPLEX_UNEXPECTED_DATA_FRAME',
+            message: 'new message started inside a fragmented message',
+          });
         }
         const binary = frame.opcode === Opcode.BINARY;
         if (frame.fin) {
@@ -394,14 +412,17 @@ export class Connection {
       }
       case Opcode.CONTINUATION:
         if (this.message === undefined) {
-          throw new ProtocolError(
-            'DUPLEX_UNEXPECTED_CONTINUATION',
-            'continuation frame without a message to continue',
-          );
+          throw new ProtocolError({
+            code: 'DUPLEX_UNEXPECTED_CONTINUATION',
+            message: 'continuation frame without a message to continue',
+          });
         }
         if (frame.rsv !== 0) {
           // RFC 7692 6.1 and extensions in general mark a message on its first frame only.
-          throw new ProtocolError('DUPLEX_RESERVED_BITS', 'reserved bits set on a continuation frame');
+          throw new ProtocolError({
+            code: 'DUPLEX_RESERVED_BITS',
+            message: 'reserved bits set on a continuation frame',
+          });
         }
         this.appendFragment(this.message, frame, result);
         return;
@@ -420,7 +441,10 @@ export class Connection {
         this.handleClose(frame.payload, result);
         return;
       default:
-        throw new ProtocolError('DUPLEX_RESERVED_OPCODE', `reserved opcode 0x${frame.opcode.toString(16)}`);
+        throw new ProtocolError({
+          code: 'DUPLEX_RESERVED_OPCODE',
+          message: `reserved opcode 0x${frame.opcode.toString(16)}`,
+        });
     }
   }
 
@@ -510,13 +534,16 @@ export class Connection {
     let code = 1005;
     let reason = '';
     if (payload.length === 1) {
-      throw new ProtocolError('DUPLEX_INVALID_CLOSE_PAYLOAD', 'close frame payload of 1 byte');
+      throw new ProtocolError({
+        code: 'DUPLEX_INVALID_CLOSE_PAYLOAD',
+        message: 'close frame payload of 1 byte',
+      });
     }
     if (payload.length >= 2) {
       code = payload.readUInt16BE(0);
       // RFC 6455 7.4: codes outside the defined and registered ranges are a protocol error.
       if (!isValidWireCloseCode(code)) {
-        throw new ProtocolError('DUPLEX_INVALID_CLOSE_CODE', `invalid close code ${code}`);
+        throw new ProtocolError({ code: 'DUPLEX_INVALID_CLOSE_CODE', message: `invalid close code ${code}` });
       }
       const raw = payload.subarray(2);
       if ((this.bits & SKIP_UTF8) === 0 && !isValidUtf8(raw)) throw new InvalidUtf8Error('close reason');
@@ -536,20 +563,22 @@ export class Connection {
 
   /**
    * failInto is the one place that decides the close code of a failure: the code a
-   * ProtocolError (or another DuplexError) carries, 1011 for anything else (an internal
-   * error, whose text never goes to the peer).
+   * ProtocolError (or another DuplexError) carries, 1011 for anything else and for every
+   * fault the caller names as internal (`internal`, see failInternal): an internal error,
+   * whose text never goes to the peer.
    */
-  private failInto(e: unknown, result: ReceiveResult): void {
+  private failInto(e: unknown, result: ReceiveResult, internal?: string): void {
     const error =
-      e instanceof ProtocolError
+      internal === undefined && e instanceof ProtocolError
         ? e
-        : e instanceof DuplexError && e.closeCode !== undefined
-          ? new ProtocolError(e.code, e.message, e.closeCode)
-          : new ProtocolError(
-              'DUPLEX_INTERNAL_ERROR',
-              `internal error: ${(e as Error)?.message ?? String(e)}`,
-              1011,
-            );
+        : internal === undefined && e instanceof DuplexError && e.closeCode !== undefined
+          ? new ProtocolError({ code: e.code, message: e.message, closeCode: e.closeCode })
+          : new ProtocolError({
+              code: 'DUPLEX_INTERNAL_ERROR',
+              message: `internal error: ${internal ?? (e as Error)?.message ?? String(e)}`,
+              closeCode: 1011,
+              cause: e,
+            });
     const code = error.closeCode ?? 1002;
     const closeSent = this.phase !== Phase.OPEN;
     // A peer's close frame, once received, stays received (only our echo of it can fail here).

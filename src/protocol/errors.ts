@@ -25,17 +25,34 @@ export class DuplexError extends Error {
   }
 }
 
-/** ProtocolError is a violation of RFC 6455 by the peer; the connection is failed with `closeCode` (1002 unless a subclass says otherwise). */
+/** ProtocolErrorOptions are what a ProtocolError is made of. */
+export interface ProtocolErrorOptions {
+  /** code is the stable DUPLEX_* code, one of the ErrorCode table (docs/errors.md). */
+  code: ErrorCode;
+  /** message says what the peer did wrong; it is the reason of our close frame, except with 1011. */
+  message: string;
+  /** closeCode is the close code the connection is failed with (RFC 6455 7.4.1). @default 1002 */
+  closeCode?: number;
+  /** cause is the underlying exception, when there is one (an internal error's). */
+  cause?: unknown;
+}
+
+/**
+ * ProtocolError is a violation of RFC 6455 by the peer, or a failure the core turned into
+ * one (an internal error, 1011): the connection is failed with `closeCode` (1002 unless
+ * the options or a subclass say otherwise).
+ */
 export class ProtocolError extends DuplexError {
-  constructor(code: ErrorCode, message: string, closeCode = 1002) {
-    super(code, message, { closeCode });
+  declare readonly closeCode: number;
+  constructor({ code, message, closeCode = 1002, cause }: ProtocolErrorOptions) {
+    super(code, message, { closeCode, cause });
   }
 }
 
 /** InvalidUtf8Error: a text message or a close reason is not valid UTF-8 (close code 1007). */
 export class InvalidUtf8Error extends ProtocolError {
   constructor(where: 'text message' | 'close reason') {
-    super('DUPLEX_INVALID_UTF8', `${where} is not valid UTF-8`, 1007);
+    super({ code: 'DUPLEX_INVALID_UTF8', message: `${where} is not valid UTF-8`, closeCode: 1007 });
   }
 }
 
@@ -44,11 +61,11 @@ export class PayloadTooBigError extends ProtocolError {
   readonly size: number;
   readonly limit: number;
   constructor({ size, limit }: { size: number; limit: number }) {
-    super(
-      'DUPLEX_PAYLOAD_TOO_BIG',
-      `message of at least ${size} bytes exceeds the limit of ${limit} bytes`,
-      1009,
-    );
+    super({
+      code: 'DUPLEX_PAYLOAD_TOO_BIG',
+      message: `message of at least ${size} bytes exceeds the limit of ${limit} bytes`,
+      closeCode: 1009,
+    });
     this.size = size;
     this.limit = limit;
   }

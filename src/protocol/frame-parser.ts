@@ -122,28 +122,38 @@ export class FrameParser {
       // RFC 6455 5.2: "If a nonzero value is received and none of the negotiated extensions
       // defines the meaning of such a nonzero value, the receiving endpoint MUST _Fail the
       // WebSocket Connection_."
-      throw new ProtocolError(
-        'DUPLEX_RESERVED_BITS',
-        `reserved bits 0x${rsv.toString(16)} set without an extension`,
-      );
+      throw new ProtocolError({
+        code: 'DUPLEX_RESERVED_BITS',
+        message: `reserved bits 0x${rsv.toString(16)} set without an extension`,
+      });
     }
     if ((opcode > 0x2 && opcode < 0x8) || opcode > 0xa) {
       // RFC 6455 5.2: "If an unknown opcode is received, the receiving endpoint MUST _Fail the WebSocket Connection_."
-      throw new ProtocolError('DUPLEX_RESERVED_OPCODE', `reserved opcode 0x${opcode.toString(16)}`);
+      throw new ProtocolError({
+        code: 'DUPLEX_RESERVED_OPCODE',
+        message: `reserved opcode 0x${opcode.toString(16)}`,
+      });
     }
     if (control) {
       // RFC 6455 5.5: "All control frames MUST have a payload length of 125 bytes or less
       // and MUST NOT be fragmented."
-      if (!fin) throw new ProtocolError('DUPLEX_FRAGMENTED_CONTROL', 'control frame is fragmented');
+      if (!fin)
+        throw new ProtocolError({
+          code: 'DUPLEX_FRAGMENTED_CONTROL',
+          message: 'control frame is fragmented',
+        });
       if (len7 > MAX_CONTROL_PAYLOAD) {
-        throw new ProtocolError('DUPLEX_CONTROL_TOO_BIG', 'control frame payload is longer than 125 bytes');
+        throw new ProtocolError({
+          code: 'DUPLEX_CONTROL_TOO_BIG',
+          message: 'control frame payload is longer than 125 bytes',
+        });
       }
     }
     if (masked !== this.expectMasked) {
-      throw new ProtocolError(
-        this.expectMasked ? 'DUPLEX_UNMASKED_FRAME' : 'DUPLEX_MASKED_FRAME',
-        this.expectMasked ? 'client frame is not masked' : 'server frame is masked',
-      );
+      throw new ProtocolError({
+        code: this.expectMasked ? 'DUPLEX_UNMASKED_FRAME' : 'DUPLEX_MASKED_FRAME',
+        message: this.expectMasked ? 'client frame is not masked' : 'server frame is masked',
+      });
     }
 
     const lengthBytes = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
@@ -155,14 +165,21 @@ export class FrameParser {
       // RFC 6455 5.2: "the minimal number of bytes MUST be used to encode the length".
       // Duplex refuses a length that is not in its shortest form (docs/design/protocol-choices.md).
       if (length < 126)
-        throw new ProtocolError('DUPLEX_NON_MINIMAL_LENGTH', 'length not in its shortest form');
+        throw new ProtocolError({
+          code: 'DUPLEX_NON_MINIMAL_LENGTH',
+          message: 'length not in its shortest form',
+        });
     } else if (len7 === 127) {
       const hi = head.readUInt32BE(at + 2);
       // RFC 6455 5.2: "the most significant bit MUST be 0".
-      if (hi >= 0x80000000) throw new ProtocolError('DUPLEX_LENGTH_MSB', '64-bit length has its top bit set');
+      if (hi >= 0x80000000)
+        throw new ProtocolError({ code: 'DUPLEX_LENGTH_MSB', message: '64-bit length has its top bit set' });
       length = hi * 0x1_0000_0000 + head.readUInt32BE(at + 6);
       if (length < 0x10000)
-        throw new ProtocolError('DUPLEX_NON_MINIMAL_LENGTH', 'length not in its shortest form');
+        throw new ProtocolError({
+          code: 'DUPLEX_NON_MINIMAL_LENGTH',
+          message: 'length not in its shortest form',
+        });
     }
     if (!control && this.messageBytes + length > this.maxMessagePayload) {
       throw new PayloadTooBigError({ size: this.messageBytes + length, limit: this.maxMessagePayload });

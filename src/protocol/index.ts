@@ -31,6 +31,7 @@ export {
   InvalidUtf8Error,
   PayloadTooBigError,
   ProtocolError,
+  type ProtocolErrorOptions,
 } from './errors.js';
 export type { EncodedMessage, Extension, ExtensionFactory } from './extension.js';
 export { type ExtensionOffer, formatExtensionHeader, parseExtensionHeader } from './extension-header.js';
@@ -50,5 +51,5 @@ export {
   validateServerResponse,
 } from './handshake.js';
 export { mask, unmask } from './mask.js';
-export { deflateFactory, PerMessageDeflate } from './permessage-deflate.js';
+export { deflateFactory, PerMessageDeflate, type PerMessageDeflateInit } from './permessage-deflate.js';
 export { isValidUtf8, Utf8Validator } from './utf8.js';

@@ -49,6 +49,16 @@ const ASYNC_CHUNK = 64 * 1024;
 /** An incoming message counts its compressed size times this against asyncThreshold. */
 const INFLATE_ESTIMATE = 8;
 
+/** PerMessageDeflateInit is what a PerMessageDeflate is made of; deflateFactory makes one from a handshake. */
+export interface PerMessageDeflateInit {
+  /** role is our side: it decides which of the negotiated parameters apply to what we compress and what we inflate. */
+  role: Role;
+  /** params are the parameters both sides agreed on in the handshake (negotiateDeflate, acceptDeflateResponse). */
+  params: DeflateParams;
+  /** options are the local settings (level, memLevel, threshold, skipIncompressible, asyncThreshold); each has its default. */
+  options?: PerMessageDeflateOptions | undefined;
+}
+
 /**
  * PerMessageDeflate is the Extension a Connection uses once permessage-deflate (RFC 7692)
  * was negotiated. All zlib work is synchronous, one message at a time, on the caller's
@@ -80,7 +90,7 @@ export class PerMessageDeflate implements Extension {
   /** Whether to compress each message (skipIncompressible); undefined when every message is. */
   private readonly gate: CompressionGate | undefined;
 
-  constructor(role: Role, params: DeflateParams, options?: PerMessageDeflateOptions) {
+  constructor({ role, params, options }: PerMessageDeflateInit) {
     this.params = { ...params };
     this.options = resolveDeflateOptions(options);
     const server = role === 'server';
@@ -254,11 +264,11 @@ export function deflateFactory(options: PerMessageDeflateOptions = {}): Extensio
       if (agreed === undefined) return undefined;
       return {
         response: agreed.response,
-        extension: new PerMessageDeflate('server', agreed.params, options),
+        extension: new PerMessageDeflate({ role: 'server', params: agreed.params, options }),
       };
     },
     accepted: (response) =>
-      new PerMessageDeflate('client', acceptDeflateResponse(response, options), options),
+      new PerMessageDeflate({ role: 'client', params: acceptDeflateResponse(response, options), options }),
   };
 }
 
@@ -270,7 +280,11 @@ function inflateError(e: unknown, maxPayload: number): unknown {
   if (typeof code === 'string' && code.startsWith('Z_')) {
     // RFC 7692 does not name a close code for data that does not inflate; 1007 is RFC
     // 6455's "data within a message that was not consistent with the type of the message".
-    return new ProtocolError('DUPLEX_DEFLATE_INVALID_DATA', 'invalid compressed data', 1007);
+    return new ProtocolError({
+      code: 'DUPLEX_DEFLATE_INVALID_DATA',
+      message: 'invalid compressed data',
+      closeCode: 1007,
+    });
   }
   return e;
 }

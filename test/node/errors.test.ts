@@ -17,7 +17,7 @@ import {
 
 describe('node errors', () => {
   it('ConnectionClosedError: code is the machine code, closeCode/reason/wasClean the close event', () => {
-    const cause = new ProtocolError('DUPLEX_RESERVED_BITS', 'reserved bits set');
+    const cause = new ProtocolError({ code: 'DUPLEX_RESERVED_BITS', message: 'reserved bits set' });
     const e = new ConnectionClosedError({ closeCode: 1002, reason: 'bad frame', wasClean: false, cause });
     assert.ok(e instanceof DuplexError);
     assert.equal(e.code, ErrorCode.ConnectionClosed);

@@ -26,7 +26,7 @@ const PARAMS: DeflateParams = {
 };
 
 function deflater(role: 'client' | 'server', options: PerMessageDeflateOptions = {}) {
-  return new PerMessageDeflate(role, PARAMS, options);
+  return new PerMessageDeflate({ role, params: PARAMS, options });
 }
 
 /** compressedFrame is a server frame (unmasked) carrying `data` deflated on its own, RSV1 set. */

@@ -19,7 +19,10 @@ const MESSAGE = Buffer.from(
 );
 
 const server = (params?: DeflateParams) =>
-  new Connection({ role: 'server', extensions: params ? [new PerMessageDeflate('server', params)] : [] });
+  new Connection({
+    role: 'server',
+    extensions: params ? [new PerMessageDeflate({ role: 'server', params })] : [],
+  });
 
 describe('Connection#sharedEncodingKey', () => {
   it("is '' for a server without extensions and undefined for a client (fresh mask per frame)", () => {
@@ -28,7 +31,7 @@ describe('Connection#sharedEncodingKey', () => {
   });
 
   it("is the extension's key without server context takeover, undefined with it", () => {
-    const ext = new PerMessageDeflate('server', STATELESS);
+    const ext = new PerMessageDeflate({ role: 'server', params: STATELESS });
     assert.ok(ext.sharedEncodingKey);
     assert.equal(
       new Connection({ role: 'server', extensions: [ext] }).sharedEncodingKey,
@@ -46,7 +49,7 @@ describe('Connection#sharedEncodingKey', () => {
     };
     const conn = new Connection({
       role: 'server',
-      extensions: [new PerMessageDeflate('server', STATELESS), opaque],
+      extensions: [new PerMessageDeflate({ role: 'server', params: STATELESS }), opaque],
     });
     assert.equal(conn.sharedEncodingKey, undefined);
   });

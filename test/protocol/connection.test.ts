@@ -889,7 +889,7 @@ describe('RFC 6455 9 extensions (the Extension hook)', () => {
     const broken = {
       ...reverse,
       decodeMessage: (): Buffer => {
-        throw new ProtocolError('DUPLEX_DEFLATE_INVALID_DATA', 'corrupt', 1007);
+        throw new ProtocolError({ code: 'DUPLEX_DEFLATE_INVALID_DATA', message: 'corrupt', closeCode: 1007 });
       },
     };
     const conn = client({ extensions: [broken] });

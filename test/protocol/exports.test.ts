@@ -78,7 +78,7 @@ describe('duplexjs/protocol exports', () => {
       InvalidStateError,
       InvalidArgumentError,
     } = protocol;
-    assert.ok(new ProtocolError('DUPLEX_RESERVED_BITS', 'x') instanceof DuplexError);
+    assert.ok(new ProtocolError({ code: 'DUPLEX_RESERVED_BITS', message: 'x' }) instanceof DuplexError);
     assert.ok(new InvalidUtf8Error('text message') instanceof ProtocolError);
     assert.ok(new PayloadTooBigError({ size: 2, limit: 1 }) instanceof ProtocolError);
     assert.ok(new HandshakeError('DUPLEX_HANDSHAKE_NO_HOST', 'x') instanceof DuplexError);
@@ -94,6 +94,6 @@ describe('duplexjs/protocol exports', () => {
     const u = new InvalidUtf8Error('close reason');
     assert.equal(u.code, 'DUPLEX_INVALID_UTF8');
     assert.equal(u.closeCode, 1007);
-    assert.equal(new ProtocolError('DUPLEX_RESERVED_BITS', 'x').closeCode, 1002);
+    assert.equal(new ProtocolError({ code: 'DUPLEX_RESERVED_BITS', message: 'x' }).closeCode, 1002);
   });
 });

@@ -33,11 +33,14 @@ interface Setup {
 function connection(s: Setup): Connection {
   const extensions = s.deflate
     ? [
-        new PerMessageDeflate(s.role, {
-          serverNoContextTakeover: false,
-          clientNoContextTakeover: false,
-          serverMaxWindowBits: 15,
-          clientMaxWindowBits: 15,
+        new PerMessageDeflate({
+          role: s.role,
+          params: {
+            serverNoContextTakeover: false,
+            clientNoContextTakeover: false,
+            serverMaxWindowBits: 15,
+            clientMaxWindowBits: 15,
+          },
         }),
       ]
     : [];

@@ -65,7 +65,7 @@ describe('fuzz: permessage-deflate decoding (RFC 7692 7.2.2)', () => {
         fc.array(fc.uint8Array({ maxLength: 200 }), { minLength: 1, maxLength: 4 }),
         fc.integer({ min: 0, max: 100_000 }),
         (role, p, payloads, maxPayload) => {
-          const ext = new PerMessageDeflate(role, p);
+          const ext = new PerMessageDeflate({ role, params: p });
           for (const payload of payloads) {
             if (decode(ext, Buffer.from(payload), maxPayload) instanceof ProtocolError) break;
           }
@@ -83,8 +83,8 @@ describe('fuzz: permessage-deflate decoding (RFC 7692 7.2.2)', () => {
         fc.option(fc.tuple(fc.nat(), corruption)),
         fc.integer({ min: 0, max: 30_000 }),
         (p, messages, corrupt, extraLimit) => {
-          const sender = new PerMessageDeflate('client', p, { threshold: 0 });
-          const receiver = new PerMessageDeflate('server', p);
+          const sender = new PerMessageDeflate({ role: 'client', params: p, options: { threshold: 0 } });
+          const receiver = new PerMessageDeflate({ role: 'server', params: p });
           const corruptAt = corrupt === null ? -1 : corrupt[0] % messages.length;
           for (const [i, plain] of messages.entries()) {
             const encoded = sender.encodeMessage(plain, true);
@@ -111,16 +111,16 @@ describe('fuzz: permessage-deflate decoding (RFC 7692 7.2.2)', () => {
         fc.integer({ min: 0, max: 255 }),
         deflateParams,
         (n, byte, p) => {
-          const sender = new PerMessageDeflate(
-            'client',
-            { ...p, clientNoContextTakeover: true },
+          const sender = new PerMessageDeflate({
+            role: 'client',
+            params: { ...p, clientNoContextTakeover: true },
             // Compress even where it does not pay (tiny or random payloads): this tests the inflate limit.
-            { threshold: 0, skipIncompressible: false },
-          );
+            options: { threshold: 0, skipIncompressible: false },
+          });
           const { payload } = sender.encodeMessage(Buffer.alloc(n, byte), true);
-          const fits = decode(new PerMessageDeflate('server', p), payload, n);
+          const fits = decode(new PerMessageDeflate({ role: 'server', params: p }), payload, n);
           assert.ok(Buffer.isBuffer(fits) && fits.length === n);
-          const over = decode(new PerMessageDeflate('server', p), payload, n - 1);
+          const over = decode(new PerMessageDeflate({ role: 'server', params: p }), payload, n - 1);
           assert.ok(over instanceof PayloadTooBigError, 'over the limit');
           assert.equal(over.limit, n - 1);
         },

@@ -30,12 +30,12 @@ function ends(options: PerMessageDeflateOptions = {}, params: Partial<DeflatePar
   const agreed = { ...PARAMS, ...params };
   const server = new Connection({
     role: 'server',
-    extensions: [new PerMessageDeflate('server', agreed, options)],
+    extensions: [new PerMessageDeflate({ role: 'server', params: agreed, options })],
   });
   const client = new Connection({
     role: 'client',
     maskKey: FIXED_KEY,
-    extensions: [new PerMessageDeflate('client', agreed)],
+    extensions: [new PerMessageDeflate({ role: 'client', params: agreed })],
   });
   return { server, client };
 }

@@ -55,10 +55,13 @@ describe('RFC 7692 7.2.1 compatibility with a stateful zlib stream', () => {
         const client = new Connection({
           role: 'client',
           extensions: [
-            new PerMessageDeflate('client', {
-              ...PARAMS,
-              serverMaxWindowBits: bits,
-              serverNoContextTakeover: !takeover,
+            new PerMessageDeflate({
+              role: 'client',
+              params: {
+                ...PARAMS,
+                serverMaxWindowBits: bits,
+                serverNoContextTakeover: !takeover,
+              },
             }),
           ],
         });
@@ -78,11 +81,11 @@ describe('RFC 7692 7.2.1 compatibility with a stateful zlib stream', () => {
       });
 
       it(`produces what an InflateRaw stream limited to ${bits} bits reads (takeover ${takeover ? 'on' : 'off'})`, async () => {
-        const ext = new PerMessageDeflate(
-          'server',
-          { ...PARAMS, serverMaxWindowBits: bits, serverNoContextTakeover: !takeover },
-          { threshold: 0 },
-        );
+        const ext = new PerMessageDeflate({
+          role: 'server',
+          params: { ...PARAMS, serverMaxWindowBits: bits, serverNoContextTakeover: !takeover },
+          options: { threshold: 0 },
+        });
         let inflater = zlib.createInflateRaw({ windowBits: bits });
         const sizes: number[] = [];
         for (const message of corpus(40)) {
@@ -130,7 +133,7 @@ describe('RFC 7692 9 compression bomb: inflating stops at maxPayload', () => {
       const server = new Connection({
         role: 'server',
         maxPayload,
-        extensions: [new PerMessageDeflate('server', PARAMS)],
+        extensions: [new PerMessageDeflate({ role: 'server', params: PARAMS })],
       });
       const wire = Buffer.concat(
         serializeFrame({ opcode: Opcode.BINARY, rsv: 0x40, payload, maskKey: Buffer.from([1, 2, 3, 4]) }),
@@ -158,23 +161,28 @@ describe('compress-once broadcast: sharedEncodingKey', () => {
   };
 
   it('is undefined with context takeover on our side', () => {
-    assert.equal(new PerMessageDeflate('server', PARAMS).sharedEncodingKey, undefined);
+    assert.equal(new PerMessageDeflate({ role: 'server', params: PARAMS }).sharedEncodingKey, undefined);
     assert.equal(
-      new PerMessageDeflate('server', { ...PARAMS, clientNoContextTakeover: true }).sharedEncodingKey,
+      new PerMessageDeflate({ role: 'server', params: { ...PARAMS, clientNoContextTakeover: true } })
+        .sharedEncodingKey,
       undefined,
     );
     assert.equal(
-      new PerMessageDeflate('client', { ...PARAMS, serverNoContextTakeover: true }).sharedEncodingKey,
+      new PerMessageDeflate({ role: 'client', params: { ...PARAMS, serverNoContextTakeover: true } })
+        .sharedEncodingKey,
       undefined,
     );
   });
 
   it('is equal for equal outgoing settings, whatever the incoming side', () => {
-    const a = new PerMessageDeflate('server', stateless);
-    const b = new PerMessageDeflate('server', {
-      ...stateless,
-      clientNoContextTakeover: false,
-      clientMaxWindowBits: 9,
+    const a = new PerMessageDeflate({ role: 'server', params: stateless });
+    const b = new PerMessageDeflate({
+      role: 'server',
+      params: {
+        ...stateless,
+        clientNoContextTakeover: false,
+        clientMaxWindowBits: 9,
+      },
     });
     assert.ok(a.sharedEncodingKey);
     assert.equal(a.sharedEncodingKey, b.sharedEncodingKey);
@@ -182,18 +190,21 @@ describe('compress-once broadcast: sharedEncodingKey', () => {
 
   it('differs when the window, level, memLevel or threshold differ', () => {
     const keys = [
-      new PerMessageDeflate('server', stateless).sharedEncodingKey,
-      new PerMessageDeflate('server', { ...stateless, serverMaxWindowBits: 12 }).sharedEncodingKey,
-      new PerMessageDeflate('server', stateless, { level: 1 }).sharedEncodingKey,
-      new PerMessageDeflate('server', stateless, { memLevel: 9 }).sharedEncodingKey,
-      new PerMessageDeflate('server', stateless, { threshold: 0 }).sharedEncodingKey,
+      new PerMessageDeflate({ role: 'server', params: stateless }).sharedEncodingKey,
+      new PerMessageDeflate({ role: 'server', params: { ...stateless, serverMaxWindowBits: 12 } })
+        .sharedEncodingKey,
+      new PerMessageDeflate({ role: 'server', params: stateless, options: { level: 1 } }).sharedEncodingKey,
+      new PerMessageDeflate({ role: 'server', params: stateless, options: { memLevel: 9 } })
+        .sharedEncodingKey,
+      new PerMessageDeflate({ role: 'server', params: stateless, options: { threshold: 0 } })
+        .sharedEncodingKey,
     ];
     assert.equal(new Set(keys).size, keys.length);
   });
 
   it('equal keys encode a message to the same bytes, whatever each sent before', () => {
-    const a = new PerMessageDeflate('server', stateless, { threshold: 0 });
-    const b = new PerMessageDeflate('server', stateless, { threshold: 0 });
+    const a = new PerMessageDeflate({ role: 'server', params: stateless, options: { threshold: 0 } });
+    const b = new PerMessageDeflate({ role: 'server', params: stateless, options: { threshold: 0 } });
     const [first, second] = corpus(2) as [Buffer, Buffer];
     a.encodeMessage(first, false);
     const fromA = a.encodeMessage(second, false);

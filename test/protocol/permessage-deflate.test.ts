@@ -42,11 +42,11 @@ function deflateClient(
     maskKey: FIXED_KEY,
     ...(maxPayload === undefined ? {} : { maxPayload }),
     extensions: [
-      new PerMessageDeflate(
-        'client',
-        { ...PARAMS, ...params },
-        { threshold: 0, skipIncompressible: false, ...options },
-      ),
+      new PerMessageDeflate({
+        role: 'client',
+        params: { ...PARAMS, ...params },
+        options: { threshold: 0, skipIncompressible: false, ...options },
+      }),
     ],
   });
 }
@@ -60,11 +60,11 @@ function deflateServer(
     role: 'server',
     ...(maxPayload === undefined ? {} : { maxPayload }),
     extensions: [
-      new PerMessageDeflate(
-        'server',
-        { ...PARAMS, ...params },
-        { threshold: 0, skipIncompressible: false, ...options },
-      ),
+      new PerMessageDeflate({
+        role: 'server',
+        params: { ...PARAMS, ...params },
+        options: { threshold: 0, skipIncompressible: false, ...options },
+      }),
     ],
   });
 }
@@ -80,11 +80,11 @@ function negotiatedPair(
   const client = new Connection({
     role: 'client',
     maskKey: FIXED_KEY,
-    extensions: [new PerMessageDeflate('client', clientParams, clientOptions)],
+    extensions: [new PerMessageDeflate({ role: 'client', params: clientParams, options: clientOptions })],
   });
   const server = new Connection({
     role: 'server',
-    extensions: [new PerMessageDeflate('server', agreed.params, serverOptions)],
+    extensions: [new PerMessageDeflate({ role: 'server', params: agreed.params, options: serverOptions })],
   });
   return { client, server, params: agreed.params };
 }
