@@ -205,6 +205,58 @@ for (const role of ['server', 'client'] as const) {
     });
   });
 
+  describe(`failInternal: a ${role} fails for a fault on its own side (1011, decided in failInto)`, () => {
+    it('sends 1011 without a reason, reports DUPLEX_INTERNAL_ERROR naming what failed, with the exception as cause', () => {
+      const conn = make(role);
+      const cause = new Error('listener bug: secret detail');
+      const got = conn.failInternal('a listener threw', cause);
+      assert.equal(got.events.length, 1);
+      const event = got.events[0]!;
+      assert.ok(event.type === 'error');
+      assert.equal(event.error.code, 'DUPLEX_INTERNAL_ERROR');
+      assert.equal(event.error.closeCode, 1011);
+      assert.equal(event.error.message, 'internal error: a listener threw');
+      assert.equal(event.error.cause, cause);
+      // Internal error text never goes to the peer: the close frame is the code alone.
+      assertBytes(got.output, expectedClose(role, 1011));
+      assert.equal(conn.state, CLOSED);
+      assert.equal(conn.tcp, 'end');
+      assert.deepEqual(conn.closeStatus, { code: 1011, reason: '', wasClean: false });
+    });
+
+    it('is 1011 even when the exception is a DuplexError that names another close code', () => {
+      const conn = make(role);
+      // What escapes a `for await` loop of another connection, for example.
+      const cause = new DuplexError('DUPLEX_CONNECTION_CLOSED', 'closed', { closeCode: 1006 });
+      const got = conn.failInternal('a listener threw', cause);
+      assertBytes(got.output, expectedClose(role, 1011));
+      assert.deepEqual(conn.closeStatus, { code: 1011, reason: '', wasClean: false });
+    });
+
+    it('once our close frame was sent, the close under way stands: nothing happens', () => {
+      const conn = make(role);
+      conn.close(1000);
+      assert.deepEqual(conn.failInternal('a listener threw', new Error('bug')), {
+        events: [],
+        output: [],
+        consumed: 0,
+      });
+      assert.equal(conn.tcp, 'await-close');
+      assert.equal(conn.state, CLOSING);
+    });
+
+    it("after the closing handshake or the peer's end of stream: nothing happens, the status stands", () => {
+      const done = handshakeDone(role);
+      const status = done.closeStatus;
+      assert.deepEqual(done.failInternal('late', new Error('bug')).events, []);
+      assert.deepEqual(done.closeStatus, status);
+      const eof = make(role);
+      eof.receiveEof();
+      assert.deepEqual(eof.failInternal('late', new Error('bug')).output, []);
+      assert.deepEqual(eof.closeStatus, { code: 1006, reason: '', wasClean: false });
+    });
+  });
+
   describe(`abandon: a ${role} drops data it was asked to send (the send-buffer limit)`, () => {
     it('sends the close frame and waits for the answer, but the close is never clean', () => {
       const conn = make(role);
