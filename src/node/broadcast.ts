@@ -34,7 +34,11 @@ export class PreparedMessage {
   /** The frames of each shared encoding key met so far; '' is the plain frame. */
   readonly #encoded = new Map<string, readonly Buffer[]>();
 
-  constructor(data: Buffer, binary: boolean) {
+  /**
+   * Made by `prepareMessage`, which checks and converts the data: `data` is the payload
+   * (UTF-8 bytes for text), `binary` whether it goes out as binary.
+   */
+  constructor({ data, binary }: { data: Buffer; binary: boolean }) {
     this.binary = binary;
     this.data = data;
     this.frames = serializeFrame({ opcode: binary ? Opcode.BINARY : Opcode.TEXT, payload: data });
@@ -77,7 +81,7 @@ export function prepareMessage(data: PreparableData, options: PrepareOptions = {
   else if (ArrayBuffer.isView(data)) bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   else if (data instanceof ArrayBuffer) bytes = Buffer.from(data);
   else throw new TypeError('prepareMessage needs a string, Buffer, ArrayBuffer or view');
-  return new PreparedMessage(bytes, binary);
+  return new PreparedMessage({ data: bytes, binary });
 }
 
 /** BroadcastOptions configure `WebSocketServer#broadcast`. */

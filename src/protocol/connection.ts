@@ -406,7 +406,7 @@ export class Connection {
         // encoded text is checked once decoded.
         const utf8 =
           !binary && frame.rsv === 0 && (this.bits & SKIP_UTF8) === 0 ? new Utf8Validator() : undefined;
-        this.message = new MessageBuffer(this.maxPayload, binary, frame.rsv, utf8);
+        this.message = new MessageBuffer({ limit: this.maxPayload, binary, rsv: frame.rsv, utf8 });
         this.appendFragment(this.message, frame, result);
         return;
       }

@@ -1,5 +1,17 @@
 import type { Utf8Validator } from './utf8.js';
 
+/** MessageBufferInit is what a MessageBuffer starts from: the message's first frame and the limit. */
+export interface MessageBufferInit {
+  /** limit is the largest message accepted, in bytes (the connection's maxPayload). */
+  limit: number;
+  /** binary tells whether the message is binary (its first frame's opcode). */
+  binary: boolean;
+  /** rsv is the RSV bits of the first frame. */
+  rsv: number;
+  /** utf8 is the validator of text checked as it arrives, undefined otherwise. */
+  utf8: Utf8Validator | undefined;
+}
+
 /**
  * MessageBuffer holds a fragmented message while it is reassembled: its kind, its bytes and,
  * for text that is validated as it arrives, the UTF-8 check so far. It exists from the first
@@ -15,17 +27,21 @@ export class MessageBuffer {
   private acc: Buffer | undefined;
   private used = 0;
 
-  /**
-   * @param binary whether the message is binary (its first frame's opcode)
-   * @param rsv the RSV bits of its first frame, which mark it for the extensions that encoded it
-   * @param utf8 the validator of text checked fragment by fragment, undefined otherwise
-   */
-  constructor(
-    private readonly limit: number,
-    readonly binary: boolean,
-    readonly rsv: number,
-    readonly utf8: Utf8Validator | undefined,
-  ) {}
+  /** The largest message accepted, in bytes. */
+  private readonly limit: number;
+  /** binary tells whether the message is binary (its first frame's opcode). */
+  readonly binary: boolean;
+  /** rsv is the RSV bits of its first frame, which mark it for the extensions that encoded it. */
+  readonly rsv: number;
+  /** utf8 is the validator of text checked fragment by fragment, undefined otherwise. */
+  readonly utf8: Utf8Validator | undefined;
+
+  constructor({ limit, binary, rsv, utf8 }: MessageBufferInit) {
+    this.limit = limit;
+    this.binary = binary;
+    this.rsv = rsv;
+    this.utf8 = utf8;
+  }
 
   /** length is the number of payload bytes appended so far. */
   get length(): number {
