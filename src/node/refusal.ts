@@ -9,7 +9,7 @@ import type { ErrorCode } from '../protocol/index.js';
  */
 export interface HandshakeRefusal {
   /**
-   * Stable machine code: a DUPLEX_HANDSHAKE_* code of docs/errors.md, or the `code` an
+   * Stable machine code: a handshake code of docs/errors.md, or the `code` an
    * `authenticate` refusal gave (an application's own small set, e.g. `APP_TOKEN_EXPIRED`).
    */
   code: string;

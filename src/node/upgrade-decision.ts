@@ -20,7 +20,7 @@ export type UpgradeDecision =
     }
   | {
       accept: false;
-      /** The refusal's code: a DUPLEX_HANDSHAKE_* code, or the one `authenticate` gave. */
+      /** The refusal's code: a handshake code of the ErrorCode table, or the one `authenticate` gave. */
       code: string;
       status: number;
       body?: string | undefined;
