@@ -201,7 +201,7 @@ export function createServeMetrics(sources: ServeMetricsSources): {
   gauge('duplex_hub_subscriptions', 'Subscriptions of all hub connections.', () => hub.stats().subscriptions);
   gauge(
     'duplex_hub_queued_bytes',
-    "Bytes held in the hub's per-connection queues.",
+    "What the hub's per-connection queues hold, counted as memory (wire bytes plus 1,024 per message).",
     () => hub.stats().queuedBytes,
   );
   counter(

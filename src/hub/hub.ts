@@ -86,7 +86,7 @@ export interface HubStats {
   /** Payload bytes of the messages sent (before compression). */
   bytesOut: number;
   publications: number;
-  /** Bytes held in the hub's per-connection queues right now. */
+  /** What the hub's per-connection queues hold right now, counted as memory: wire bytes plus ENTRY_OVERHEAD per message. */
   queuedBytes: number;
   /** Messages dropped or replaced for slow consumers (drop-oldest, conflate). */
   dropped: number;
