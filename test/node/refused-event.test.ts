@@ -24,7 +24,13 @@ const GOOD = 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version
  * ask sends one request by hand from `localAddress` and resolves with the answer's status and
  * headers once the server has closed the connection (so any late second answer would be seen).
  */
-function ask(port: number, target: string, headers: string, localAddress = '127.0.0.1'): Promise<Answer> {
+function ask(
+  port: number,
+  target: string,
+  headers: string,
+  localAddress = '127.0.0.1',
+  method = 'GET',
+): Promise<Answer> {
   return withTimeout(
     new Promise<Answer>((resolve, reject) => {
       const socket = net.connect({ port, host: '127.0.0.1', localAddress });
@@ -46,7 +52,7 @@ function ask(port: number, target: string, headers: string, localAddress = '127.
         resolve(answer);
       });
       socket.on('end', () => socket.end());
-      socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${headers}\r\n`);
+      socket.write(`${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${headers}\r\n`);
     }),
     `an answer to ${target}`,
     15_000,
@@ -126,11 +132,15 @@ describe('WebSocketServer `refused` event: one per refused request, code and wir
         status: 400,
         code: 'DUPLEX_HANDSHAKE_NO_CONNECTION_UPGRADE',
       });
+      const post = await ask(port, '/?method', GOOD + KEY(), '127.0.0.1', 'POST');
+      assert.equal(post.status, 405);
+      assert.equal(rec.only('method').code, 'DUPLEX_HANDSHAKE_METHOD');
+      assert.equal(rec.only('method').status, 405);
       // A plain HTTP request is no handshake: 426, and no event.
       const plain = await ask(port, '/?nothing', '');
       assert.equal(plain.status, 426);
       assert.equal(rec.events.filter((e) => e.url.endsWith('?nothing')).length, 0);
-      assert.equal(rec.events.length, 4);
+      assert.equal(rec.events.length, 5);
     });
   });
 
