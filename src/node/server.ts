@@ -181,11 +181,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       return;
     }
     if (!this.shouldHandle(req)) {
-      this.#refuse(socket, req, {
-        code: 'DUPLEX_HANDSHAKE_WRONG_PATH',
-        status: 400,
-        body: `this server serves ${this.#options.path ?? '/'} only\n`,
-      });
+      this.#refuse(socket, req, { code: 'DUPLEX_HANDSHAKE_WRONG_PATH', status: 400 });
       return;
     }
     let slot: Slot | undefined;
