@@ -31,6 +31,7 @@ export type {
   WebSocketServerOptions,
 } from './node/options.js';
 export { proxyFromEnv } from './node/proxy.js';
+export type { HandshakeRefusal } from './node/refusal.js';
 export { WebSocketServer, type WebSocketServerEvents } from './node/server.js';
 export { createWebSocketStream } from './node/stream.js';
 export {

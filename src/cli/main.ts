@@ -3,7 +3,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { runBroadcast } from './broadcast.js';
 import { runCommand } from './command.js';
 import { runEcho } from './echo.js';
-import { runServe } from './serve.js';
+import { runServe, type ServeLimitFlags } from './serve.js';
 
 /** USAGE lists the subcommands this version implements. */
 const USAGE = `usage: duplex <command> [options]
@@ -14,8 +14,10 @@ commands:
   broadcast [--host H] [--port P] [--no-deflate]
       relay: each message a client sends goes to every other client (default ws://127.0.0.1:9001/)
   serve [--host H] [--port P] [--redis URL]
+        [--max-connections N] [--max-connections-per-address N] [--handshake-rate PER_S] [--handshake-burst N]
       the hub at /hub, echo at /echo, the apps at / and /dashboard, the client bundle at
-      /duplex-client.js and Prometheus metrics at /metrics (default http://127.0.0.1:8080/)
+      /duplex-client.js and Prometheus metrics at /metrics (default http://127.0.0.1:8080/);
+      the limit flags override the defaults of each endpoint (docs/security.md)
   connect URL [-H 'Name: value']... [-s PROTOCOL]... [-x MESSAGE]... [--no-deflate] [...]
       a WebSocket client on stdin and stdout (duplex connect --help)
   bench URL [--connections N] [--size BYTES] [--binary] [--inflight K] [--duration S] [--json] [...]
@@ -35,13 +37,52 @@ function integer(name: string, value: string, min: number, max: number): number 
   return n;
 }
 
+/** rate reads `--handshake-rate`: handshakes per second per address, a positive decimal. */
+function rate(value: string): number {
+  const n = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
+  if (!(n > 0 && n <= 1e6)) usageError('--handshake-rate must be a number of handshakes per second above 0');
+  return n;
+}
+
+/** serveLimitFlags reads the connection-limit flags of `duplex serve` (absent: its defaults). */
+function serveLimitFlags(values: Record<string, unknown>): ServeLimitFlags {
+  const flag = (name: string): string | undefined =>
+    typeof values[name] === 'string' ? (values[name] as string) : undefined;
+  const limits: ServeLimitFlags = {};
+  const max = flag('max-connections');
+  if (max !== undefined) limits.maxConnections = integer('--max-connections', max, 1, 2 ** 31);
+  const perAddress = flag('max-connections-per-address');
+  if (perAddress !== undefined)
+    limits.maxConnectionsPerAddress = integer('--max-connections-per-address', perAddress, 1, 2 ** 31);
+  const perSecond = flag('handshake-rate');
+  const burst = flag('handshake-burst');
+  if (burst !== undefined && perSecond === undefined) usageError('--handshake-burst needs --handshake-rate');
+  if (perSecond !== undefined) {
+    const r = rate(perSecond);
+    limits.handshakeRate = {
+      perSecond: r,
+      burst:
+        burst === undefined ? Math.max(1, Math.ceil(r)) : integer('--handshake-burst', burst, 1, 2 ** 31),
+    };
+  }
+  return limits;
+}
+
 /** flagsOf lists the flags each command accepts. */
 function flagsOf(command: 'echo' | 'broadcast' | 'serve'): NonNullable<ParseArgsConfig['options']> {
   const common: NonNullable<ParseArgsConfig['options']> = {
     host: { type: 'string' },
     port: { type: 'string' },
   };
-  if (command === 'serve') return { ...common, redis: { type: 'string' } };
+  if (command === 'serve')
+    return {
+      ...common,
+      redis: { type: 'string' },
+      'max-connections': { type: 'string' },
+      'max-connections-per-address': { type: 'string' },
+      'handshake-rate': { type: 'string' },
+      'handshake-burst': { type: 'string' },
+    };
   if (command === 'echo')
     return { ...common, 'no-deflate': { type: 'boolean' }, 'max-payload': { type: 'string' } };
   return { ...common, 'no-deflate': { type: 'boolean' } };
@@ -79,12 +120,15 @@ function main(argv: string[]): void {
         ? 8080
         : 9001;
   if (command === 'serve') {
-    runServe({ host, port, redis: typeof values.redis === 'string' ? values.redis : undefined }).catch(
-      (error: unknown) => {
-        process.stderr.write(`duplex serve: ${error instanceof Error ? error.message : String(error)}\n`);
-        process.exit(1);
-      },
-    );
+    runServe({
+      host,
+      port,
+      redis: typeof values.redis === 'string' ? values.redis : undefined,
+      limits: serveLimitFlags(values),
+    }).catch((error: unknown) => {
+      process.stderr.write(`duplex serve: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    });
     return;
   }
   const deflate = values['no-deflate'] !== true;

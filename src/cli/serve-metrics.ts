@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type {
   Broker,
@@ -9,8 +8,8 @@ import type {
   PresenceEntry,
   PublishInput,
 } from '../hub/index.js';
+import type { HandshakeRefusal } from '../node/refusal.js';
 import type { WebSocketServer } from '../node/server.js';
-import { HandshakeError, type HeaderMap, validateClientRequest } from '../protocol/index.js';
 
 /** Endpoint names the WebSocket endpoints of `duplex serve` in metric labels. */
 export type Endpoint = 'hub' | 'echo' | 'other';
@@ -35,8 +34,8 @@ export class ServeMeters {
   });
   readonly #handshakeFailures = new Counter({
     name: 'duplex_handshake_failures_total',
-    help: 'Upgrade requests refused, by endpoint and reason (an RFC 6455 check code, no_subprotocol, origin, not_found, shutting_down).',
-    labelNames: ['endpoint', 'reason'],
+    help: "Upgrade requests refused, by endpoint, reason (the refusal's code, e.g. DUPLEX_HANDSHAKE_RATE_LIMITED) and HTTP status.",
+    labelNames: ['endpoint', 'reason', 'status'],
     registers: [this.registry],
   });
   readonly #publish = new Histogram({
@@ -64,19 +63,19 @@ export class ServeMeters {
     for (const endpoint of ['hub', 'echo'] as const) this.#handshakes.inc({ endpoint }, 0);
   }
 
-  /**
-   * upgrade counts an upgrade request and tells why it will be refused, before the endpoint
-   * sees it: `undefined` when it passes the checks the endpoint makes (RFC 6455 request
-   * validation, the hub's subprotocol, the same-origin policy), else the reason label.
-   */
-  upgrade(endpoint: Endpoint, req: IncomingMessage, stopping: boolean): string | undefined {
+  /** upgrade counts an upgrade request that reached `duplex serve`. */
+  upgrade(endpoint: Endpoint): void {
     this.#handshakes.inc({ endpoint });
-    const reason = refusalReason(endpoint, req, stopping);
-    if (reason !== undefined) {
-      this.#handshakeFailures.inc({ endpoint, reason });
-      return reason;
-    }
-    return undefined;
+  }
+
+  /**
+   * refused counts one refused upgrade request by its code and status, as the endpoint that
+   * refused it reported it (the `refused` event of the hub and of /echo's WebSocketServer), or
+   * as `duplex serve` itself refused it (unknown path, shutting down). Nothing is re-checked
+   * here: the count is what was written on the wire.
+   */
+  refused(endpoint: Endpoint, refusal: Pick<HandshakeRefusal, 'code' | 'status'>): void {
+    this.#handshakeFailures.inc({ endpoint, reason: refusal.code, status: String(refusal.status) });
   }
 
   /** timed wraps an RPC handler so that its duration lands in duplex_hub_rpc_duration_seconds. */
@@ -134,50 +133,6 @@ export class ServeMeters {
   }
 }
 
-/**
- * refusalReason mirrors, in order, the checks an upgrade meets in `duplex serve`: the server
- * shutting down (503), an unknown path (404), RFC 6455 request validation (the HandshakeError
- * code, e.g. `duplex_handshake_bad_key`), for the hub its subprotocol `duplex.v1` (400), and the
- * default same-origin policy (403). A Duplex WebSocketServer refuses exactly these; only an
- * application hook would add more, and `duplex serve` has none.
- */
-export function refusalReason(
-  endpoint: Endpoint,
-  req: IncomingMessage,
-  stopping: boolean,
-): string | undefined {
-  if (stopping) return 'shutting_down';
-  if (endpoint === 'other') return 'not_found';
-  let origin: string | undefined;
-  try {
-    origin = validateClientRequest({
-      method: req.method ?? '',
-      httpVersion: req.httpVersion,
-      headers: req.headers as HeaderMap,
-    }).origin;
-  } catch (error) {
-    return error instanceof HandshakeError ? error.code.toLowerCase() : 'invalid_request';
-  }
-  if (endpoint === 'hub') {
-    const offered = req.headers['sec-websocket-protocol'];
-    if (typeof offered !== 'string' || !offered.split(',').some((p) => p.trim() === 'duplex.v1')) {
-      return 'no_subprotocol';
-    }
-    // The echo endpoint allows any origin; the hub keeps the default same-origin policy.
-    if (origin !== undefined && !sameOrigin(origin, req.headers.host)) return 'origin';
-  }
-  return undefined;
-}
-
-function sameOrigin(origin: string, host: string | undefined): boolean {
-  if (host === undefined) return false;
-  try {
-    return new URL(origin).host === host.toLowerCase();
-  } catch {
-    return false;
-  }
-}
-
 /** ServeMetricsSources are the parts of `duplex serve` whose state /metrics shows. */
 export interface ServeMetricsSources {
   hub: Hub;
@@ -209,6 +164,9 @@ export function createServeMetrics(sources: ServeMetricsSources): {
   const registry = meters.registry;
   collectDefaultMetrics({ register: registry, prefix: 'duplex_' });
   const { hub, echo } = sources;
+  // Every refusal the endpoints decide (limits, origin, validation, subprotocol, timeout ...).
+  hub.on('refused', (refusal) => meters.refused('hub', refusal));
+  echo.on('refused', (refusal) => meters.refused('echo', refusal));
   const gauge = (name: string, help: string, read: () => number): void => {
     new Gauge({
       name,
@@ -243,7 +201,7 @@ export function createServeMetrics(sources: ServeMetricsSources): {
   gauge('duplex_hub_subscriptions', 'Subscriptions of all hub connections.', () => hub.stats().subscriptions);
   gauge(
     'duplex_hub_queued_bytes',
-    "Bytes held in the hub's per-connection queues.",
+    "What the hub's per-connection queues hold, counted as memory (wire bytes plus 1,024 per message).",
     () => hub.stats().queuedBytes,
   );
   counter(

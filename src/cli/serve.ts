@@ -24,7 +24,12 @@ export interface ServeOptions {
   host: string;
   port: number;
   redis: string | undefined;
+  /** Limits given by flags, over serveLimits(host). */
+  limits?: ServeLimitFlags;
 }
+
+/** ServeLimitFlags are the connection limits a command line may set (each overrides the default). */
+export type ServeLimitFlags = Partial<ServeLimits>;
 
 /** SHUTDOWN_DEADLINE_MS bounds how long a stopping process waits for its clients to go. */
 export const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -96,7 +101,7 @@ const STATIC: Record<string, { file: string; type: string }> = {
 export async function runServe(options: ServeOptions): Promise<void> {
   const broker = options.redis === undefined ? memoryBroker() : await connectRedis(options.redis);
   const meters = new ServeMeters();
-  const limits = serveLimits(options.host);
+  const limits: ServeLimits = { ...serveLimits(options.host), ...options.limits };
   const { hub, brokerState } = createDemoHub(meters.broker(broker), options.redis !== undefined, limits);
   registerDemoMethods(hub, new DemoRooms(), brokerState, meters.timed);
   const stopMarket = startMarket(hub);
@@ -114,11 +119,15 @@ export async function runServe(options: ServeOptions): Promise<void> {
     socket.on('error', () => socket.destroy());
     const path = pathOf(req);
     const endpoint: Endpoint = path === '/hub' ? 'hub' : path === '/echo' ? 'echo' : 'other';
-    metrics.meters.upgrade(endpoint, req, stopping);
-    if (stopping) return refuse(socket, 503, 'Service Unavailable', { 'retry-after': '1' });
+    metrics.meters.upgrade(endpoint);
+    if (stopping) {
+      metrics.meters.refused(endpoint, { code: 'DUPLEX_HANDSHAKE_SHUTTING_DOWN', status: 503 });
+      return refuse(socket, 503, 'Service Unavailable', { 'retry-after': '1' });
+    }
     if (path === '/hub') return hub.handleUpgrade(req, socket, head);
     if (path === '/echo')
       return echo.handleUpgrade(req, socket, head, (ws) => echo.emit('connection', ws, req));
+    metrics.meters.refused(endpoint, { code: 'DUPLEX_HANDSHAKE_NOT_FOUND', status: 404 });
     refuse(socket, 404, 'Not Found');
   });
   http.on('error', (error) => {

@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { PreparedMessage, WebSocket } from '../index.js';
+import { bufferedCost } from '../node/websocket.js';
 import { HubCloseCode, HubErrorCode } from '../wire/codes.js';
 import type {
   CallRequest,
@@ -23,7 +24,7 @@ import { Ahead, LIVE, type LocalChannel, PENDING, Recovery, type SubState } from
 import { HubError } from './errors.js';
 import type { HubInternals } from './hub.js';
 import type { ClientInfo, Identity } from './options.js';
-import { framesBytes, type OutEntry, OutQueue } from './outbound.js';
+import { ENTRY_OVERHEAD, entryCost, type OutEntry, OutQueue } from './outbound.js';
 import { subscribe } from './subscribe.js';
 import { BadRequest, ProtocolViolation, parseClientMessage } from './validate.js';
 
@@ -109,7 +110,7 @@ export class HubConnection implements ClientInfo {
     this.#hub.counters.messagesOut++;
     this.#hub.counters.bytesOut += Buffer.byteLength(text);
     if (this.queue) {
-      this.#queueReply({ frames: text, bytes: text.length + 14 });
+      this.#queueReply({ frames: text, bytes: text.length + 14 + ENTRY_OVERHEAD });
       return;
     }
     this.ws.send(text);
@@ -120,7 +121,7 @@ export class HubConnection implements ClientInfo {
     this.#hub.counters.bytesOut += data.byteLength;
     const frames = [this.#hub.prepare(data)];
     if (this.queue) {
-      this.#queueReply({ frames, bytes: framesBytes(frames) });
+      this.#queueReply({ frames, bytes: entryCost(frames) });
       return;
     }
     this.ws.sendPrepared(frames[0]!);
@@ -133,7 +134,7 @@ export class HubConnection implements ClientInfo {
     this.#hub.counters.bytesOut += frame.data.length;
     if (this.queue) {
       const frames = [frame];
-      this.#queueReply({ frames, bytes: framesBytes(frames) });
+      this.#queueReply({ frames, bytes: entryCost(frames) });
       return;
     }
     this.ws.sendPrepared(frame);
@@ -171,13 +172,15 @@ export class HubConnection implements ClientInfo {
     const limits = this.#hub.options.limits;
     if (sub instanceof Recovery) {
       sub.held.push({ pub, frames });
-      sub.bytes += framesBytes(frames);
+      sub.bytes += entryCost(frames);
       if (sub.bytes > limits.slowConsumerBytes) this.slow();
       return;
     }
     this.#hub.counters.messagesOut++;
     for (const frame of frames) this.#hub.counters.bytesOut += frame.data.length;
-    if (!this.queue && this.ws.bufferedAmount < limits.slowConsumerBytes) {
+    // The socket's buffer counts what it costs (bytes + 192 per queued buffer), not its bytes:
+    // tiny publications would otherwise pile up far past the limit before a policy applies.
+    if (!this.queue && bufferedCost(this.ws) < limits.slowConsumerBytes) {
       for (const frame of frames) this.ws.sendPrepared(frame);
       return;
     }
@@ -189,7 +192,7 @@ export class HubConnection implements ClientInfo {
     }
     const queue = this.#ensureQueue();
     const counters = this.#hub.counters;
-    const bytes = framesBytes(frames);
+    const bytes = entryCost(frames);
     const before = queue.bytes;
     let conflated = false;
     let slot: string | undefined;
@@ -225,7 +228,7 @@ export class HubConnection implements ClientInfo {
     if (!queue || this.#state === State.Closed) return;
     const limit = this.#hub.options.limits.slowConsumerBytes;
     const before = queue.bytes;
-    while (queue.entries.length > 0 && this.ws.bufferedAmount < limit) {
+    while (queue.entries.length > 0 && bufferedCost(this.ws) < limit) {
       const entry = queue.shift()!;
       if (typeof entry.frames === 'string') this.ws.send(entry.frames);
       else if (entry.conflated && entry.pub && entry.channel !== undefined) {

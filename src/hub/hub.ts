@@ -3,7 +3,13 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type PreparedMessage, prepareMessage, type WebSocket, WebSocketServer } from '../index.js';
+import {
+  type HandshakeRefusal,
+  type PreparedMessage,
+  prepareMessage,
+  type WebSocket,
+  WebSocketServer,
+} from '../index.js';
 import { HubCloseCode } from '../wire/codes.js';
 import {
   type JsonValue,
@@ -60,6 +66,12 @@ export interface HubEvents {
   broker: [state: BrokerState];
   /** An exception from a hook, a handler or the broker (the hub keeps running). */
   error: [error: unknown];
+  /**
+   * An upgrade request was refused before it became a hub connection: its WebSocketServer's
+   * `refused` event, passed on as is (docs/api.md). A client that does not offer `duplex.v1`
+   * is refused with 400 and DUPLEX_HANDSHAKE_NO_SUBPROTOCOL.
+   */
+  refused: [refusal: HandshakeRefusal, request: IncomingMessage];
 }
 
 /** HubStats is a snapshot of the hub's counters. */
@@ -74,7 +86,7 @@ export interface HubStats {
   /** Payload bytes of the messages sent (before compression). */
   bytesOut: number;
   publications: number;
-  /** Bytes held in the hub's per-connection queues right now. */
+  /** What the hub's per-connection queues hold right now, counted as memory: wire bytes plus ENTRY_OVERHEAD per message. */
   queuedBytes: number;
   /** Messages dropped or replaced for slow consumers (drop-oldest, conflate). */
   dropped: number;
@@ -172,13 +184,20 @@ export class Hub extends EventEmitter<HubEvents> implements HubInternals, Channe
       maxPayload: 4 * limits.maxMessageBytes,
       maxBufferedAmount: Math.max(16 * 1024 * 1024, 4 * limits.slowConsumerBytes),
       authenticate: (req) => {
-        if (!offersSubprotocol(req)) return { status: 400, body: `offer the subprotocol ${SUBPROTOCOL}\n` };
+        if (!offersSubprotocol(req)) {
+          return {
+            status: 400,
+            code: 'DUPLEX_HANDSHAKE_NO_SUBPROTOCOL',
+            body: `offer the subprotocol ${SUBPROTOCOL}\n`,
+          };
+        }
         return options.websocket?.authenticate?.(req) ?? true;
       },
       handleProtocols: (protocols) => (protocols.includes(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });
     this.#wss.on('connection', this.#onConnection);
     this.#wss.on('error', (error) => this.report(error));
+    this.#wss.on('refused', (refusal, req) => this.emit('refused', refusal, req));
     this.options.broker.attach(this);
     this.#ping = prepareMessage(PING);
     const now = this.options.clock();

@@ -9,6 +9,7 @@ import type { BrokerPublication } from './broker.js';
 export interface OutEntry {
   /** A reply's JSON text, or a publication's prepared frames (a header and, for binary, the payload). */
   frames: string | readonly PreparedMessage[];
+  /** What the entry costs: its wire bytes plus ENTRY_OVERHEAD. */
   bytes: number;
   /** Set for publications: their channel and, under `conflate`, their conflation slot. */
   channel?: string;
@@ -18,6 +19,17 @@ export interface OutEntry {
   conflated?: boolean;
 }
 
+/**
+ * ENTRY_OVERHEAD is what one queued message costs in memory beyond its wire bytes: the
+ * OutEntry and its slot in the queue, and for a publication the objects only the queue may
+ * still hold (the BrokerPublication, its PreparedMessage and Buffer, the frames array, the
+ * conflation slot). Measured by test/hub/queue-cost.test.ts (heap + external after a full GC,
+ * 20,000 queued publications of a 16-byte payload to a subscriber that never reads, history
+ * off): see docs/hub.md, "Limits"; rounded up. Shared objects are counted for each connection
+ * that queues them, so many slow subscribers of one channel are over-counted, never under.
+ */
+export const ENTRY_OVERHEAD = 1024;
+
 /** framesBytes is the wire size of prepared frames. */
 export function framesBytes(frames: readonly PreparedMessage[]): number {
   let n = 0;
@@ -25,9 +37,14 @@ export function framesBytes(frames: readonly PreparedMessage[]): number {
   return n;
 }
 
+/** entryCost is what a queued message of prepared frames counts against the queue's limit. */
+export function entryCost(frames: readonly PreparedMessage[]): number {
+  return framesBytes(frames) + ENTRY_OVERHEAD;
+}
+
 /**
- * OutQueue is a connection's queue. It counts its bytes so that the hub can bound memory per
- * connection and report the total.
+ * OutQueue is a connection's queue. It counts what its entries cost (`bytes`: wire bytes plus
+ * ENTRY_OVERHEAD each) so that the hub can bound memory per connection and report the total.
  */
 export class OutQueue {
   readonly entries: OutEntry[] = [];

@@ -155,6 +155,12 @@ export interface AuthenticateRefusal {
   body?: string;
   /** Extra response headers, e.g. `WWW-Authenticate`. */
   headers?: Record<string, string>;
+  /**
+   * Stable code of this refusal for the server's `refused` event (and metrics built on it):
+   * upper case, digits and `_`, at most 64 characters, from a small fixed set of your own,
+   * e.g. `APP_TOKEN_EXPIRED`. @default 'DUPLEX_HANDSHAKE_REFUSED'
+   */
+  code?: string;
 }
 
 /**

@@ -25,6 +25,7 @@ import {
 } from './broadcast.js';
 import { ConnectionLimits, type Slot } from './connection-limits.js';
 import { type ResolvedServerOptions, resolveServerOptions, type WebSocketServerOptions } from './options.js';
+import type { HandshakeRefusal, RefusalInput } from './refusal.js';
 import { decideUpgrade } from './upgrade-decision.js';
 import { acceptWebSocket, failWebSocket, type WebSocket } from './websocket.js';
 
@@ -47,6 +48,13 @@ export interface WebSocketServerEvents {
    * destroyed after `closeTimeout` if it is still open. Without one, Duplex answers.
    */
   wsClientError: [error: HandshakeError, socket: Duplex, request: IncomingMessage];
+  /**
+   * An upgrade request was refused: one event per refused request, whatever refused it
+   * (validation, connection limits, origin, `authenticate`/`verifyClient`, a failing hook,
+   * path, handshake timeout, shutdown), with its code and the status written. For counting
+   * and logging: the answer is already decided (see docs/api.md).
+   */
+  refused: [refusal: HandshakeRefusal, request: IncomingMessage];
   /** Standalone or attached: the HTTP server is listening. */
   listening: [];
   /** Standalone: the HTTP server failed (e.g. EADDRINUSE). Also exceptions thrown by application hooks. */
@@ -57,6 +65,17 @@ export interface WebSocketServerEvents {
 
 /** Reason sent with 1001 to every client by `close()`. */
 const SHUTDOWN_REASON = 'server shutting down';
+
+const SHUTTING_DOWN: RefusalInput = {
+  code: 'DUPLEX_HANDSHAKE_SHUTTING_DOWN',
+  status: 503,
+  body: 'server is shutting down\n',
+};
+const NOT_FOUND: RefusalInput = {
+  code: 'DUPLEX_HANDSHAKE_NOT_FOUND',
+  status: 404,
+  body: 'no WebSocket endpoint on this path\n',
+};
 
 /**
  * attached lists the WebSocketServers listening on each http server, in the order they
@@ -84,7 +103,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   readonly clients = new Set<WebSocket>();
   readonly #options: ResolvedServerOptions;
   readonly #http: HttpServer | HttpsServer | undefined;
-  readonly #handshakes = new Set<Duplex>();
+  /** Sockets whose handshake is being decided, with their request (refused with 503 by `close()`). */
+  readonly #handshakes = new Map<Duplex, IncomingMessage>();
+  /** Sockets already refused: a late timer or a shutdown never answers (or reports) one twice. */
+  readonly #refused = new WeakSet<Duplex>();
   /** The connection-level limits; undefined when none is set (nothing to count). */
   readonly #limits: ConnectionLimits | undefined;
   #closing: Promise<void> | undefined;
@@ -108,7 +130,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
           requestTimeout: opts.handshakeTimeout,
           connectionsCheckingInterval: checkEvery,
         },
-        (req, res) => answerPlainRequest(req, res),
+        (req, res) => {
+          const refusal = answerPlainRequest(req, res);
+          if (refusal !== undefined) this.#announce(refusal, req);
+        },
       );
       http.on('error', (error) => this.emit('error', error));
       http.listen(opts.port, opts.host, opts.backlog);
@@ -152,11 +177,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   ): void {
     socket.on('error', ignoreError);
     if (this.#closing) {
-      this.#refuse(socket, 503, 'server is shutting down\n');
+      this.#refuse(socket, req, SHUTTING_DOWN);
       return;
     }
     if (!this.shouldHandle(req)) {
-      this.#refuse(socket, 400);
+      this.#refuse(socket, req, { code: 'DUPLEX_HANDSHAKE_WRONG_PATH', status: 400 });
       return;
     }
     let slot: Slot | undefined;
@@ -166,19 +191,29 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       );
       if (admitted instanceof HandshakeError) {
         if (this.listenerCount('wsClientError') > 0) this.#handOver(admitted, socket, req);
-        else this.#refuse(socket, admitted.status ?? 503, `${admitted.message}\n`, admitted.headers);
+        else
+          this.#refuse(socket, req, {
+            code: admitted.code,
+            status: admitted.status ?? 503,
+            body: `${admitted.message}\n`,
+            headers: admitted.headers,
+          });
         return;
       }
       slot = admitted;
       // Until the handshake succeeds, the slot is the socket's; then it is the WebSocket's.
       socket.once('close', slot.release);
     }
-    this.#handshakes.add(socket);
+    this.#handshakes.set(socket, req);
     let timedOut = false;
     const clock = this.#options.clock;
     const timer = clock.setTimeout(() => {
       timedOut = true;
-      this.#refuse(socket, 408, 'opening handshake timed out\n');
+      this.#refuse(socket, req, {
+        code: 'DUPLEX_HANDSHAKE_TIMEOUT',
+        status: 408,
+        body: 'opening handshake timed out\n',
+      });
     }, this.#options.handshakeTimeout);
     void decideUpgrade(this.#options, req).then((decision) => {
       clock.clearTimeout(timer);
@@ -189,7 +224,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         return;
       }
       if (this.#closing) {
-        this.#refuse(socket, 503, 'server is shutting down\n');
+        this.#refuse(socket, req, SHUTTING_DOWN);
         return;
       }
       if (!decision.accept) {
@@ -198,7 +233,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
           this.#handOver(decision.clientError, socket, req);
           return;
         }
-        return this.#refuse(socket, decision.status, decision.body, decision.headers);
+        return this.#refuse(socket, req, decision);
       }
       let response = buildServerResponse({
         key: decision.key,
@@ -210,7 +245,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
           response = this.#editHeaders(response, req);
         } catch (error) {
           this.#report(error);
-          return this.#refuse(socket, 500);
+          return this.#refuse(socket, req, { code: 'DUPLEX_HANDSHAKE_HOOK_FAILED', status: 500 });
         }
       }
       socket.off('error', ignoreError);
@@ -298,7 +333,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       (ws) => new Promise<void>((resolve) => ws.addEventListener('close', () => resolve(), { once: true })),
     );
     for (const ws of this.clients) ws.close(1001, SHUTDOWN_REASON);
-    for (const socket of this.#handshakes) this.#refuse(socket, 503, 'server is shutting down\n');
+    for (const [socket, req] of this.#handshakes) this.#refuse(socket, req, SHUTTING_DOWN);
     await Promise.all(gone);
     if (http && this.#options.mode === 'standalone' && http.listening) {
       await new Promise<void>((resolve) => {
@@ -347,7 +382,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
     if (last !== this) return;
     if (http.listenerCount('upgrade') <= siblings.size) {
-      this.#refuse(socket, 404, 'no WebSocket endpoint on this path\n');
+      this.#refuse(socket, req, NOT_FOUND);
       return;
     }
     socket.on('error', ignoreError);
@@ -355,7 +390,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     const timer = clock.setTimeout(() => {
       const untouched =
         !socket.destroyed && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0;
-      if (untouched) this.#refuse(socket, 404, 'no WebSocket endpoint on this path\n');
+      if (untouched) this.#refuse(socket, req, NOT_FOUND);
     }, this.#options.handshakeTimeout);
     socket.once('close', () => clock.clearTimeout(timer));
   }
@@ -382,7 +417,18 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** #handOver gives a malformed handshake to the `wsClientError` listener, which answers it; the socket is destroyed after closeTimeout at most. */
   #handOver(error: HandshakeError, socket: Duplex, req: IncomingMessage): void {
     this.#handshakes.delete(socket);
+    this.#refused.add(socket);
     setTimeout(() => socket.destroy(), this.#options.closeTimeout).unref();
+    this.#announce(
+      {
+        code: error.code,
+        status: error.status ?? 400,
+        message: error.message,
+        headers: error.headers,
+        handedOver: true,
+      },
+      req,
+    );
     try {
       this.emit('wsClientError', error, socket, req);
     } catch (listenerError) {
@@ -391,22 +437,45 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
   }
 
-  /** #refuse answers the handshake with an HTTP error and closes the socket (destroyed after closeTimeout at most). */
-  #refuse(socket: Duplex, status: number, body?: string, headers?: Record<string, string>): void {
+  /**
+   * #refuse answers the handshake with an HTTP error, closes the socket (destroyed after
+   * closeTimeout at most) and emits `refused`, once per socket: a socket already refused, or
+   * gone, is left alone. A status or header `authenticate` chose that cannot be written
+   * (header injection, a status out of range) becomes a 500, reported as such.
+   */
+  #refuse(socket: Duplex, req: IncomingMessage, refusal: RefusalInput): void {
     this.#handshakes.delete(socket);
-    if (socket.destroyed) return;
+    if (socket.destroyed || this.#refused.has(socket)) return;
+    this.#refused.add(socket);
     socket.on('error', ignoreError);
+    let { code, status } = refusal;
+    let headers = refusal.headers ?? {};
     if (socket.writable) {
       let response: string;
       try {
-        response = buildRejectResponse(status, { body, headers });
+        response = buildRejectResponse(status, { body: refusal.body, headers });
       } catch (error) {
         this.#report(error);
         response = buildRejectResponse(500);
+        code = 'DUPLEX_HANDSHAKE_HOOK_FAILED';
+        status = 500;
+        headers = {};
       }
       socket.end(response);
     }
     this.#options.clock.setTimeout(() => socket.destroy(), this.#options.closeTimeout);
+    const message = refusal.body?.trimEnd() || `refused with ${status}`;
+    this.#announce({ code, status, message, headers, handedOver: false }, req);
+  }
+
+  /** #announce emits `refused`; a throwing listener is reported, never thrown into the server. */
+  #announce(refusal: HandshakeRefusal, req: IncomingMessage): void {
+    if (this.listenerCount('refused') === 0) return;
+    try {
+      this.emit('refused', refusal, req);
+    } catch (error) {
+      this.#report(error);
+    }
   }
 
   /** #report surfaces an exception from application code without letting it crash the process. */
@@ -422,12 +491,14 @@ function ignoreError(): void {}
  * answerPlainRequest answers a standalone server's non-upgrade requests. node:http emits
  * `upgrade` only when both the Upgrade and the Connection tokens are present; a request
  * that is a botched WebSocket handshake (an Upgrade or Sec-WebSocket-Key header without
- * the rest) gets the refusal the protocol core decides, usually 400; anything else 426.
+ * the rest) gets the refusal the protocol core decides, usually 400, and is returned as a
+ * refusal for the `refused` event; anything else (not a handshake attempt) 426.
  */
-function answerPlainRequest(req: IncomingMessage, res: ServerResponse): void {
+function answerPlainRequest(req: IncomingMessage, res: ServerResponse): HandshakeRefusal | undefined {
   let status = 426;
   let body = 'Upgrade Required\n';
   let headers: Record<string, string> = { Upgrade: 'websocket' };
+  let refusal: HandshakeRefusal | undefined;
   if (req.headers.upgrade !== undefined || req.headers['sec-websocket-key'] !== undefined) {
     try {
       validateClientRequest({ method: req.method ?? '', httpVersion: req.httpVersion, headers: req.headers });
@@ -436,6 +507,7 @@ function answerPlainRequest(req: IncomingMessage, res: ServerResponse): void {
         status = error.status ?? 400;
         body = `${error.message}\n`;
         headers = error.headers;
+        refusal = { code: error.code, status, message: error.message, headers, handedOver: false };
       }
     }
   }
@@ -446,4 +518,5 @@ function answerPlainRequest(req: IncomingMessage, res: ServerResponse): void {
     Connection: 'close',
   });
   res.end(body);
+  return refusal;
 }

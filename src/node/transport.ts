@@ -130,6 +130,18 @@ export class Transport implements WireListener {
     this.#heartbeat = options.heartbeat ? new Heartbeat(options.heartbeat, this, options.clock) : undefined;
   }
 
+  /**
+   * bufferedCost is what the writes not yet flushed cost in memory, not just their bytes:
+   * Wire#cost plus the frames queued here, each with WRITE_OVERHEAD. maxBufferedAmount
+   * compares it; the hub's slow-consumer policies too (internal, not public API).
+   */
+  get bufferedCost(): number {
+    return (
+      this.#wire.cost +
+      (this.#queue === undefined ? 0 : this.#queuedBytes + this.#queue.length * WRITE_OVERHEAD)
+    );
+  }
+
   /** bufferedAmount is the number of bytes handed to the socket and not yet flushed to the kernel. */
   get bufferedAmount(): number {
     if (!this.#finished) this.#lastBuffered = this.#wire.buffered + this.#queuedBytes;
@@ -276,10 +288,7 @@ export class Transport implements WireListener {
    * above its high-water mark (wait for drain) and when the frames were dropped.
    */
   #writeLimited(frames: readonly Buffer[] | Promise<Buffer[]>, callback?: WriteCallback): boolean {
-    // What the queued writes cost in memory, not just their bytes (Wire#cost).
-    const buffered =
-      this.#wire.cost +
-      (this.#queue === undefined ? 0 : this.#queuedBytes + this.#queue.length * WRITE_OVERHEAD);
+    const buffered = this.bufferedCost;
     if (buffered > this.#options.maxBufferedAmount) {
       if (!this.#bufferFull) {
         this.#bufferFull = true;

@@ -3,6 +3,7 @@ import { type Extension, HandshakeError, type HeaderMap, validateClientRequest }
 import { negotiateExtensions } from './extensions.js';
 import { offeredProtocols } from './offered-protocols.js';
 import { type AuthenticateRefusal, normalizeOrigin, type ResolvedServerOptions } from './options.js';
+import { refusalCode } from './refusal.js';
 
 /** UpgradeDecision is the outcome of checking one upgrade request: accept with a subprotocol, or refuse. */
 export type UpgradeDecision =
@@ -19,6 +20,8 @@ export type UpgradeDecision =
     }
   | {
       accept: false;
+      /** The refusal's code: a handshake code of the ErrorCode table, or the one `authenticate` gave. */
+      code: string;
       status: number;
       body?: string | undefined;
       headers?: Record<string, string> | undefined;
@@ -66,26 +69,37 @@ export async function decideUpgrade(
     });
   } catch (error) {
     if (error instanceof HandshakeError) return refusal(error);
-    return { accept: false, status: 400 };
+    return { accept: false, code: 'DUPLEX_INTERNAL_ERROR', status: 400 };
   }
   if (!isOriginAllowed(options, validated.origin, req.headers.host)) {
-    return { accept: false, status: 403, body: 'origin not allowed\n' };
+    return {
+      accept: false,
+      code: 'DUPLEX_HANDSHAKE_ORIGIN_NOT_ALLOWED',
+      status: 403,
+      body: 'origin not allowed\n',
+    };
   }
   let context: unknown;
   if (options.authenticate) {
     try {
       const verdict = await options.authenticate(req);
-      if (verdict === false) return { accept: false, status: 401 };
+      if (verdict === false) return { accept: false, code: 'DUPLEX_HANDSHAKE_REFUSED', status: 401 };
       if (typeof verdict === 'object' && verdict !== null) {
         if ('accept' in verdict && verdict.accept === true) {
           context = verdict.context;
         } else {
           const refusal = verdict as AuthenticateRefusal;
-          return { accept: false, status: refusal.status, body: refusal.body, headers: refusal.headers };
+          return {
+            accept: false,
+            code: refusalCode(refusal.code),
+            status: refusal.status,
+            body: refusal.body,
+            headers: refusal.headers,
+          };
         }
       }
     } catch (hookError) {
-      return { accept: false, status: 500, hookError };
+      return { accept: false, code: 'DUPLEX_HANDSHAKE_HOOK_FAILED', status: 500, hookError };
     }
   }
   let protocol = validated.protocols[0] ?? '';
@@ -99,7 +113,7 @@ export async function decideUpgrade(
       }
       protocol = chosen === false ? '' : chosen;
     } catch (hookError) {
-      return { accept: false, status: 500, hookError };
+      return { accept: false, code: 'DUPLEX_HANDSHAKE_HOOK_FAILED', status: 500, hookError };
     }
   }
   let agreed: ReturnType<typeof negotiateExtensions>;
@@ -107,7 +121,7 @@ export async function decideUpgrade(
     agreed = negotiateExtensions(options.extensions, validated.extensions);
   } catch (error) {
     if (error instanceof HandshakeError) return refusal(error);
-    return { accept: false, status: 500, hookError: error };
+    return { accept: false, code: 'DUPLEX_HANDSHAKE_HOOK_FAILED', status: 500, hookError: error };
   }
   return {
     accept: true,
@@ -123,6 +137,7 @@ export async function decideUpgrade(
 function refusal(error: HandshakeError): UpgradeDecision {
   return {
     accept: false,
+    code: error.code,
     status: error.status ?? 400,
     body: `${error.message}\n`,
     headers: error.headers,

@@ -20,7 +20,7 @@ import { type ResolvedSocketOptions, resolveClientOptions, type WebSocketOptions
 import type { WebSocketServer } from './server.js';
 import type { createWebSocketStream } from './stream.js';
 import { PAUSED_BY_APP, Transport, type TransportHandler } from './transport.js';
-import { HIGH_WATER_MARK, type WriteCallback } from './wire.js';
+import { HIGH_WATER_MARK, WRITE_OVERHEAD, type WriteCallback } from './wire.js';
 
 /** BinaryType chooses how binary messages are delivered. */
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'blob';
@@ -105,7 +105,23 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * the server builds it from an upgraded socket. Node extras: `ping`, `pong`,
  * `terminate`, a `drain` event and `for await (const message of socket)`.
  */
+/**
+ * bufferedCost tells what a socket's unsent data costs in memory: bytes plus WRITE_OVERHEAD
+ * per queued buffer (what maxBufferedAmount compares), where `bufferedAmount` counts bytes
+ * only. Internal (the hub bounds its slow consumers with it); not exported by the package.
+ */
+export function bufferedCost(ws: WebSocket): number {
+  return costOf(ws);
+}
+
+let costOf: (ws: WebSocket) => number;
+
 export class WebSocket extends WebSocketEventTarget implements AsyncIterable<WebSocketData> {
+  static {
+    costOf = (ws) =>
+      (ws.#transport?.bufferedCost ?? 0) + ws.#outboxBytes + (ws.#outbox?.length ?? 0) * WRITE_OVERHEAD;
+  }
+
   /** ws's alias of WebSocketServer (`WebSocket.Server`); set by the package root. */
   declare static Server: typeof WebSocketServer;
   /** ws's `WebSocket.WebSocketServer`; set by the package root. */

@@ -52,6 +52,14 @@ export const ErrorCode = {
   HandshakeTooManyConnections: 'DUPLEX_HANDSHAKE_TOO_MANY_CONNECTIONS',
   HandshakeTooManyConnectionsPerAddress: 'DUPLEX_HANDSHAKE_TOO_MANY_CONNECTIONS_PER_ADDRESS',
   HandshakeRateLimited: 'DUPLEX_HANDSHAKE_RATE_LIMITED',
+  // Other refusals a WebSocketServer decides (its `refused` event, src/node/refusal.ts).
+  HandshakeShuttingDown: 'DUPLEX_HANDSHAKE_SHUTTING_DOWN',
+  HandshakeNotFound: 'DUPLEX_HANDSHAKE_NOT_FOUND',
+  HandshakeWrongPath: 'DUPLEX_HANDSHAKE_WRONG_PATH',
+  HandshakeOriginNotAllowed: 'DUPLEX_HANDSHAKE_ORIGIN_NOT_ALLOWED',
+  HandshakeRefused: 'DUPLEX_HANDSHAKE_REFUSED',
+  HandshakeNoSubprotocol: 'DUPLEX_HANDSHAKE_NO_SUBPROTOCOL',
+  HandshakeHookFailed: 'DUPLEX_HANDSHAKE_HOOK_FAILED',
   // Misuse of the API (InvalidStateError, InvalidArgumentError).
   InvalidState: 'DUPLEX_INVALID_STATE',
   CloseReasonTooLong: 'DUPLEX_CLOSE_REASON_TOO_LONG',

@@ -3,7 +3,8 @@
 // their refusals by reason, messages and bytes both ways, publish and RPC latency, close codes).
 
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'duplexjs';
 import { HubClient } from 'duplexjs/client';
@@ -215,21 +216,125 @@ describe('duplex serve /metrics', () => {
     const failures = (labels: Record<string, string>) =>
       after.get('duplex_handshake_failures_total', labels) -
       before.get('duplex_handshake_failures_total', labels);
-    assert.equal(failures({ endpoint: 'hub', reason: 'no_subprotocol' }), 1);
-    assert.equal(failures({ endpoint: 'hub', reason: 'origin' }), 1);
-    assert.equal(failures({ endpoint: 'other', reason: 'not_found' }), 1);
-    const badKey = after.samples.filter(
-      (s) => s.name === 'duplex_handshake_failures_total' && /key/.test(s.labels['reason'] ?? ''),
-    );
+    // The reasons are the codes the endpoints reported on their `refused` events.
+    assert.equal(failures({ endpoint: 'hub', reason: 'DUPLEX_HANDSHAKE_NO_SUBPROTOCOL', status: '400' }), 1);
     assert.equal(
-      badKey.length,
+      failures({ endpoint: 'hub', reason: 'DUPLEX_HANDSHAKE_ORIGIN_NOT_ALLOWED', status: '403' }),
       1,
-      JSON.stringify(after.samples.filter((s) => s.name.startsWith('duplex_handshake'))),
     );
+    assert.equal(failures({ endpoint: 'other', reason: 'DUPLEX_HANDSHAKE_NOT_FOUND', status: '404' }), 1);
+    assert.equal(failures({ endpoint: 'hub', reason: 'DUPLEX_HANDSHAKE_BAD_KEY', status: '400' }), 1);
+    assert.equal(failures({}), 4);
     assert.equal(
       after.get('duplex_handshakes_total', { endpoint: 'hub' }) -
         before.get('duplex_handshakes_total', { endpoint: 'hub' }),
       3,
     );
+  });
+});
+
+/** open sends a handshake from `localAddress` and resolves with the status and the socket (left open on 101). */
+function open(
+  port: number,
+  path: string,
+  localAddress: string,
+  extra = '',
+): Promise<{ status: number; socket: Socket }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1', localAddress });
+    socket.setEncoding('latin1');
+    socket.on('error', reject);
+    let head = '';
+    const onData = (chunk: string): void => {
+      head += chunk;
+      const end = head.indexOf('\r\n');
+      if (end < 0) return;
+      socket.off('data', onData);
+      const status = Number(head.slice(0, end).split(' ')[1]);
+      if (status !== 101) socket.destroy();
+      resolve({ status, socket });
+    };
+    socket.on('data', onData);
+    socket.write(
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${GOOD}Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n${extra}\r\n`,
+    );
+  });
+}
+
+describe('duplex serve /metrics: connection-limit refusals, limits lowered by flags', () => {
+  let server: EchoProcess;
+  const sockets: Socket[] = [];
+  before(async () => {
+    server = await startCommand('serve', [
+      '--max-connections',
+      '2',
+      '--max-connections-per-address',
+      '1',
+      '--handshake-rate',
+      '0.001',
+      '--handshake-burst',
+      '1',
+    ]);
+  });
+  after(async () => {
+    for (const s of sockets) s.destroy();
+    await server.stop();
+  });
+
+  it('counts 429 and 503 refusals of /hub and /echo by their code, as written on the wire', async () => {
+    const port = server.port;
+    const hub = 'Sec-WebSocket-Protocol: duplex.v1\r\n';
+    const keep = async (path: string, from: string, extra = ''): Promise<void> => {
+      const r = await open(port, path, from, extra);
+      assert.equal(r.status, 101, `${path} from ${from}`);
+      sockets.push(r.socket);
+    };
+    const status = async (path: string, from: string, extra = ''): Promise<number> =>
+      (await open(port, path, from, extra)).status;
+
+    await keep('/hub', '127.0.0.1', hub);
+    assert.equal(await status('/hub', '127.0.0.1', hub), 429); // per address
+    await keep('/hub', '127.0.0.2', hub);
+    assert.equal(await status('/hub', '127.0.0.3', hub), 503); // the cap of 2
+
+    // /echo has limits of its own: one connection from .4 uses its one token; once it is
+    // closed, the next handshake from .4 is refused by the handshake rate.
+    const first = await open(port, '/echo', '127.0.0.4');
+    assert.equal(first.status, 101);
+    first.socket.destroy();
+    await eventually('the /echo connection to close', async () => {
+      return (await scrape(server.url)).get('duplex_echo_connections') === 0;
+    });
+    assert.equal(await status('/echo', '127.0.0.4'), 429);
+    await keep('/echo', '127.0.0.5');
+    await keep('/echo', '127.0.0.6');
+    assert.equal(await status('/echo', '127.0.0.7'), 503);
+
+    const s = await scrape(server.url);
+    const failures = (labels: Record<string, string>) => s.get('duplex_handshake_failures_total', labels);
+    assert.equal(
+      failures({
+        endpoint: 'hub',
+        reason: 'DUPLEX_HANDSHAKE_TOO_MANY_CONNECTIONS_PER_ADDRESS',
+        status: '429',
+      }),
+      1,
+    );
+    assert.equal(
+      failures({ endpoint: 'hub', reason: 'DUPLEX_HANDSHAKE_TOO_MANY_CONNECTIONS', status: '503' }),
+      1,
+    );
+    assert.equal(failures({ endpoint: 'echo', reason: 'DUPLEX_HANDSHAKE_RATE_LIMITED', status: '429' }), 1);
+    assert.equal(
+      failures({ endpoint: 'echo', reason: 'DUPLEX_HANDSHAKE_TOO_MANY_CONNECTIONS', status: '503' }),
+      1,
+    );
+    assert.equal(
+      failures({}),
+      4,
+      JSON.stringify(s.samples.filter((x) => x.name.startsWith('duplex_handshake'))),
+    );
+    assert.equal(s.get('duplex_handshakes_total', { endpoint: 'hub' }), 4);
+    assert.equal(s.get('duplex_handshakes_total', { endpoint: 'echo' }), 5);
   });
 });

@@ -76,6 +76,7 @@ describe('decideUpgrade', () => {
     );
     assert.deepEqual(custom, {
       accept: false,
+      code: 'DUPLEX_HANDSHAKE_REFUSED',
       status: 429,
       body: 'slow down',
       headers: { 'Retry-After': '5' },
@@ -89,7 +90,12 @@ describe('decideUpgrade', () => {
       },
       request(),
     );
-    assert.deepEqual(thrown, { accept: false, status: 500, hookError: boom });
+    assert.deepEqual(thrown, {
+      accept: false,
+      code: 'DUPLEX_HANDSHAKE_HOOK_FAILED',
+      status: 500,
+      hookError: boom,
+    });
   });
 
   it('refuses with 500 when handleProtocols picks a protocol that was not offered', async () => {
