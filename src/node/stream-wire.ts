@@ -29,6 +29,10 @@ function streamEnd(this: WiredSocket): void {
 }
 function streamError(this: WiredSocket, error: Error): void {
   this[wireOf]?.listener.wireError(error);
+  // A TLS error after the handshake (a bad record, an alert, a renegotiation over the limit)
+  // is emitted by a TLSSocket without destroying it: the wire is destroyed right after, as
+  // WireListener.wireError promises.
+  this.destroy();
 }
 function streamClose(this: WiredSocket): void {
   this[wireOf]?.listener.wireClose();
