@@ -345,4 +345,33 @@ describe('TLS handle path', { timeout: 120_000 }, () => {
       await server.close();
     }
   });
+  it("fails the connection, without a crash, when a client renegotiates past Node's limit (TLS 1.2)", async () => {
+    const server = await startTls();
+    try {
+      const connected = nextEmit<[WebSocket, IncomingMessage]>(server.wss, 'connection');
+      const { tls, frames } = await rawTls(server.port, { maxVersion: 'TLSv1.2' });
+      tls.on('error', () => {});
+      const [ws] = await connected;
+      ws.addEventListener('message', (e) => ws.send(e.data));
+      const ended = serverEnd(ws);
+      // Node allows tls.CLIENT_RENEG_LIMIT (3) renegotiations per window; the next is an attack.
+      for (let i = 0; i < 5 && !tls.destroyed; i++) {
+        const done = await withTimeout(
+          new Promise<Error | null>((resolve) => {
+            if (!tls.renegotiate({ rejectUnauthorized: false }, (err) => resolve(err ?? null))) resolve(null);
+          }),
+          'renegotiation',
+          10_000,
+        ).catch((e: Error) => e);
+        if (done !== null) break;
+      }
+      const { close, error } = await ended;
+      assert.equal(close.code, 1006);
+      assert.ok(error, 'the server reports the error');
+      assert.match(String((error as ErrorEvent).error), /ERR_TLS_SESSION_ATTACK/);
+      frames.destroy();
+    } finally {
+      await server.close();
+    }
+  });
 });
