@@ -131,6 +131,45 @@ describe('TLS handle path', { timeout: 120_000 }, () => {
     }
   });
 
+  it('delivers frames sent with the handshake and during a slow authenticate, in order', async () => {
+    const server = await startTls({
+      authenticate: async () => {
+        await sleep(150);
+        return true;
+      },
+    });
+    try {
+      server.wss.on('connection', (ws) => ws.addEventListener('message', (e) => ws.send(e.data)));
+      const tls = connectTls({ port: server.port, host: '127.0.0.1', ca: pem.cert, servername: 'localhost' });
+      await withTimeout(once(tls, 'secureConnect'), 'TLS handshake');
+      const peer = new FrameSocket(tls);
+      const request = [
+        'GET / HTTP/1.1',
+        `Host: localhost:${server.port}`,
+        'Upgrade: websocket',
+        'Connection: Upgrade',
+        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+        'Sec-WebSocket-Version: 13',
+        '',
+        '',
+      ].join('\r\n');
+      // The first frame rides with the handshake (the upgrade's `head`), the next ones arrive
+      // while authenticate is pending (held by the TLSSocket's Readable until the 101).
+      await peer.send(Buffer.concat([Buffer.from(request, 'latin1'), text('one')]));
+      await sleep(40);
+      await peer.send(text('two'));
+      await sleep(40);
+      await peer.send(text('three'));
+      assert.match((await peer.readHead()).startLine, /^HTTP\/1\.1 101 /);
+      const got = [];
+      for (let i = 0; i < 3; i++) got.push((await peer.readFrame()).payload.toString());
+      assert.deepEqual(got, ['one', 'two', 'three']);
+      peer.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+
   it('echoes mixed sizes both ways in order, through backpressure on each side', async () => {
     const server = await startTls({ maxPayload: 4 * 1024 * 1024 });
     try {
