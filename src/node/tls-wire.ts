@@ -34,11 +34,6 @@ function socketError(this: TlsSocket, error: Error): void {
   this[wireOfSocket]?.fail(error);
 }
 
-/** socketClose ends the wire if the socket closed under it (Node's TLS code may destroy it). */
-function socketClose(this: TlsSocket): void {
-  this[wireOfSocket]?.destroy();
-}
-
 /**
  * adoptTls drives the TLSWrap of a server-side TLSSocket with a HandleWire, or returns
  * undefined when the socket cannot be adopted (not a TLS socket over a TLSWrap, handshake
@@ -69,12 +64,21 @@ export function adoptTls(
     Object.defineProperty(tls, name, { value, configurable: true, enumerable: false });
   }
 
+  // The wire closes the connection by destroying the socket, and ends once it closed (also
+  // when Node's TLS code destroyed the socket under the wire).
+  let closed = false;
+  let onClosed: (() => void) | undefined;
   const wire = new HandleWire(handle, listener, (done) => {
-    if (tls.destroyed && tls.closed) process.nextTick(done);
+    if (closed) process.nextTick(done);
     else {
-      tls.once('close', () => done());
+      onClosed = done;
       tls.destroy();
     }
+  });
+  tls.once('close', () => {
+    closed = true;
+    if (onClosed) onClosed();
+    else wire.destroy();
   });
   // From here on the TLSWrap's reads come to the wire, not to the socket's Readable.
   handle[wireOf] = wire;
@@ -82,7 +86,6 @@ export function adoptTls(
   const held = tls.readableLength > 0 ? (tls.read(tls.readableLength) as Buffer | null) : null;
   tls[wireOfSocket] = wire;
   tls.on('error', socketError);
-  tls.on('close', socketClose);
   tls.setTimeout(0);
   const early =
     held && held.length > 0 ? (head && head.length > 0 ? Buffer.concat([head, held]) : held) : head;
