@@ -11,7 +11,7 @@ import {
 } from './wire.js';
 
 /**
- * The stream path: a Wire over any node:stream Duplex (TLS sockets, client sockets, sockets
+ * The stream path: a Wire over any node:stream Duplex (client sockets, TLS sockets the TLS handle path did not take, sockets
  * handed to `handleUpgrade` by other code, every socket when the handle path is off).
  */
 
