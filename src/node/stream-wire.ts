@@ -11,8 +11,9 @@ import {
 } from './wire.js';
 
 /**
- * The stream path: a Wire over any node:stream Duplex (client sockets, TLS sockets the TLS handle path did not take, sockets
- * handed to `handleUpgrade` by other code, every socket when the handle path is off).
+ * The stream path: a Wire over any node:stream Duplex (client sockets, TLS sockets the TLS
+ * handle path did not take, sockets handed to `handleUpgrade` by other code, every socket
+ * when the handle path is off).
  */
 
 const wireOf = Symbol('duplex.wire');
