@@ -1,8 +1,9 @@
 /**
  * `wss`: echo over TLS, 100 connections, 32 B text, one message in flight each: Duplex beside
  * ws 8, both on node:https with one certificate made at bench time (bench/lib/cert.ts), driven
- * by bench/load.ts --tls (wsload speaks no TLS). TLS connections take Duplex's stream path,
- * not the handle path of plain TCP, so this is its own row. Target: Duplex >= 1.2x ws.
+ * by bench/load.ts --tls (wsload speaks no TLS). TLS connections take Duplex's TLS handle
+ * path (the TLSWrap driven directly, src/node/tls-wire.ts), not the TCP handle path of plain
+ * connections, so this is its own row. Target: Duplex >= 1.2x ws.
  */
 import { makeCert } from '../lib/cert.js';
 import { detail, type LoadSpec, ratioRows, runRounds } from '../lib/load-runner.js';

@@ -3,8 +3,9 @@
  * node:https server with the same certificate (made at bench time, bench/lib/cert.ts), no
  * permessage-deflate, each message sent back with its type.
  *   node build/bench/servers/tls-echo.js duplex|ws --cert FILE --key FILE [--port P]
- * A TLS connection takes Duplex's stream path (a tls.TLSSocket has no libuv handle to adopt),
- * so this row measures that path. Ready line as `duplex echo` but with the scheme:
+ * A TLS connection takes Duplex's TLS handle path (src/node/tls-wire.ts: its TLSWrap driven
+ * directly after the upgrade), so this row measures that path (DUPLEX_STREAM_IO=1 in the
+ * server's environment measures the stream path instead). Ready line as `duplex echo` but with the scheme:
  * `listening on wss://127.0.0.1:P/`; SIGTERM or SIGINT closes every client with 1001 and exits
  * 0, bounded at 2 s.
  */

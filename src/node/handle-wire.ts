@@ -43,6 +43,8 @@ function takeCallbacks(wire: HandleWire): WriteCallback[] | undefined {
 interface StreamReq {
   /** The handle, set as node:net sets it: it stays reachable while the request is pending. */
   handle: TcpHandle;
+  /** A TLS write that failed in OpenSSL leaves its reason here (UV_EPROTO as the status). */
+  error?: string;
   oncomplete: (this: StreamReq, status: number) => void;
   wire?: HandleWire;
   /** The buffers of an asynchronous writev, kept alive until libuv is done with them. */
@@ -50,7 +52,8 @@ interface StreamReq {
   callbacks?: WriteCallback[] | undefined;
 }
 
-interface TcpHandle {
+/** TcpHandle is a libuv stream handle as Node exposes it: a `TCP`, or a `TLSWrap` over one. */
+export interface TcpHandle {
   readStart(): number;
   readStop(): number;
   writeBuffer(req: StreamReq, data: Buffer): number;
@@ -63,7 +66,7 @@ interface TcpHandle {
   [key: symbol]: unknown;
 }
 
-interface StreamBinding {
+export interface StreamBinding {
   WriteWrap: new () => StreamReq;
   ShutdownWrap: new () => StreamReq;
   streamBaseState: Int32Array;
@@ -72,12 +75,38 @@ interface StreamBinding {
   kLastWriteWasAsync: number;
 }
 
-const wireOf = Symbol('duplex.wire');
+export const wireOf = Symbol('duplex.wire');
 /** libuv's UV_EOF, the same on every platform. */
 const UV_EOF = -4095;
 
+/**
+ * HandleIo is what the handle path needs from Node: the stream binding, the TCP class, and
+ * the TLSWrap class (undefined when it is missing or not a stream handle: TLS connections
+ * then keep the stream path, plain ones are not affected).
+ */
+export interface HandleIo {
+  stream: StreamBinding;
+  tcp: new () => unknown;
+  tlsWrap: (new () => unknown) | undefined;
+}
+
+/** HANDLE_METHODS are the stream handle methods a HandleWire calls. */
+const HANDLE_METHODS = ['readStart', 'readStop', 'writeBuffer', 'writev', 'shutdown', 'close', 'setNoDelay'];
+
+/** loadTlsWrap returns Node's TLSWrap class when it has every method a HandleWire calls. */
+function loadTlsWrap(binding: (name: string) => Record<string, unknown>): (new () => unknown) | undefined {
+  try {
+    const tlsWrap = binding('tls_wrap')['TLSWrap'] as (new () => unknown) | undefined;
+    if (typeof tlsWrap !== 'function') return undefined;
+    const proto = tlsWrap.prototype as Record<string, unknown>;
+    return HANDLE_METHODS.every((m) => typeof proto[m] === 'function') ? tlsWrap : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** loadHandleIo returns Node's stream binding and TCP class when the handle path can be used. */
-function loadHandleIo(): { stream: StreamBinding; tcp: new () => unknown } | undefined {
+function loadHandleIo(): HandleIo | undefined {
   if (process.env.DUPLEX_STREAM_IO === '1') return undefined;
   try {
     const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding;
@@ -91,10 +120,8 @@ function loadHandleIo(): { stream: StreamBinding; tcp: new () => unknown } | und
         (k) => typeof k === 'number',
       ) &&
       typeof tcp === 'function' &&
-      ['readStart', 'readStop', 'writeBuffer', 'writev', 'shutdown', 'close', 'setNoDelay'].every(
-        (m) => typeof (tcp.prototype as Record<string, unknown>)[m] === 'function',
-      );
-    return ok ? { stream, tcp } : undefined;
+      HANDLE_METHODS.every((m) => typeof (tcp.prototype as Record<string, unknown>)[m] === 'function');
+    return ok ? { stream, tcp, tlsWrap: loadTlsWrap(binding) } : undefined;
   } catch {
     return undefined;
   }
@@ -103,7 +130,7 @@ function loadHandleIo(): { stream: StreamBinding; tcp: new () => unknown } | und
 // Node's bindings are loaded when the first plain TCP connection is adopted, never at import:
 // `process.binding` is deprecated (DEP0111, printed under --pending-deprecation), and a program
 // that only imports the package or only uses the client must not pay for it or see the warning.
-let io: { stream: StreamBinding; tcp: new () => unknown } | undefined;
+let io: HandleIo | undefined;
 let ioLoaded = false;
 let state: Int32Array = new Int32Array(4);
 let K_READ = 0;
@@ -111,7 +138,7 @@ let K_OFFSET = 0;
 let K_ASYNC = 0;
 
 /** handleIo loads the handle path's bindings once and tells whether it can be used. */
-function handleIo(): { stream: StreamBinding; tcp: new () => unknown } | undefined {
+export function handleIo(): HandleIo | undefined {
   if (ioLoaded) return io;
   ioLoaded = true;
   io = loadHandleIo();
@@ -124,13 +151,14 @@ function handleIo(): { stream: StreamBinding; tcp: new () => unknown } | undefin
   return io;
 }
 
-function uvError(status: number, syscall: string): Error {
+function uvError(status: number, syscall: string, reason?: string): Error {
   const code = getSystemErrorName(status);
-  return Object.assign(new Error(`${syscall} ${code}`), { code, errno: status, syscall });
+  const message = reason ? `${syscall} ${code}: ${reason}` : `${syscall} ${code}`;
+  return Object.assign(new Error(message), { code, errno: status, syscall });
 }
 
 /** onHandleRead is every adopted handle's read callback (this = the handle). */
-function onHandleRead(this: TcpHandle, buffer: ArrayBuffer | undefined): void {
+export function onHandleRead(this: TcpHandle, buffer: ArrayBuffer | undefined): void {
   const wire = this[wireOf];
   if (wire === undefined) return;
   const nread = state[K_READ]!;
@@ -144,8 +172,8 @@ function onHandleRead(this: TcpHandle, buffer: ArrayBuffer | undefined): void {
 }
 
 function afterWrite(this: StreamReq, status: number): void {
-  notify(this.callbacks, status < 0 ? uvError(status, 'write') : undefined);
-  this.wire?.written(status);
+  notify(this.callbacks, status < 0 ? uvError(status, 'write', this.error) : undefined);
+  this.wire?.written(status, this.error);
 }
 
 function afterShutdown(this: StreamReq, status: number): void {
@@ -157,13 +185,19 @@ function emitDrain(wire: HandleWire): void {
 }
 
 /**
- * HandleWire owns a TCP handle taken from a node:net Socket after the upgrade. It keeps
- * one write request in flight at a time: frames written meanwhile wait in `#queue` and
- * leave together in one writev when it completes, like a corked Writable.
+ * HandleWire owns a stream handle taken from a node:net Socket after the upgrade: a TCP
+ * handle, or the TLSWrap of a tls.TLSSocket (tls-wire.ts). It keeps one write request in
+ * flight at a time (which a TLSWrap requires): frames written meanwhile wait in `#queue`
+ * and leave together in one writev when it completes, like a corked Writable.
  */
 export class HandleWire implements Wire {
   readonly #handle: TcpHandle;
   readonly #listener: WireListener;
+  /**
+   * #release closes the connection when the handle is not the wire's own to close (a
+   * TLSWrap: its TLSSocket closes it, with the TCP handle under it); it calls `done` once.
+   */
+  readonly #release: ((done: () => void) => void) | undefined;
   #queue: Buffer[] = [];
   #queued = 0;
   #inflight = 0;
@@ -179,9 +213,10 @@ export class HandleWire implements Wire {
   #paused = false;
   #needDrain = false;
 
-  constructor(handle: TcpHandle, listener: WireListener) {
+  constructor(handle: TcpHandle, listener: WireListener, release?: (done: () => void) => void) {
     this.#handle = handle;
     this.#listener = listener;
+    this.#release = release;
   }
 
   /**
@@ -253,7 +288,7 @@ export class HandleWire implements Wire {
           ? this.#handle.writeBuffer(req, chunks[0]!)
           : this.#handle.writev(req, chunks, true);
       if (err !== 0) {
-        const error = uvError(err, 'write');
+        const error = uvError(err, 'write', req.error);
         notify(callbacks, error);
         this.fail(error);
         return;
@@ -274,13 +309,13 @@ export class HandleWire implements Wire {
   }
 
   /** written completes an asynchronous write (afterWrite). */
-  written(status: number): void {
+  written(status: number, reason?: string): void {
     this.#writing = false;
     this.#inflight = 0;
     this.#inflightChunks = 0;
     if (this.#destroyed) return;
     if (status < 0) {
-      this.fail(uvError(status, 'write'));
+      this.fail(uvError(status, 'write', reason));
       return;
     }
     if (this.#queued > 0) this.flush();
@@ -348,7 +383,9 @@ export class HandleWire implements Wire {
     this.#queued = 0;
     notify(callbacks, closedError());
     this.#handle.readStop();
-    this.#handle.close(() => this.#listener.wireClose());
+    const done = (): void => this.#listener.wireClose();
+    if (this.#release) this.#release(done);
+    else this.#handle.close(done);
   }
 
   pause(): void {

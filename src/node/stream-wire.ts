@@ -11,8 +11,9 @@ import {
 } from './wire.js';
 
 /**
- * The stream path: a Wire over any node:stream Duplex (TLS sockets, client sockets, sockets
- * handed to `handleUpgrade` by other code, every socket when the handle path is off).
+ * The stream path: a Wire over any node:stream Duplex (client sockets, TLS sockets the TLS
+ * handle path did not take, sockets handed to `handleUpgrade` by other code, every socket
+ * when the handle path is off).
  */
 
 const wireOf = Symbol('duplex.wire');
@@ -29,6 +30,10 @@ function streamEnd(this: WiredSocket): void {
 }
 function streamError(this: WiredSocket, error: Error): void {
   this[wireOf]?.listener.wireError(error);
+  // A TLS error after the handshake (a bad record, an alert, a renegotiation over the limit)
+  // is emitted by a TLSSocket without destroying it: the wire is destroyed right after, as
+  // WireListener.wireError promises.
+  this.destroy();
 }
 function streamClose(this: WiredSocket): void {
   this[wireOf]?.listener.wireClose();

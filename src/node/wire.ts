@@ -9,9 +9,10 @@ import { DuplexError } from '../protocol/index.js';
  *   once the HTTP upgrade is done. It skips node:net's `Socket` (a Readable and a Writable,
  *   their state objects and listener arrays per connection), which is most of what a
  *   WebSocket connection costs in memory and a good part of what a small message costs in time.
- * - `StreamWire` (stream-wire.ts) works on any `Duplex`: TLS sockets, sockets handed to
- *   `handleUpgrade` by other code, client sockets, and every socket when the handle path is
- *   unavailable.
+ *   A server-side TLS connection's `TLSWrap` handle is driven the same way (tls-wire.ts), its
+ *   TLSSocket kept only as the owner Node's TLS callbacks report to.
+ * - `StreamWire` (stream-wire.ts) works on any `Duplex`: sockets handed to `handleUpgrade` by
+ *   other code, client sockets, and every socket when the handle path is unavailable.
  *
  * Both batch their writes with the per-turn flush (flush-turn.ts) and answer `write` with
  * the same rule: false once `buffered` reaches HIGH_WATER_MARK, then one `wireDrain` when it

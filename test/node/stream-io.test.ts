@@ -21,6 +21,7 @@ describe('stream path', () => {
       'node/event-target.test.js',
       'node/server-modes.test.js',
       'node/wire.test.js',
+      'node/tls-wire.test.js',
     ].map((f) => build + f);
     const run = spawnSync(process.execPath, ['--test', '--test-reporter=tap', ...files], {
       // Without NODE_TEST_CONTEXT the nested runner reports in TAP instead of to this runner.
