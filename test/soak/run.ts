@@ -5,9 +5,12 @@
  * judged as a slope after a 2-minute warm-up. Exits 1 on any failure.
  *
  * The environment changes the run: SOAK_SECONDS (600), SOAK_CONNECTIONS (10000), SOAK_WORKERS
- * (4), SOAK_THINK_MS (20000: the mean pause of an echo client between messages, so 10,000
- * clients send about 500 messages a second; the point is leaks under many connections and
- * churn, not throughput), SOAK_HUB_CLIENTS (200), SOAK_SLOW_READERS (8).
+ * (4), SOAK_THINK_MS (30000: the mean pause of an echo client between messages, so 10,000
+ * clients send about 330 messages a second; the point is leaks under many connections and
+ * churn, not throughput), SOAK_MIN_MESSAGES / SOAK_MAX_MESSAGES (5 / 40: an echo client's
+ * life, about 11 minutes at that pace, so about 15 connections are replaced each second),
+ * SOAK_HUB_CLIENTS (200), SOAK_SLOW_READERS (8), SOAK_RAMP_SECONDS (600: the run fails when
+ * the ramp-up has not started every connection by then, and says how many were held).
  *
  * Open files: the server process holds one descriptor per connection, so the soft limit
  * (`ulimit -n`) must exceed the connection count. When it does not and the hard limit allows,
@@ -23,9 +26,12 @@ const env = (name: string, fallback: number) => Number(process.env[name] ?? fall
 const seconds = env('SOAK_SECONDS', 600);
 const connections = env('SOAK_CONNECTIONS', 10_000);
 const workers = env('SOAK_WORKERS', 4);
-const thinkMs = env('SOAK_THINK_MS', 20_000);
+const thinkMs = env('SOAK_THINK_MS', 30_000);
 const hubClients = env('SOAK_HUB_CLIENTS', 200);
 const slowReaders = env('SOAK_SLOW_READERS', 8);
+const minMessages = env('SOAK_MIN_MESSAGES', 5);
+const maxMessages = env('SOAK_MAX_MESSAGES', 40);
+const rampSeconds = env('SOAK_RAMP_SECONDS', 600);
 const maxRetainedSlope = 64 * KiB;
 const maxRssSlope = 512 * KiB;
 
@@ -67,8 +73,9 @@ const report = await runSoak({
   hubChannels: Math.max(5, Math.ceil(hubClients / 20)),
   hubThinkMs: 2_000,
   thinkMs,
-  messagesPerConnection: [2, 20],
+  messagesPerConnection: [minMessages, maxMessages],
   workers,
+  rampTimeoutMs: rampSeconds * 1000,
   sampleMs: Math.min(10_000, (seconds * 1000) / 20),
   maxRetainedSlope,
   maxRssSlope,
@@ -84,8 +91,14 @@ console.log(
     `rss slope ${(report.rssSlope / KiB).toFixed(1)} KiB/s (bound ${maxRssSlope / KiB}), ` +
     `peak rss ${mib(report.peakRss)}, peak retained ${mib(report.peakRetained)}; peak TIME_WAIT sockets ${report.peakTimeWait}`,
 );
+console.log(
+  `ramp-up ${report.rampDone ? 'done' : 'NOT done'} in ${report.rampSeconds.toFixed(0)} s; echo connections held after warm-up: ${report.minHeld} to ${report.maxHeld}`,
+);
 console.log(`client error kinds: ${JSON.stringify(report.errorKinds)}`);
 const failures = [
+  ...(report.rampDone
+    ? []
+    : [`the ramp-up did not reach ${connections} connections within ${rampSeconds} s`]),
   ...report.problems.slice(0, 20),
   ...(report.corrupt > 0 ? [`${report.corrupt} corrupt echoes`] : []),
   ...(report.unhandled > 0 ? [`${report.unhandled} unhandled errors`] : []),

@@ -37,6 +37,8 @@ export interface SoakOptions {
   workers?: number;
   /** Echo handshakes in flight at most during the ramp-up (over all workers). @default 100 */
   rampInFlight?: number;
+  /** Start the run's clock after this long even when the ramp-up is not done. @default no limit */
+  rampTimeoutMs?: number;
   /** Bounds of the slopes after warm-up, in bytes per second. */
   maxRetainedSlope: number;
   maxRssSlope: number;
@@ -51,7 +53,13 @@ export interface SoakReport extends LoadCounts {
   peakRetained: number;
   /** The most TCP sockets in TIME_WAIT seen on the machine (/proc/net/sockstat) at a sample. */
   peakTimeWait: number;
-  samples: { t: number; retained: number; rss: number }[];
+  /** Whether every echo client had been started before the clock started. */
+  rampDone: boolean;
+  rampSeconds: number;
+  /** The fewest and most echo connections the server held at a sample after warm-up. */
+  minHeld: number;
+  maxHeld: number;
+  samples: { t: number; retained: number; rss: number; held: number }[];
 }
 
 /** slope is the least-squares slope of y over x (per second when x is in ms). */
@@ -192,12 +200,31 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     } else loads.push(forkLoad(part, problems));
   }
   const rampStart = Date.now();
-  await Promise.all(loads.map((l) => l.ready));
-  // The run's clock starts once every echo client was started.
+  // The run's clock starts once every echo client was started, or after rampTimeoutMs (the
+  // ramp goes on in the background then, and the samples show how many connections were held).
+  let rampDone = false;
+  const ramped = Promise.all(loads.map((l) => l.ready)).then(() => {
+    rampDone = true;
+  });
+  const rampDeadline = rampStart + (options.rampTimeoutMs ?? Number.POSITIVE_INFINITY);
+  while (!rampDone && Date.now() < rampDeadline) {
+    await Promise.race([
+      ramped,
+      new Promise((r) => setTimeout(r, Math.min(10_000, rampDeadline - Date.now()))),
+    ]);
+    if (rampDone) break;
+    const now = emptyCounts();
+    for (const c of await Promise.all(loads.map((l) => l.counts()))) addCounts(now, c);
+    log(
+      `ramp-up: ${now.live} echo clients open, ${now.opened} opened, ${((Date.now() - rampStart) / 1000).toFixed(0)} s`,
+    );
+  }
   const start = Date.now();
   const deadline = start + options.durationMs;
   log(
-    `ramp-up done: ${options.connections} echo clients started in ${((start - rampStart) / 1000).toFixed(0)} s over ${parts} load process(es)`,
+    rampDone
+      ? `ramp-up done: ${options.connections} echo clients started in ${((start - rampStart) / 1000).toFixed(0)} s over ${parts} load process(es)`
+      : `ramp-up NOT done after ${((start - rampStart) / 1000).toFixed(0)} s: the run starts with what is open`,
   );
 
   const samples: SoakReport['samples'] = [];
@@ -213,7 +240,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       break;
     }
     const t = Date.now() - start;
-    samples.push({ t, retained: m.retained, rss: m.rss });
+    samples.push({ t, retained: m.retained, rss: m.rss, held: m.echoClients });
     if (m.unhandled > 0) serverUnhandled = m.unhandled;
     const tw = timeWait();
     peakTimeWait = Math.max(peakTimeWait, tw);
@@ -240,6 +267,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     peakRss: Math.max(0, ...samples.map((s) => s.rss)),
     peakRetained: Math.max(0, ...samples.map((s) => s.retained)),
     peakTimeWait,
+    rampDone,
+    rampSeconds: (start - rampStart) / 1000,
+    minHeld: after.length > 0 ? Math.min(...after.map((s) => s.held)) : 0,
+    maxHeld: after.length > 0 ? Math.max(...after.map((s) => s.held)) : 0,
     samples,
   };
   if (/uncaught|unhandled/i.test(server.output())) report.problems.push(`server output: ${server.output()}`);
