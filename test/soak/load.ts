@@ -16,6 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { WebSocket } from 'duplexjs';
 import { HubClient } from 'duplexjs/client';
 import { encodeFrame, Op } from '../helpers/raw-client.js';
@@ -58,6 +59,8 @@ export interface LoadCounts {
   slowRounds: number;
   /** Echo clients open now. */
   live: number;
+  /** The longest event-loop delay of a load process since the last counts, ms (added up as a maximum). */
+  loopDelayMaxMs: number;
   unhandled: number;
   problems: string[];
 }
@@ -77,6 +80,7 @@ export function emptyCounts(): LoadCounts {
     hubFailures: 0,
     slowRounds: 0,
     live: 0,
+    loopDelayMaxMs: 0,
     unhandled: 0,
     problems: [],
   };
@@ -101,6 +105,7 @@ export function addCounts(total: LoadCounts, share: LoadCounts): void {
   ] as const) {
     total[key] += share[key];
   }
+  total.loopDelayMaxMs = Math.max(total.loopDelayMaxMs, share.loopDelayMaxMs);
   for (const [what, n] of Object.entries(share.errorKinds))
     total.errorKinds[what] = (total.errorKinds[what] ?? 0) + n;
   for (const p of share.problems) if (total.problems.length < 50) total.problems.push(p);
@@ -144,6 +149,14 @@ export function startLoad(options: LoadOptions): Load {
     timers.add(timer);
   };
   const [minMessages, maxMessages] = options.messagesPerConnection;
+  const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  loopDelay.enable();
+  /** snapshot copies the counts with the loop delay since the last snapshot. */
+  const snapshot = (): LoadCounts => {
+    const loopDelayMaxMs = loopDelay.max / 1e6;
+    loopDelay.reset();
+    return { ...counts, live: live.size, loopDelayMaxMs, problems: [...counts.problems] };
+  };
 
   // ---- echo clients ----
   const openEcho = (slot: number): void => {
@@ -276,7 +289,7 @@ export function startLoad(options: LoadOptions): Load {
 
   return {
     ready,
-    counts: () => ({ ...counts, live: live.size, problems: [...counts.problems] }),
+    counts: snapshot,
     stop: async () => {
       running = false;
       for (const timer of timers) clearTimeout(timer);
@@ -285,7 +298,9 @@ export function startLoad(options: LoadOptions): Load {
       for (const s of sockets) s.destroy();
       for (const h of hubs) h.close();
       await Promise.race([Promise.allSettled([ready, ...loops]), sleep(5_000)]);
-      return { ...counts, live: live.size, problems: [...counts.problems] };
+      const final = snapshot();
+      loopDelay.disable();
+      return final;
     },
   };
 }

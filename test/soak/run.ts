@@ -89,7 +89,8 @@ console.log(
 console.log(
   `server: retained slope ${(report.retainedSlope / KiB).toFixed(1)} KiB/s (bound ${maxRetainedSlope / KiB}), ` +
     `rss slope ${(report.rssSlope / KiB).toFixed(1)} KiB/s (bound ${maxRssSlope / KiB}), ` +
-    `peak rss ${mib(report.peakRss)}, peak retained ${mib(report.peakRetained)}; peak TIME_WAIT sockets ${report.peakTimeWait}`,
+    `peak rss ${mib(report.peakRss)}, peak retained ${mib(report.peakRetained)}; peak TIME_WAIT sockets ${report.peakTimeWait}, ` +
+    `listen overflows (machine-wide) ${report.listenOverflows}, loop delay max: server ${report.serverLoopDelayMaxMs.toFixed(0)} ms, load ${report.loadLoopDelayMaxMs.toFixed(0)} ms`,
 );
 console.log(
   `ramp-up ${report.rampDone ? 'done' : 'NOT done'} in ${report.rampSeconds.toFixed(0)} s; echo connections held after warm-up: ${report.minHeld} to ${report.maxHeld}`,

@@ -53,6 +53,11 @@ export interface SoakReport extends LoadCounts {
   peakRetained: number;
   /** The most TCP sockets in TIME_WAIT seen on the machine (/proc/net/sockstat) at a sample. */
   peakTimeWait: number;
+  /** The machine's ListenOverflows (a full accept queue) during the run: other processes count too. */
+  listenOverflows: number;
+  /** The longest event-loop delay seen in the server (outside its sampling GCs) and in a load process, ms. */
+  serverLoopDelayMaxMs: number;
+  loadLoopDelayMaxMs: number;
   /** Whether every echo client had been started before the clock started. */
   rampDone: boolean;
   rampSeconds: number;
@@ -82,6 +87,19 @@ function timeWait(): number {
   try {
     const m = /TCP:.* tw (\d+)/.exec(readFileSync('/proc/net/sockstat', 'utf8'));
     return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** listenOverflows reads the machine's count of connections dropped for a full accept queue. */
+function listenOverflows(): number {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+    const names = lines.find((l) => l.startsWith('TcpExt:'))?.split(' ') ?? [];
+    const values = lines.filter((l) => l.startsWith('TcpExt:'))[1]?.split(' ') ?? [];
+    const i = names.indexOf('ListenOverflows');
+    return i > 0 ? Number(values[i]) : 0;
   } catch {
     return 0;
   }
@@ -230,6 +248,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const samples: SoakReport['samples'] = [];
   let serverUnhandled = 0;
   let peakTimeWait = 0;
+  const overflowsAtStart = listenOverflows();
+  let serverLoopDelayMaxMs = 0;
+  let loadLoopDelayMaxMs = 0;
   while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, Math.min(options.sampleMs, Math.max(0, deadline - Date.now()))));
     let m: MemorySample;
@@ -246,9 +267,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     peakTimeWait = Math.max(peakTimeWait, tw);
     const now = emptyCounts();
     for (const c of await Promise.all(loads.map((l) => l.counts()))) addCounts(now, c);
+    serverLoopDelayMaxMs = Math.max(serverLoopDelayMaxMs, m.loopDelayMaxMs);
+    loadLoopDelayMaxMs = Math.max(loadLoopDelayMaxMs, now.loopDelayMaxMs);
     log(
       `t=${(t / 1000).toFixed(0)}s retained ${mib(m.retained)} rss ${mib(m.rss)} echo clients ${m.echoClients} hub ${m.hubClients} ` +
-        `echoes ${now.echoes} opened ${now.opened} published ${now.published} corrupt ${now.corrupt} time-wait ${tw}`,
+        `echoes ${now.echoes} opened ${now.opened} published ${now.published} corrupt ${now.corrupt} errors ${now.clientErrors} ` +
+        `time-wait ${tw} listen-overflows +${listenOverflows() - overflowsAtStart} ` +
+        `loop delay max: server ${m.loopDelayMaxMs.toFixed(0)} ms, load ${now.loopDelayMaxMs.toFixed(0)} ms`,
     );
     if (server.exited) {
       problems.push(`the server process exited: ${server.output()}`);
@@ -267,6 +292,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     peakRss: Math.max(0, ...samples.map((s) => s.rss)),
     peakRetained: Math.max(0, ...samples.map((s) => s.retained)),
     peakTimeWait,
+    listenOverflows: listenOverflows() - overflowsAtStart,
+    serverLoopDelayMaxMs,
+    loadLoopDelayMaxMs,
     rampDone,
     rampSeconds: (start - rampStart) / 1000,
     minHeld: after.length > 0 ? Math.min(...after.map((s) => s.held)) : 0,
