@@ -6,6 +6,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { WebSocketServer } from 'duplexjs';
 import { Hub, memoryBroker } from 'duplexjs/hub';
 import { retained } from './memory.js';
@@ -52,9 +53,14 @@ http.on('upgrade', (req, socket, head) => {
 http.listen(0, '127.0.0.1', () => {
   process.send!({ port: (http.address() as AddressInfo).port });
 });
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+loopDelay.enable();
 process.on('message', (m: { type: string; id: number }) => {
   if (m.type !== 'mem') return;
+  // The longest delay since the last answer, read before this answer's own full GC.
+  const loopDelayMaxMs = loopDelay.max / 1e6;
   const r = retained();
+  loopDelay.reset();
   const stats = hub.stats() as { connections?: number };
   process.send!({
     id: m.id,
@@ -62,6 +68,7 @@ process.on('message', (m: { type: string; id: number }) => {
     rss: process.memoryUsage().rss,
     echoClients: echo.clients.size,
     hubClients: stats.connections ?? 0,
+    loopDelayMaxMs,
     unhandled,
   });
 });

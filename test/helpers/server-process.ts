@@ -26,6 +26,8 @@ export interface MemorySample {
   /** Open echo and hub connections. */
   echoClients: number;
   hubClients: number;
+  /** The longest event-loop delay since the previous sample (not counting that sample's GC), ms. */
+  loopDelayMaxMs: number;
   /** Uncaught exceptions and unhandled rejections in the server process so far. */
   unhandled: number;
 }

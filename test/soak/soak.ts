@@ -1,28 +1,22 @@
 /**
  * soak drives a Duplex server in a child process (test/helpers/server-process.ts: echo at
  * /echo, hub at /hub) with churning load for a fixed time and judges its memory as a slope
- * (issue 13, item 6). The load, all from this process:
- *
- * - `connections` echo clients (Duplex's WebSocket), a third with permessage-deflate; each keeps
- *   one message in flight (and pauses about `thinkMs` between an echo and the next), of mixed sizes (1 B to 64 KiB, random bytes), checks that every
- *   echo is exactly what it sent, in order, and after a random number of messages closes
- *   (1000) or, one time in ten, drops TCP without a close (terminate); a new one replaces it;
- * - `slowReaders` raw sockets that send a burst of 64 KiB messages, read nothing for a while
- *   (the server's send buffer backs up), then read everything and start over;
- * - `hubClients` HubClients on a few channels: subscribe, publish, presence; they churn too,
- *   and every publish must be acknowledged.
+ * (issue 13, item 6). The load (test/soak/load.ts: echo clients, a third with
+ * permessage-deflate, churning and sometimes dropping TCP; slow readers; hub clients with
+ * subscriptions, presence and publishes) runs in this process when `workers` is 0, or is split
+ * over `workers` forked load processes (test/soak/load-worker.ts), each with its own counts,
+ * added up here: one event loop cannot keep 10,000 clients and check every echo.
  *
  * The server's retained memory (heap + external after a full GC) and RSS are sampled every
  * `sampleMs`; after `warmupMs`, a least-squares slope of each must stay under its bound.
- * Unhandled errors in either process fail the run.
+ * Unhandled errors in any process fail the run.
  */
-import { randomBytes } from 'node:crypto';
-import net from 'node:net';
-import { WebSocket } from 'duplexjs';
-import { HubClient } from 'duplexjs/client';
+import { type ChildProcess, fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { mib } from '../helpers/memory.js';
-import { encodeFrame, Op } from '../helpers/raw-client.js';
 import { type MemorySample, startServerProcess } from '../helpers/server-process.js';
+import { addCounts, emptyCounts, type LoadCounts, type LoadOptions, startLoad } from './load.js';
 
 export interface SoakOptions {
   durationMs: number;
@@ -33,37 +27,44 @@ export interface SoakOptions {
   sampleMs: number;
   /** Mean pause of an echo client between an echo and its next message. */
   thinkMs: number;
+  /** Mean pause of a hub client between two publishes. @default 150 */
+  hubThinkMs?: number;
+  /** Channels the hub clients spread over. @default 5 */
+  hubChannels?: number;
+  /** Messages an echo client sends before it leaves. @default [5, 50] */
+  messagesPerConnection?: [number, number];
+  /** Load processes; 0 runs the load in this process. @default 0 */
+  workers?: number;
+  /** Echo handshakes in flight at most during the ramp-up (over all workers). @default 100 */
+  rampInFlight?: number;
+  /** Start the run's clock after this long even when the ramp-up is not done. @default no limit */
+  rampTimeoutMs?: number;
   /** Bounds of the slopes after warm-up, in bytes per second. */
   maxRetainedSlope: number;
   maxRssSlope: number;
   log?: (line: string) => void;
 }
 
-export interface SoakReport {
-  echoes: number;
-  bytes: number;
-  opened: number;
-  terminated: number;
-  corrupt: number;
-  clientErrors: number;
-  /** Client error events by code and message (terminate() and churn cause some). */
-  errorKinds: Record<string, number>;
-  published: number;
-  delivered: number;
-  presenceCalls: number;
-  hubFailures: number;
-  slowRounds: number;
+export interface SoakReport extends LoadCounts {
   retainedSlope: number;
   rssSlope: number;
-  samples: { t: number; retained: number; rss: number }[];
-  unhandled: number;
-  problems: string[];
-}
-
-const SIZES = [1, 16, 100, 1_000, 4_096, 16_384, 65_536];
-
-function pick<T>(list: readonly T[]): T {
-  return list[Math.floor(Math.random() * list.length)]!;
+  /** The server's largest RSS and retained memory sampled. */
+  peakRss: number;
+  peakRetained: number;
+  /** The most TCP sockets in TIME_WAIT seen on the machine (/proc/net/sockstat) at a sample. */
+  peakTimeWait: number;
+  /** The machine's ListenOverflows (a full accept queue) during the run: other processes count too. */
+  listenOverflows: number;
+  /** The longest event-loop delay seen in the server (outside its sampling GCs) and in a load process, ms. */
+  serverLoopDelayMaxMs: number;
+  loadLoopDelayMaxMs: number;
+  /** Whether every echo client had been started before the clock started. */
+  rampDone: boolean;
+  rampSeconds: number;
+  /** The fewest and most echo connections the server held at a sample after warm-up. */
+  minHeld: number;
+  maxHeld: number;
+  samples: { t: number; retained: number; rss: number; held: number }[];
 }
 
 /** slope is the least-squares slope of y over x (per second when x is in ms). */
@@ -81,208 +82,225 @@ export function slope(points: { t: number; y: number }[]): number {
   return den === 0 ? 0 : (num / den) * 1000;
 }
 
+/** timeWait reads the machine's TCP sockets in TIME_WAIT (0 where /proc is not there). */
+function timeWait(): number {
+  try {
+    const m = /TCP:.* tw (\d+)/.exec(readFileSync('/proc/net/sockstat', 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** listenOverflows reads the machine's count of connections dropped for a full accept queue. */
+function listenOverflows(): number {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+    const names = lines.find((l) => l.startsWith('TcpExt:'))?.split(' ') ?? [];
+    const values = lines.filter((l) => l.startsWith('TcpExt:'))[1]?.split(' ') ?? [];
+    const i = names.indexOf('ListenOverflows');
+    return i > 0 ? Number(values[i]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** share splits n into k parts that differ by at most one. */
+function share(n: number, k: number, i: number): number {
+  return Math.floor(n / k) + (i < n % k ? 1 : 0);
+}
+
+/** LoadHandle is one share of the load, in this process or in a worker. */
+interface LoadHandle {
+  ready: Promise<void>;
+  counts(): Promise<LoadCounts>;
+  stop(): Promise<LoadCounts>;
+}
+
+const WORKER = fileURLToPath(new URL('./load-worker.js', import.meta.url));
+
+function forkLoad(options: LoadOptions, problems: string[]): LoadHandle {
+  const child: ChildProcess = fork(WORKER, [JSON.stringify(options)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let exited = false;
+  let last: LoadCounts = emptyCounts();
+  const waiting: ((c: LoadCounts) => void)[] = [];
+  let final: ((c: LoadCounts) => void) | undefined;
+  let onReady: () => void = () => {};
+  const ready = new Promise<void>((resolve) => {
+    onReady = resolve;
+  });
+  child.on('message', (m: { type: string; counts?: LoadCounts }) => {
+    if (m.type === 'ready') onReady();
+    else if (m.type === 'counts') {
+      last = m.counts!;
+      waiting.shift()?.(last);
+    } else if (m.type === 'final') {
+      last = m.counts!;
+      final?.(last);
+    }
+  });
+  child.on('exit', (code, signal) => {
+    exited = true;
+    if (final === undefined) problems.push(`load worker ${child.pid} exited early (${code ?? signal})`);
+    onReady();
+    for (const w of waiting.splice(0)) w(last);
+    final?.(last);
+  });
+  const ask = (message: object, keep: (resolve: (c: LoadCounts) => void) => void, timeoutMs: number) =>
+    new Promise<LoadCounts>((resolve) => {
+      if (exited) return resolve(last);
+      const timer = setTimeout(() => resolve(last), timeoutMs);
+      keep((c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+      child.send(message);
+    });
+  return {
+    ready,
+    counts: () => ask({ type: 'counts' }, (r) => waiting.push(r), 10_000),
+    stop: async () => {
+      const counts = await ask(
+        { type: 'stop' },
+        (r) => {
+          final = r;
+        },
+        20_000,
+      );
+      if (!exited) {
+        const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        child.kill('SIGKILL');
+        await gone;
+      }
+      return counts;
+    },
+  };
+}
+
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const log = options.log ?? (() => {});
-  const report: SoakReport = {
-    echoes: 0,
-    bytes: 0,
-    opened: 0,
-    terminated: 0,
-    corrupt: 0,
-    clientErrors: 0,
-    errorKinds: {},
-    published: 0,
-    delivered: 0,
-    presenceCalls: 0,
-    hubFailures: 0,
-    slowRounds: 0,
-    retainedSlope: 0,
-    rssSlope: 0,
-    samples: [],
-    unhandled: 0,
-    problems: [],
-  };
+  const problems: string[] = [];
   let unhandled = 0;
   const onUnhandled = (error: unknown) => {
     unhandled++;
-    report.problems.push(`unhandled in the load process: ${String(error)}`);
+    problems.push(`unhandled in the soak process: ${String(error)}`);
   };
   process.on('unhandledRejection', onUnhandled);
   process.on('uncaughtException', onUnhandled);
   const server = await startServerProcess({});
-  const echoUrl = `ws://127.0.0.1:${server.port}/echo`;
-  const hubUrl = `ws://127.0.0.1:${server.port}/hub`;
-  let start = Date.now();
-  let deadline = start + options.durationMs;
-  let running = true;
-  const live = new Set<WebSocket>();
-  /** Echo handshakes started and not settled: the ramp-up waits while many are. */
-  let connecting = 0;
-  const sockets = new Set<net.Socket>();
-  const hubs = new Set<HubClient>();
-
-  // ---- echo clients ----
-  const openEcho = (slot: number): void => {
-    if (!running) return;
-    report.opened++;
-    const deflate = slot % 3 === 0;
-    const ws = new WebSocket(echoUrl, { perMessageDeflate: deflate });
-    live.add(ws);
-    connecting++;
-    let settled = false;
-    const handshakeDone = () => {
-      if (!settled) connecting--;
-      settled = true;
+  const workers = options.workers ?? 0;
+  const parts = Math.max(1, workers);
+  const rampInFlight = options.rampInFlight ?? 100;
+  const loads: LoadHandle[] = [];
+  let firstSlot = 0;
+  let firstHub = 0;
+  for (let i = 0; i < parts; i++) {
+    const part: LoadOptions = {
+      port: server.port,
+      connections: share(options.connections, parts, i),
+      firstSlot,
+      slowReaders: share(options.slowReaders, parts, i),
+      hubClients: share(options.hubClients, parts, i),
+      firstHub,
+      hubChannels: options.hubChannels ?? 5,
+      thinkMs: options.thinkMs,
+      hubThinkMs: options.hubThinkMs ?? 150,
+      messagesPerConnection: options.messagesPerConnection ?? [5, 50],
+      rampInFlight: Math.max(1, Math.floor(rampInFlight / parts)),
     };
-    const expected: Buffer[] = [];
-    let left = 5 + Math.floor(Math.random() * 45);
-    const next = () => {
-      if (!running || ws.readyState !== WebSocket.OPEN) return;
-      if (left-- <= 0) {
-        if (Math.random() < 0.1) {
-          report.terminated++;
-          ws.terminate();
-        } else ws.close(1000);
-        return;
-      }
-      const payload = randomBytes(pick(SIZES));
-      expected.push(payload);
-      ws.send(payload);
-    };
-    ws.addEventListener('open', () => {
-      handshakeDone();
-      next();
-    });
-    ws.addEventListener('message', (event) => {
-      const data = event.data as Buffer;
-      const want = expected.shift();
-      if (want === undefined || !want.equals(data)) {
-        report.corrupt++;
-        report.problems.push(`echo mismatch on a ${deflate ? 'deflate' : 'plain'} connection`);
-      }
-      report.echoes++;
-      report.bytes += data.length;
-      setTimeout(next, Math.random() * 2 * options.thinkMs).unref();
-    });
-    ws.addEventListener('error', (event) => {
-      if (!running) return;
-      report.clientErrors++;
-      const error = event.error as { code?: string; message?: string } | undefined;
-      const what = `${error?.code ?? ''} ${error?.message ?? ''}`.trim();
-      report.errorKinds[what] = (report.errorKinds[what] ?? 0) + 1;
-    });
-    ws.addEventListener('close', () => {
-      handshakeDone();
-      live.delete(ws);
-      // Replace it a moment later, so that churn does not become a tight loop.
-      if (running) setTimeout(() => openEcho(slot), Math.floor(Math.random() * 50)).unref();
-    });
-  };
-
-  // ---- slow readers ----
-  const slowReader = async (): Promise<void> => {
-    while (running) {
-      const socket = net.connect(server.port, '127.0.0.1');
-      sockets.add(socket);
-      socket.on('error', () => {});
-      socket.write(
-        `GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-      );
-      socket.pause();
-      const burst = Buffer.concat(
-        Array.from({ length: 32 }, () => encodeFrame({ opcode: Op.BINARY, payload: randomBytes(65_536) })),
-      );
-      socket.write(burst);
-      await new Promise((r) => setTimeout(r, 1_000 + Math.random() * 2_000));
-      socket.resume();
-      await new Promise((r) => setTimeout(r, 500));
-      socket.end(encodeFrame({ opcode: Op.CLOSE, payload: Buffer.from([0x03, 0xe8]) }));
-      await new Promise((r) => setTimeout(r, 200));
-      socket.destroy();
-      sockets.delete(socket);
-      report.slowRounds++;
-    }
-  };
-
-  // ---- hub clients ----
-  const hubLoop = async (i: number): Promise<void> => {
-    while (running) {
-      const client = new HubClient(hubUrl, {
-        WebSocket,
-        name: `soak-${i}`,
-      });
-      hubs.add(client);
-      const channel = `soak:room${i % 5}`;
-      const sub = client.subscribe(channel);
-      sub.on('message', () => {
-        report.delivered++;
-      });
-      const rounds = 5 + Math.floor(Math.random() * 20);
-      for (let r = 0; r < rounds && running; r++) {
-        try {
-          await client.publish(channel, { from: i, r, pad: 'x'.repeat(pick([0, 100, 2_000])) });
-          report.published++;
-          if (r % 5 === 0) {
-            await sub.presence();
-            report.presenceCalls++;
-          }
-        } catch (error) {
-          if (running) {
-            report.hubFailures++;
-            report.problems.push(`hub: ${String(error)}`);
-          }
-        }
-        await new Promise((res) => setTimeout(res, 50 + Math.random() * 200));
-      }
-      client.close();
-      hubs.delete(client);
-    }
-  };
-
-  const loops = [
-    ...Array.from({ length: options.slowReaders }, () => slowReader()),
-    ...Array.from({ length: options.hubClients }, (_, i) => hubLoop(i)),
-  ];
-  // Ramp up with at most 100 handshakes in flight; the run's clock starts once every echo client was started.
-  for (let i = 0; i < options.connections; i++) {
-    openEcho(i);
-    while (connecting >= 100) await new Promise((r) => setTimeout(r, 10));
+    firstSlot += part.connections;
+    firstHub += part.hubClients;
+    if (workers === 0) {
+      const load = startLoad(part);
+      loads.push({ ready: load.ready, counts: async () => load.counts(), stop: () => load.stop() });
+    } else loads.push(forkLoad(part, problems));
   }
-  start = Date.now();
-  deadline = start + options.durationMs;
-  log(`ramp-up done: ${options.connections} echo clients started`);
+  const rampStart = Date.now();
+  // The run's clock starts once every echo client was started, or after rampTimeoutMs (the
+  // ramp goes on in the background then, and the samples show how many connections were held).
+  let rampDone = false;
+  const ramped = Promise.all(loads.map((l) => l.ready)).then(() => {
+    rampDone = true;
+  });
+  const rampDeadline = rampStart + (options.rampTimeoutMs ?? Number.POSITIVE_INFINITY);
+  while (!rampDone && Date.now() < rampDeadline) {
+    await Promise.race([
+      ramped,
+      new Promise((r) => setTimeout(r, Math.min(10_000, rampDeadline - Date.now()))),
+    ]);
+    if (rampDone) break;
+    const now = emptyCounts();
+    for (const c of await Promise.all(loads.map((l) => l.counts()))) addCounts(now, c);
+    log(
+      `ramp-up: ${now.live} echo clients open, ${now.opened} opened, ${((Date.now() - rampStart) / 1000).toFixed(0)} s`,
+    );
+  }
+  const start = Date.now();
+  const deadline = start + options.durationMs;
+  log(
+    rampDone
+      ? `ramp-up done: ${options.connections} echo clients started in ${((start - rampStart) / 1000).toFixed(0)} s over ${parts} load process(es)`
+      : `ramp-up NOT done after ${((start - rampStart) / 1000).toFixed(0)} s: the run starts with what is open`,
+  );
 
-  // ---- sampling ----
+  const samples: SoakReport['samples'] = [];
+  let serverUnhandled = 0;
+  let peakTimeWait = 0;
+  const overflowsAtStart = listenOverflows();
+  let serverLoopDelayMaxMs = 0;
+  let loadLoopDelayMaxMs = 0;
   while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, Math.min(options.sampleMs, Math.max(0, deadline - Date.now()))));
     let m: MemorySample;
     try {
       m = await server.memory();
     } catch (error) {
-      report.problems.push(`server memory sample failed: ${String(error)}`);
+      problems.push(`server memory sample failed: ${String(error)}`);
       break;
     }
     const t = Date.now() - start;
-    report.samples.push({ t, retained: m.retained, rss: m.rss });
-    if (m.unhandled > 0) report.unhandled = m.unhandled;
+    samples.push({ t, retained: m.retained, rss: m.rss, held: m.echoClients });
+    if (m.unhandled > 0) serverUnhandled = m.unhandled;
+    const tw = timeWait();
+    peakTimeWait = Math.max(peakTimeWait, tw);
+    const now = emptyCounts();
+    for (const c of await Promise.all(loads.map((l) => l.counts()))) addCounts(now, c);
+    serverLoopDelayMaxMs = Math.max(serverLoopDelayMaxMs, m.loopDelayMaxMs);
+    loadLoopDelayMaxMs = Math.max(loadLoopDelayMaxMs, now.loopDelayMaxMs);
     log(
-      `t=${(t / 1000).toFixed(0)}s retained ${mib(m.retained)} rss ${mib(m.rss)} echo clients ${m.echoClients} hub ${m.hubClients} echoes ${report.echoes} published ${report.published}`,
+      `t=${(t / 1000).toFixed(0)}s retained ${mib(m.retained)} rss ${mib(m.rss)} echo clients ${m.echoClients} hub ${m.hubClients} ` +
+        `echoes ${now.echoes} opened ${now.opened} published ${now.published} corrupt ${now.corrupt} errors ${now.clientErrors} ` +
+        `time-wait ${tw} listen-overflows +${listenOverflows() - overflowsAtStart} ` +
+        `loop delay max: server ${m.loopDelayMaxMs.toFixed(0)} ms, load ${now.loopDelayMaxMs.toFixed(0)} ms`,
     );
     if (server.exited) {
-      report.problems.push(`the server process exited: ${server.output()}`);
+      problems.push(`the server process exited: ${server.output()}`);
       break;
     }
   }
-  running = false;
-  for (const ws of live) ws.terminate();
-  for (const s of sockets) s.destroy();
-  for (const h of hubs) h.close();
-  await Promise.race([Promise.allSettled(loops), new Promise((r) => setTimeout(r, 5_000))]);
-  const after = report.samples.filter((s) => s.t >= options.warmupMs);
-  report.retainedSlope = slope(after.map((s) => ({ t: s.t, y: s.retained })));
-  report.rssSlope = slope(after.map((s) => ({ t: s.t, y: s.rss })));
-  report.unhandled += unhandled;
+  const total = emptyCounts();
+  for (const c of await Promise.all(loads.map((l) => l.stop()))) addCounts(total, c);
+  const after = samples.filter((s) => s.t >= options.warmupMs);
+  const report: SoakReport = {
+    ...total,
+    problems: [...problems, ...total.problems],
+    unhandled: total.unhandled + unhandled + serverUnhandled,
+    retainedSlope: slope(after.map((s) => ({ t: s.t, y: s.retained }))),
+    rssSlope: slope(after.map((s) => ({ t: s.t, y: s.rss }))),
+    peakRss: Math.max(0, ...samples.map((s) => s.rss)),
+    peakRetained: Math.max(0, ...samples.map((s) => s.retained)),
+    peakTimeWait,
+    listenOverflows: listenOverflows() - overflowsAtStart,
+    serverLoopDelayMaxMs,
+    loadLoopDelayMaxMs,
+    rampDone,
+    rampSeconds: (start - rampStart) / 1000,
+    minHeld: after.length > 0 ? Math.min(...after.map((s) => s.held)) : 0,
+    maxHeld: after.length > 0 ? Math.max(...after.map((s) => s.held)) : 0,
+    samples,
+  };
   if (/uncaught|unhandled/i.test(server.output())) report.problems.push(`server output: ${server.output()}`);
   await server.stop();
   process.off('unhandledRejection', onUnhandled);
