@@ -118,6 +118,7 @@ function toolArgv(
   pid: number,
   size: number,
   connections = o.connections,
+  warmup = o.warmup,
 ): string[] {
   const binary = size >= 1024;
   if (tool === 'wsload')
@@ -135,7 +136,7 @@ function toolArgv(
       '-d',
       String(o.duration),
       '-w',
-      String(o.warmup),
+      String(warmup),
       '--pid',
       String(pid),
     ];
@@ -227,6 +228,8 @@ async function measureCell(o: Options, wsload: string, server: ServerKind, size:
     // around more slowly gets fewer of them. duplex bench starts first, wsload once the
     // server holds duplex bench's connections (below).
     const half = Math.max(1, Math.floor(o.connections / 2));
+    /** How long wsload took from its launch to its connections being open, per run. */
+    const leads: number[] = [];
     for (let run = 0; run < o.pairs; run++) {
       // Wait for the last run's connections to be gone, then start duplex bench and start
       // wsload as soon as the server holds duplex bench's connections: duplex bench's
@@ -244,15 +247,35 @@ async function measureCell(o: Options, wsload: string, server: ServerKind, size:
         await sleep(Math.max(0, 2000 - (performance.now() - t0)));
       }
       startDelays.push(performance.now() - t0);
-      const w = await runTool(
-        [...pin.generator, ...toolArgv('wsload', wsload, o, srv.port, srv.pid, size, half)],
+      // wsload's window starts once its own connections are open, `lead` ms after duplex
+      // bench's: its warm-up is shortened by the lead measured in the runs before, so that
+      // neither tool has the server to itself at either end of its window.
+      const lead = leads.length ? median(leads) : 0;
+      const t1 = performance.now();
+      const wRun = runTool(
+        [
+          ...pin.generator,
+          ...toolArgv(
+            'wsload',
+            wsload,
+            o,
+            srv.port,
+            srv.pid,
+            size,
+            half,
+            Math.max(0, o.warmup - lead / 1000),
+          ),
+        ],
         limit,
         srv.pid,
       );
+      if (await waitSockets(srv.pid, (n) => n >= idle + 2 * half, 10_000)) leads.push(performance.now() - t1);
+      const w = await wRun;
       const b = await bench;
       cell.together.push(b.msgs / w.msgs);
+      allLeads.push(...leads.slice(-1));
       process.stderr.write(
-        `agreement: ${server} ${size} B side by side ${run + 1}: wsload ${int(w.msgs)} msgs/s, duplex bench ${int(b.msgs)} msgs/s on ${half} connections each, ratio ${fmt(b.msgs / w.msgs)} (wsload started ${Math.round(startDelays.at(-1)!)} ms after duplex bench)\n`,
+        `agreement: ${server} ${size} B side by side ${run + 1}: wsload ${int(w.msgs)} msgs/s, duplex bench ${int(b.msgs)} msgs/s on ${half} connections each, ratio ${fmt(b.msgs / w.msgs)} (wsload launched ${Math.round(startDelays.at(-1)!)} ms after duplex bench, its connections open ${leads.length ? Math.round(leads.at(-1)!) : '?'} ms later, warm-up shortened by ${Math.round(lead)} ms)\n`,
       );
       await sleep(300);
     }
@@ -294,6 +317,8 @@ async function waitSockets(pid: number, done: (n: number) => boolean, limitMs: n
 
 /** Side by side: how long after duplex bench's launch wsload was started (ms), one per run. */
 const startDelays: number[] = [];
+/** Side by side: wsload's launch to its connections open (ms), every run. */
+const allLeads: number[] = [];
 /** Side by side runs where the server's socket count could not be followed (wsload then started after 2 s). */
 let unaligned = 0;
 
@@ -342,7 +367,7 @@ async function main(): Promise<void> {
     for (const size of o.sizes) out.push(await measureCell(o, wsload, server, size));
   const header = [
     `duplex bench vs wsload (shared/tools/wsload.c), ${new Date().toISOString().slice(0, 10)}: node ${process.version}; ${pin.note}`,
-    `${o.connections} connections, 1 message in flight each, ${o.duration} s measured after ${o.warmup} s warm-up; ${o.pairs} pairs per row, alternating which tool runs first; one server process per row; side by side: both tools at once with ${Math.floor(o.connections / 2)} connections each, wsload started as soon as the server held duplex bench's connections (${startDelays.length ? `${Math.round(Math.min(...startDelays))}-${Math.round(Math.max(...startDelays))} ms after its launch` : 'no run'}${unaligned ? `; ${unaligned} runs could not follow the server's sockets and started wsload 2 s after` : ''})`,
+    `${o.connections} connections, 1 message in flight each, ${o.duration} s measured after ${o.warmup} s warm-up; ${o.pairs} pairs per row, alternating which tool runs first; one server process per row; side by side: both tools at once with ${Math.floor(o.connections / 2)} connections each, wsload launched as soon as the server held duplex bench's connections (${startDelays.length ? `${Math.round(Math.min(...startDelays))}-${Math.round(Math.max(...startDelays))} ms after its launch` : 'no run'}; wsload's connections open ${allLeads.length ? `${Math.round(Math.min(...allLeads))}-${Math.round(Math.max(...allLeads))} ms` : '?'} after its launch, its warm-up shortened by the median of that in the row's runs before${unaligned ? `; ${unaligned} runs could not follow the server's sockets and started wsload 2 s after` : ''})`,
   ];
   process.stdout.write(
     `${header.map((h) => `> ${h}`).join('\n')}\n\n${table(out)}\n\nRatio > 1: duplex bench counted more echoes per second than wsload against the same server (one after the other; side by side, on half the connections each). Latencies and CPU are medians over the runs; server CPU is over each tool's measured window (from /proc, sampled every 100 ms); CPU per message is CPU time over messages counted, in microseconds.\n\n(${((Date.now() - started) / 1000).toFixed(0)} s)\n`,
