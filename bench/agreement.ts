@@ -6,7 +6,10 @@
  * the same CPU (the server on CPU 0, the tools on CPU 1), in one process tree. A pair's ratio is
  * duplex bench's msgs/s over wsload's; the table gives the median of the pairs' ratios. Then
  * the same number of side-by-side runs: both tools at once, half the connections each, so that
- * the machine's drift hits both alike (a tool slower to turn echoes around gets fewer).
+ * the machine's drift hits both alike (a tool slower to turn echoes around gets fewer). There
+ * duplex bench starts first, wsload as soon as the server holds duplex bench's connections
+ * (its socket count in /proc/PID/fd), with its warm-up shortened by the time its own
+ * connections took to open in the row's earlier runs: the two measured windows coincide.
  *
  *   WSLOAD_SRC=../shared/tools/wsload.c npm run bench:agreement -- [--pairs N] [--duration S]
  *        [--warmup S] [--connections N] [--servers duplex,ws] [--sizes 32,16384]
