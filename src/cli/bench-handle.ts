@@ -65,7 +65,7 @@ let loaded = false;
 function load(): Bindings | undefined {
   if (loaded) return bindings;
   loaded = true;
-  if (process.env['DUPLEX_STREAM_IO'] === '1') return undefined;
+  if (process.env.DUPLEX_STREAM_IO === '1') return undefined;
   try {
     const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding;
     const stream = binding('stream_wrap');
