@@ -6,7 +6,10 @@
  * the same CPU (the server on CPU 0, the tools on CPU 1), in one process tree. A pair's ratio is
  * duplex bench's msgs/s over wsload's; the table gives the median of the pairs' ratios. Then
  * the same number of side-by-side runs: both tools at once, half the connections each, so that
- * the machine's drift hits both alike (a tool slower to turn echoes around gets fewer).
+ * the machine's drift hits both alike (a tool slower to turn echoes around gets fewer). There
+ * duplex bench starts first, wsload as soon as the server holds duplex bench's connections
+ * (its socket count in /proc/PID/fd), with its warm-up shortened by the time its own
+ * connections took to open in the row's earlier runs: the two measured windows coincide.
  *
  *   WSLOAD_SRC=../shared/tools/wsload.c npm run bench:agreement -- [--pairs N] [--duration S]
  *        [--warmup S] [--connections N] [--servers duplex,ws] [--sizes 32,16384]
@@ -17,8 +20,7 @@
  * (default: ../shared/tools/wsload.c beside the repository); without it the script says so and
  * exits 2. Every child is bounded in time.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -119,6 +121,7 @@ function toolArgv(
   pid: number,
   size: number,
   connections = o.connections,
+  warmup = o.warmup,
 ): string[] {
   const binary = size >= 1024;
   if (tool === 'wsload')
@@ -136,7 +139,7 @@ function toolArgv(
       '-d',
       String(o.duration),
       '-w',
-      String(o.warmup),
+      String(warmup),
       '--pid',
       String(pid),
     ];
@@ -200,6 +203,8 @@ async function measureCell(o: Options, wsload: string, server: ServerKind, size:
   const cell: Cell = { server, size, wsload: [], bench: [], ratios: [], together: [] };
   try {
     await sleep(300);
+    // The server's socket count with no tool connected (its listening socket and the like).
+    const idle = serverSockets(srv.pid);
     const limit = o.duration + o.warmup + 60;
     for (let pair = 0; pair < o.pairs; pair++) {
       const order: Tool[] = pair % 2 === 0 ? ['wsload', 'bench'] : ['bench', 'wsload'];
@@ -223,25 +228,57 @@ async function measureCell(o: Options, wsload: string, server: ServerKind, size:
     }
     // Side by side: both tools at once against the server, half the connections each. Both
     // see the same machine at the same moment, so its drift cancels; a tool that turns echoes
-    // around more slowly gets fewer of them. duplex bench starts first and wsload after
-    // duplex bench's start-up time (measured), so that their measured windows coincide.
+    // around more slowly gets fewer of them. duplex bench starts first, wsload once the
+    // server holds duplex bench's connections (below).
     const half = Math.max(1, Math.floor(o.connections / 2));
+    /** How long wsload took from its launch to its connections being open, per run. */
+    const leads: number[] = [];
     for (let run = 0; run < o.pairs; run++) {
+      // Wait for the last run's connections to be gone, then start duplex bench and start
+      // wsload as soon as the server holds duplex bench's connections: duplex bench's
+      // warm-up starts when they are open, and wsload's a few ms later (its connects), so
+      // the two measured windows coincide whatever duplex bench's start-up costs today.
+      await waitSockets(srv.pid, (n) => n <= idle, 3000);
+      const t0 = performance.now();
       const bench = runTool(
         [...pin.generator, ...toolArgv('bench', wsload, o, srv.port, srv.pid, size, half)],
         limit,
         srv.pid,
       );
-      await sleep(startupMs);
-      const w = await runTool(
-        [...pin.generator, ...toolArgv('wsload', wsload, o, srv.port, srv.pid, size, half)],
+      if (!(idle >= 0 && (await waitSockets(srv.pid, (n) => n >= idle + half, 30_000)))) {
+        unaligned++;
+        await sleep(Math.max(0, 2000 - (performance.now() - t0)));
+      }
+      startDelays.push(performance.now() - t0);
+      // wsload's window starts once its own connections are open, `lead` ms after duplex
+      // bench's: its warm-up is shortened by the lead measured in the runs before, so that
+      // neither tool has the server to itself at either end of its window.
+      const lead = leads.length ? median(leads) : 0;
+      const t1 = performance.now();
+      const wRun = runTool(
+        [
+          ...pin.generator,
+          ...toolArgv(
+            'wsload',
+            wsload,
+            o,
+            srv.port,
+            srv.pid,
+            size,
+            half,
+            Math.max(0, o.warmup - lead / 1000),
+          ),
+        ],
         limit,
         srv.pid,
       );
+      if (await waitSockets(srv.pid, (n) => n >= idle + 2 * half, 10_000)) leads.push(performance.now() - t1);
+      const w = await wRun;
       const b = await bench;
       cell.together.push(b.msgs / w.msgs);
+      allLeads.push(...leads.slice(-1));
       process.stderr.write(
-        `agreement: ${server} ${size} B side by side ${run + 1}: wsload ${int(w.msgs)} msgs/s, duplex bench ${int(b.msgs)} msgs/s on ${half} connections each, ratio ${fmt(b.msgs / w.msgs)}\n`,
+        `agreement: ${server} ${size} B side by side ${run + 1}: wsload ${int(w.msgs)} msgs/s, duplex bench ${int(b.msgs)} msgs/s on ${half} connections each, ratio ${fmt(b.msgs / w.msgs)} (wsload launched ${Math.round(startDelays.at(-1)!)} ms after duplex bench, its connections open ${leads.length ? Math.round(leads.at(-1)!) : '?'} ms later, warm-up shortened by ${Math.round(lead)} ms)\n`,
       );
       await sleep(300);
     }
@@ -251,31 +288,42 @@ async function measureCell(o: Options, wsload: string, server: ServerKind, size:
   return cell;
 }
 
-/** startupMs is how long `duplex bench` takes to start (node, the CLI's modules), pinned as it will run. */
-let startupMs = 0;
-function measureStartup(): void {
-  const pin = pinning('');
-  const times: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    const t0 = performance.now();
-    spawnSync(
-      pin.generator[0] ?? process.execPath,
-      [
-        ...pin.generator.slice(1),
-        ...(pin.generator.length ? [process.execPath] : []),
-        CLI,
-        'bench',
-        '--help',
-      ],
-      {
-        stdio: 'ignore',
-        timeout: 30_000,
-      },
-    );
-    times.push(performance.now() - t0);
+/**
+ * serverSockets counts the sockets a process holds (its listening socket and its connections),
+ * from /proc/PID/fd; -1 where that cannot be read.
+ */
+function serverSockets(pid: number): number {
+  try {
+    let n = 0;
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) n++;
+      } catch {}
+    }
+    return n;
+  } catch {
+    return -1;
   }
-  startupMs = median(times);
 }
+
+/** waitSockets polls the server's socket count every 10 ms until `done` says so or `limitMs` passed; true if done. */
+async function waitSockets(pid: number, done: (n: number) => boolean, limitMs: number): Promise<boolean> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < limitMs) {
+    const n = serverSockets(pid);
+    if (n < 0) return false;
+    if (done(n)) return true;
+    await sleep(10);
+  }
+  return false;
+}
+
+/** Side by side: how long after duplex bench's launch wsload was started (ms), one per run. */
+const startDelays: number[] = [];
+/** Side by side: wsload's launch to its connections open (ms), every run. */
+const allLeads: number[] = [];
+/** Side by side runs where the server's socket count could not be followed (wsload then started after 2 s). */
+let unaligned = 0;
 
 function table(cells: Cell[]): string {
   const lines = [
@@ -316,14 +364,13 @@ async function main(): Promise<void> {
     (cells * o.pairs * 3 * (o.duration + o.warmup + 10) + 120) * 1000,
   ).unref();
   const pin = pinning('wsload and duplex bench');
-  measureStartup();
   const started = Date.now();
   const out: Cell[] = [];
   for (const server of o.servers)
     for (const size of o.sizes) out.push(await measureCell(o, wsload, server, size));
   const header = [
     `duplex bench vs wsload (shared/tools/wsload.c), ${new Date().toISOString().slice(0, 10)}: node ${process.version}; ${pin.note}`,
-    `${o.connections} connections, 1 message in flight each, ${o.duration} s measured after ${o.warmup} s warm-up; ${o.pairs} pairs per row, alternating which tool runs first; one server process per row; side by side: both tools at once with ${Math.floor(o.connections / 2)} connections each, wsload started ${Math.round(startupMs)} ms after duplex bench (its measured start-up)`,
+    `${o.connections} connections, 1 message in flight each, ${o.duration} s measured after ${o.warmup} s warm-up; ${o.pairs} pairs per row, alternating which tool runs first; one server process per row; side by side: both tools at once with ${Math.floor(o.connections / 2)} connections each, wsload launched as soon as the server held duplex bench's connections (${startDelays.length ? `${Math.round(Math.min(...startDelays))}-${Math.round(Math.max(...startDelays))} ms after its launch` : 'no run'}; wsload's connections open ${allLeads.length ? `${Math.round(Math.min(...allLeads))}-${Math.round(Math.max(...allLeads))} ms` : '?'} after its launch, its warm-up shortened by the median of that in the row's runs before${unaligned ? `; ${unaligned} runs could not follow the server's sockets and started wsload 2 s after` : ''})`,
   ];
   process.stdout.write(
     `${header.map((h) => `> ${h}`).join('\n')}\n\n${table(out)}\n\nRatio > 1: duplex bench counted more echoes per second than wsload against the same server (one after the other; side by side, on half the connections each). Latencies and CPU are medians over the runs; server CPU is over each tool's measured window (from /proc, sampled every 100 ms); CPU per message is CPU time over messages counted, in microseconds.\n\n(${((Date.now() - started) / 1000).toFixed(0)} s)\n`,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { clientRequestHeaders, generateKey, mask, validateServerResponse } from '../protocol/index.js';
+import { adoptBenchHandle, type BenchHandle, type HandleListener } from './bench-handle.js';
 
 /** BenchTarget is where and how the bench connections connect. */
 export interface BenchTarget {
@@ -71,10 +72,13 @@ export interface BenchHandler {
  * BenchConnection is one load-generating WebSocket client on a raw socket: the opening
  * handshake is built and checked by the protocol core, frames are written pre-masked, and
  * the reader only counts the bytes of the server's frames (it never copies a payload), so
- * that the client stays far cheaper per message than the server it measures.
+ * that the client stays far cheaper per message than the server it measures. On plain TCP,
+ * after the handshake, the connection drives the socket's handle itself (bench-handle.ts).
  */
-export class BenchConnection {
+export class BenchConnection implements HandleListener {
   socket: Socket | undefined;
+  /** The socket's TCP handle, taken after the handshake on plain TCP; writes go there then. */
+  #handle: BenchHandle | undefined;
   open = false;
   /** Send times (performance.now(), or the time a message was due) of the messages in flight, oldest first. */
   readonly sent: number[] = [];
@@ -82,6 +86,8 @@ export class BenchConnection {
   nextDue = 0;
   /** Position among all the run's connections (spreads the open-loop schedules). */
   index = 0;
+  /** wss: (TLS keeps the stream path). */
+  secure = false;
   #ended = false;
   #head: Buffer | undefined = Buffer.alloc(0);
   #key = '';
@@ -108,6 +114,7 @@ export class BenchConnection {
   connect(): void {
     const url = new URL(this.target.url);
     const secure = url.protocol === 'wss:';
+    this.secure = secure;
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     const port = Number(url.port || (secure ? 443 : 80));
     const timer = setTimeout(
@@ -157,12 +164,19 @@ export class BenchConnection {
       socket.write(`${request}\r\n`);
     });
     if (secure) socket.on('data', onData);
+    this.#timer = timer;
+    this.#listen(socket);
+  }
+
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  #listen(socket: Socket): void {
     socket.on('error', (error) => {
-      clearTimeout(timer);
+      clearTimeout(this.#timer);
       this.fail(this.open ? 'closed' : this.#head ? 'connect' : 'handshake', error.message);
     });
     socket.on('close', () => {
-      clearTimeout(timer);
+      clearTimeout(this.#timer);
       this.fail(this.open ? 'closed' : 'handshake', 'the server closed the connection');
     });
   }
@@ -196,8 +210,33 @@ export class BenchConnection {
       return;
     }
     this.open = true;
+    this.#adopt();
     this.handler.opened(this);
     if (end + 4 < head.length) this.#read(head, end + 4, head.length);
+  }
+
+  /** #adopt moves a plain TCP connection to its handle (bench-handle.ts); TLS keeps its socket. */
+  #adopt(): void {
+    const socket = this.socket;
+    if (socket === undefined || this.secure) return;
+    socket.removeAllListeners('close');
+    socket.removeAllListeners('error');
+    const handle = adoptBenchHandle(socket, this);
+    if (handle === undefined) {
+      this.#listen(socket);
+      return;
+    }
+    this.#handle = handle;
+  }
+
+  /** handleRead: `n` bytes arrived in the thread's read buffer (bench-handle.ts). */
+  handleRead(n: number): void {
+    this.#read(readBuffer(), 0, n);
+  }
+
+  /** handleFailed: the handle's read or write failed, or the server ended the connection. */
+  handleFailed(why: string): void {
+    this.fail('closed', why);
   }
 
   /** #read counts the bytes of server frames in `chunk` from `start` to `n`. */
@@ -274,7 +313,7 @@ export class BenchConnection {
     if (opcode >= 8) {
       const payload = Buffer.concat(this.#control);
       this.#control = [];
-      if (opcode === 9) this.socket?.write(clientFrame(0x0a, payload));
+      if (opcode === 9) this.write(clientFrame(0x0a, payload));
       else if (opcode === 8) {
         const code = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
         this.fail('closed', `the server closed with ${code} ${payload.toString('utf8', 2)}`.trim());
@@ -290,7 +329,8 @@ export class BenchConnection {
   }
 
   write(data: Buffer): void {
-    this.socket?.write(data);
+    if (this.#handle !== undefined) this.#handle.write(data);
+    else this.socket?.write(data);
   }
 
   /** fail ends the connection and reports it once. */
@@ -299,17 +339,34 @@ export class BenchConnection {
     this.#ended = true;
     const wasOpen = this.open;
     this.open = false;
-    this.socket?.destroy();
+    if (this.#handle !== undefined) this.#handle.close();
+    else this.socket?.destroy();
     this.handler.lost(this, wasOpen, kind, why);
   }
 
-  /** close sends a close frame with 1000 and ends the socket without reporting an error. */
-  close(): void {
-    if (this.#ended) return;
+  /**
+   * close sends a close frame with 1000 and half-closes, without reporting an error; `gone`
+   * is called once the connection is closed (the server answered, or at most 1 s later).
+   */
+  close(gone: () => void = () => {}): void {
+    if (this.#ended) {
+      gone();
+      return;
+    }
     this.#ended = true;
     this.open = false;
+    const handle = this.#handle;
+    if (handle !== undefined) {
+      handle.write(clientFrame(0x08, Buffer.from([0x03, 0xe8])));
+      handle.end(1000, gone);
+      return;
+    }
     const socket = this.socket;
-    if (!socket) return;
+    if (!socket || socket.destroyed) {
+      gone();
+      return;
+    }
+    socket.once('close', gone);
     socket.end(clientFrame(0x08, Buffer.from([0x03, 0xe8])));
     setTimeout(() => socket.destroy(), 1000).unref();
   }

@@ -1,7 +1,8 @@
 /**
  * bench-worker is one worker thread of `duplex bench`: it opens its share of the
  * connections, drives them (closed loop or at a fixed rate), records latencies in HDR
- * histograms and answers the main thread's `sample`, `measure` and `stop` messages.
+ * histograms and answers the main thread's `sample`, `measure` and `stop` messages (to `stop`:
+ * its totals, then `stopped` once its connections are closed).
  */
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -266,9 +267,18 @@ class WorkerRun implements BenchHandler {
     };
   }
 
-  stop(): void {
+  /**
+   * stop closes every connection (a close frame with 1000, then a half-close) and calls
+   * `done` once all are closed, so that the thread is not ended with close frames unsent.
+   */
+  stop(done: () => void): void {
     this.stopping = true;
-    for (const conn of this.conns) conn.close();
+    let left = this.conns.length;
+    if (left === 0) done();
+    for (const conn of this.conns)
+      conn.close(() => {
+        if (--left === 0) done();
+      });
   }
 }
 
@@ -289,7 +299,7 @@ if (port) {
       case 'stop':
         clearInterval(ticker);
         port.postMessage(run.final());
-        run.stop();
+        run.stop(() => port.postMessage({ type: 'stopped' }));
         break;
     }
   });

@@ -12,6 +12,7 @@ import {
   latencySummary,
   round,
   Sampler,
+  sleep,
   WorkerChannel,
   warmupAndMeasure,
 } from './bench-run.js';
@@ -142,6 +143,9 @@ export async function runBench(o: BenchOptions): Promise<number> {
   for (const c of channels) c.post({ type: 'stop' });
   const secs = (performance.now() - m0) / 1000;
   const finals = await Promise.all(channels.map((c) => c.next<WorkerFinal>('final')));
+  // The workers close their connections (close frame, half-close) before they are ended:
+  // at most about a second, as each connection gives up waiting for the server after 1 s.
+  await Promise.race([Promise.all(channels.map((c) => c.next('stopped'))), sleep(2000)]);
   await Promise.all(channels.map((c) => c.terminate()));
   if (o.progress) process.stderr.write('\r\x1b[K');
 

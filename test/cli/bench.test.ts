@@ -125,6 +125,45 @@ describe('duplex bench', () => {
     assert.ok(result.sent_per_s <= 400 * 1.1, JSON.stringify(result));
   });
 
+  // The bench connections drive their TCP handle after the handshake (src/cli/bench-handle.ts);
+  // pongs and the closing handshake go through it too.
+  it('answers pings and closes every connection with 1000 at the end', T, async () => {
+    const before = ws.closeCodes.length;
+    const r = await runCli(['bench', ws.url('/ping-echo'), '-c', '3', '-d', '0.5', '-w', '0.1', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    checkSane(JSON.parse(r.stdout) as BenchJson);
+    assert.ok(ws.pongs > 3, `pongs: ${ws.pongs}`);
+    for (let i = 0; i < 500 && ws.closeCodes.length < before + 3; i++)
+      await new Promise((s) => setTimeout(s, 20));
+    assert.deepEqual(ws.closeCodes.slice(before), [1000, 1000, 1000]);
+  });
+
+  it('works the same on the node:net stream path (DUPLEX_STREAM_IO=1)', T, async () => {
+    const before = ws.closeCodes.length;
+    const r = await runCli(
+      [
+        'bench',
+        ws.url('/ping-echo'),
+        '-c',
+        '2',
+        '--size',
+        '20000',
+        '--binary',
+        '-d',
+        '0.5',
+        '-w',
+        '0.1',
+        '--json',
+      ],
+      { env: { DUPLEX_STREAM_IO: '1' } },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    checkSane(JSON.parse(r.stdout) as BenchJson);
+    for (let i = 0; i < 500 && ws.closeCodes.length < before + 2; i++)
+      await new Promise((s) => setTimeout(s, 20));
+    assert.deepEqual(ws.closeCodes.slice(before), [1000, 1000]);
+  });
+
   it('counts a server that closes the connections as errors', T, async () => {
     const r = await runCli(['bench', ws.url('/close/1011'), '-c', '2', '-d', '0.5', '-w', '0', '--json']);
     assert.equal(r.code, 0, r.stderr);

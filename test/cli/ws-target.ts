@@ -3,7 +3,9 @@
  * `/echo` echoes, `/hello` reports the request (headers, subprotocol) as one JSON message,
  * `/close/CODE` closes with CODE at the first message, `/drop` destroys TCP at the first
  * message, `/refuse` is refused with 401, `/flaky` closes every connection with 1012 at
- * its first message and counts connections. Plain ws:// or, given a certificate, wss://.
+ * its first message and counts connections, `/ping-echo` echoes and pings the client at
+ * once and at every message, counting the pongs and keeping the close codes.
+ * Plain ws:// or, given a certificate, wss://.
  */
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -16,6 +18,10 @@ export interface WsTarget {
   connections: number;
   /** Every text message received, on any path, in arrival order. */
   received: string[];
+  /** Pongs received on `/ping-echo`. */
+  pongs: number;
+  /** The close codes clients sent on `/ping-echo`, in order. */
+  closeCodes: number[];
   close(): Promise<void>;
 }
 
@@ -30,6 +36,8 @@ export async function startWsTarget(tls?: { key: string; cert: string }): Promis
     port: 0,
     connections: 0,
     received: [],
+    pongs: 0,
+    closeCodes: [],
     url: (path, host = '127.0.0.1') => `${tls ? 'wss' : 'ws'}://${host}:${target.port}${path}`,
     close: () =>
       new Promise<void>((resolve) => {
@@ -41,6 +49,11 @@ export async function startWsTarget(tls?: { key: string; cert: string }): Promis
   wss.on('connection', (ws, req) => {
     target.connections++;
     const path = req.url ?? '/';
+    if (path === '/ping-echo') {
+      ws.on('close', (code) => target.closeCodes.push(code));
+      ws.on('pong', () => target.pongs++);
+      ws.ping('p');
+    }
     if (path === '/hello') {
       ws.send(
         JSON.stringify({
@@ -54,7 +67,10 @@ export async function startWsTarget(tls?: { key: string; cert: string }): Promis
     ws.on('message', (data, isBinary) => {
       if (!isBinary) target.received.push(String(data));
       if (path === '/echo' || path === '/hello') ws.send(data, { binary: isBinary });
-      else if (path.startsWith('/close/')) ws.close(Number(path.slice(7)), 'bye');
+      else if (path === '/ping-echo') {
+        ws.ping('p');
+        ws.send(data, { binary: isBinary });
+      } else if (path.startsWith('/close/')) ws.close(Number(path.slice(7)), 'bye');
       else if (path === '/drop') ws.terminate();
       else if (path === '/flaky') ws.close(1012, 'restarting');
     });
