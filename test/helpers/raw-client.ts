@@ -605,6 +605,21 @@ export class RawClient extends FrameSocket {
   key!: string;
 }
 
+/** upgradeRequest is a minimal opening handshake request for `host` (host:port), with a fresh key. */
+export function upgradeRequest(host: string, path = '/'): string {
+  const key = randomBytes(16).toString('base64');
+  return [
+    `GET ${path} HTTP/1.1`,
+    `Host: ${host}`,
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Key: ${key}`,
+    'Sec-WebSocket-Version: 13',
+    '',
+    '',
+  ].join('\r\n');
+}
+
 /**
  * connectRaw opens TCP to 127.0.0.1:port, sends the opening handshake of RFC 6455 4.1 by
  * hand, and checks the 101 response and its Sec-WebSocket-Accept. Bytes after the response

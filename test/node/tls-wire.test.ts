@@ -13,7 +13,7 @@ import {
   WebSocketServer,
   type WebSocketServerOptions,
 } from 'duplexjs';
-import { encodeFrame, FrameSocket, Op } from '../helpers/raw-client.js';
+import { encodeFrame, FrameSocket, Op, upgradeRequest } from '../helpers/raw-client.js';
 import { makeSelfSignedCert, type SelfSignedCert } from '../helpers/tls.js';
 import { nextEmit, nextEvent, sleep, stop, withTimeout } from './util.js';
 
@@ -62,21 +62,26 @@ async function rawTls(
   await withTimeout(once(tls, 'secureConnect'), 'TLS handshake');
   tls.setNoDelay(true);
   const frames = new FrameSocket(tls);
-  const key = randomBytes(16).toString('base64');
-  const request = [
-    'GET / HTTP/1.1',
-    `Host: localhost:${port}`,
-    'Upgrade: websocket',
-    'Connection: Upgrade',
-    `Sec-WebSocket-Key: ${key}`,
-    'Sec-WebSocket-Version: 13',
-    '',
-    '',
-  ].join('\r\n');
-  await frames.send(Buffer.from(request, 'latin1'));
+  await frames.send(Buffer.from(upgradeRequest(`localhost:${port}`), 'latin1'));
   const head = await frames.readHead();
   assert.match(head.startLine, /^HTTP\/1\.1 101 /);
   return { tls, frames };
+}
+
+/**
+ * echoOverTcp opens a WebSocket over TLS over a TCP socket the test holds (to break it), makes
+ * the server side echo, and checks one echo of `first`.
+ */
+async function echoOverTcp(server: TlsServer, first: string) {
+  const connected = nextEmit<[WebSocket, IncomingMessage]>(server.wss, 'connection');
+  const tcp = connectTcp(server.port, '127.0.0.1');
+  await once(tcp, 'connect');
+  const { frames } = await rawTls(server.port, { socket: tcp });
+  const [ws, request] = await connected;
+  ws.addEventListener('message', (e) => ws.send(e.data));
+  await frames.send(text(first));
+  assert.equal((await frames.readFrame()).payload.toString(), first);
+  return { tcp, frames, ws, request };
 }
 
 const text = (payload: string) => encodeFrame({ opcode: Op.TEXT, payload: Buffer.from(payload), mask: true });
@@ -143,16 +148,7 @@ describe('TLS handle path', { timeout: 120_000 }, () => {
       const tls = connectTls({ port: server.port, host: '127.0.0.1', ca: pem.cert, servername: 'localhost' });
       await withTimeout(once(tls, 'secureConnect'), 'TLS handshake');
       const peer = new FrameSocket(tls);
-      const request = [
-        'GET / HTTP/1.1',
-        `Host: localhost:${server.port}`,
-        'Upgrade: websocket',
-        'Connection: Upgrade',
-        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
-        'Sec-WebSocket-Version: 13',
-        '',
-        '',
-      ].join('\r\n');
+      const request = upgradeRequest(`localhost:${server.port}`);
       // The first frame rides with the handshake (the upgrade's `head`), the next ones arrive
       // while authenticate is pending (held by the TLSSocket's Readable until the 101).
       await peer.send(Buffer.concat([Buffer.from(request, 'latin1'), text('one')]));
@@ -257,14 +253,7 @@ describe('TLS handle path', { timeout: 120_000 }, () => {
   it('fails the connection on garbage TLS records after the upgrade: 1006, an error, the socket closed', async () => {
     const server = await startTls();
     try {
-      const connected = nextEmit<[WebSocket, IncomingMessage]>(server.wss, 'connection');
-      const tcp = connectTcp(server.port, '127.0.0.1');
-      await once(tcp, 'connect');
-      const { frames } = await rawTls(server.port, { socket: tcp });
-      const [ws, request] = await connected;
-      ws.addEventListener('message', (e) => ws.send(e.data));
-      await frames.send(text('before'));
-      assert.equal((await frames.readFrame()).payload.toString(), 'before');
+      const { tcp, frames, ws, request } = await echoOverTcp(server, 'before');
       const ended = serverEnd(ws);
       // An application-data record whose content is noise: decryption fails (bad record MAC).
       const garbage = Buffer.concat([Buffer.from([0x17, 0x03, 0x03, 0x01, 0x00]), randomBytes(256)]);
@@ -285,14 +274,7 @@ describe('TLS handle path', { timeout: 120_000 }, () => {
   it('fails the connection on a TCP reset: 1006, no crash', async () => {
     const server = await startTls();
     try {
-      const connected = nextEmit<[WebSocket, IncomingMessage]>(server.wss, 'connection');
-      const tcp = connectTcp(server.port, '127.0.0.1');
-      await once(tcp, 'connect');
-      const { frames } = await rawTls(server.port, { socket: tcp });
-      const [ws, request] = await connected;
-      ws.addEventListener('message', (e) => ws.send(e.data));
-      await frames.send(text('hello'));
-      assert.equal((await frames.readFrame()).payload.toString(), 'hello');
+      const { tcp, frames, ws, request } = await echoOverTcp(server, 'hello');
       const ended = serverEnd(ws);
       tcp.resetAndDestroy();
       const { close } = await ended;

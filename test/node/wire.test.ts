@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { WebSocket } from 'duplexjs';
-import { encodeFrame, Op, openTcp } from '../helpers/raw-client.js';
+import { encodeFrame, Op, openTcp, upgradeRequest } from '../helpers/raw-client.js';
 import { nextEmit, nextEvent, sleep, startServer, stop } from './util.js';
 
 // src/node/wire.ts: plain TCP connections move from node:net's Socket to their libuv
@@ -40,17 +39,7 @@ describe('connection wire', () => {
     wss.on('connection', (ws) => ws.addEventListener('message', (e) => ws.send(e.data)));
     const peer = await openTcp(port);
     try {
-      const key = randomBytes(16).toString('base64');
-      const request = [
-        'GET / HTTP/1.1',
-        `Host: 127.0.0.1:${port}`,
-        'Upgrade: websocket',
-        'Connection: Upgrade',
-        `Sec-WebSocket-Key: ${key}`,
-        'Sec-WebSocket-Version: 13',
-        '',
-        '',
-      ].join('\r\n');
+      const request = upgradeRequest(`127.0.0.1:${port}`);
       const frame = (text: string) =>
         encodeFrame({ opcode: Op.TEXT, payload: Buffer.from(text), mask: true });
       // The first frame rides in the handshake's own segment (the upgrade's `head`), the
