@@ -68,8 +68,8 @@ class Recorder {
     server.on('refused', (refusal, req) => this.events.push({ refusal, url: req.url ?? '' }));
   }
 
-  /** only returns the one event of `marker`, failing when there is none or more than one. */
-  only(marker: string): HandshakeRefusal {
+  /** single returns the one event of `marker`, failing when there is none or more than one. */
+  single(marker: string): HandshakeRefusal {
     const mine = this.events.filter((e) => e.url.endsWith(`?${marker}`));
     assert.equal(mine.length, 1, `one refused event for ${marker}: ${JSON.stringify(this.events)}`);
     return mine[0]!.refusal;
@@ -88,7 +88,7 @@ async function refusedWith(
 ): Promise<{ answer: Answer; refusal: HandshakeRefusal }> {
   const answer = await ask(port, `${path}?${marker}`, headers, localAddress);
   assert.equal(answer.status, expected.status, `${marker}: status on the wire`);
-  const refusal = rec.only(marker);
+  const refusal = rec.single(marker);
   assert.equal(refusal.code, expected.code, `${marker}: code`);
   assert.equal(refusal.status, answer.status, `${marker}: event status is the wire status`);
   assert.equal(refusal.handedOver, false);
@@ -134,8 +134,8 @@ describe('WebSocketServer `refused` event: one per refused request, code and wir
       });
       const post = await ask(port, '/?method', GOOD + KEY(), '127.0.0.1', 'POST');
       assert.equal(post.status, 405);
-      assert.equal(rec.only('method').code, 'DUPLEX_HANDSHAKE_METHOD');
-      assert.equal(rec.only('method').status, 405);
+      assert.equal(rec.single('method').code, 'DUPLEX_HANDSHAKE_METHOD');
+      assert.equal(rec.single('method').status, 405);
       // A plain HTTP request is no handshake: 426, and no event.
       const plain = await ask(port, '/?nothing', '');
       assert.equal(plain.status, 426);
@@ -263,7 +263,7 @@ describe('WebSocketServer `refused` event: one per refused request, code and wir
     await closing;
     // Past the handshake timeout: its timer must not answer or report the socket again.
     await sleep(400);
-    const refusal = rec.only('pending');
+    const refusal = rec.single('pending');
     assert.equal(refusal.code, 'DUPLEX_HANDSHAKE_SHUTTING_DOWN');
     assert.equal(refusal.status, 503);
   });
@@ -363,7 +363,7 @@ describe('WebSocketServer `refused` event: one per refused request, code and wir
       );
       const answer = await ask(port, '/?handed', `${GOOD}Sec-WebSocket-Key: short\r\n`);
       assert.equal(answer.status, 418);
-      const refusal = rec.only('handed');
+      const refusal = rec.single('handed');
       assert.equal(refusal.handedOver, true);
       assert.equal(refusal.code, 'DUPLEX_HANDSHAKE_BAD_KEY');
       assert.equal(refusal.status, 400);
