@@ -533,15 +533,7 @@ export class FrameSocket {
   }
 
   private drain(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        this.socket.off('drain', done);
-        this.socket.off('close', done);
-        resolve();
-      };
-      this.socket.on('drain', done);
-      this.socket.on('close', done);
-    });
+    return drainOrClose(this.socket);
   }
 
   /** end sends FIN. */
@@ -603,6 +595,19 @@ export class RawClient extends FrameSocket {
   response!: HttpHead;
   /** The Sec-WebSocket-Key this client sent. */
   key!: string;
+}
+
+/** drainOrClose resolves on the socket's next `drain` or `close`, leaving no listener behind. */
+export function drainOrClose(socket: net.Socket): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
 }
 
 /** upgradeRequest is a minimal opening handshake request for `host` (host:port), with a fresh key. */

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { mib } from '../helpers/memory.js';
-import { encodeFrame, Op } from '../helpers/raw-client.js';
+import { drainOrClose, encodeFrame, Op } from '../helpers/raw-client.js';
 import { type ServerProcess, startServerProcess } from '../helpers/server-process.js';
 import { sleep, withTimeout } from './util.js';
 
@@ -66,15 +66,7 @@ async function handshake(port: number, path: string, extra = ''): Promise<net.So
 async function send(socket: net.Socket, data: Buffer | string): Promise<boolean> {
   if (socket.destroyed) return false;
   if (socket.write(data)) return true;
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      socket.off('drain', done);
-      socket.off('close', done);
-      resolve();
-    };
-    socket.on('drain', done);
-    socket.on('close', done);
-  });
+  await drainOrClose(socket);
   return !socket.destroyed;
 }
 

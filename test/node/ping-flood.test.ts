@@ -18,7 +18,7 @@ import net from 'node:net';
 import { describe, it } from 'node:test';
 import { type CloseEvent, type ErrorEvent, WebSocket } from 'duplexjs';
 import { mib, retained } from '../helpers/memory.js';
-import { GUID } from '../helpers/raw-client.js';
+import { drainOrClose, GUID } from '../helpers/raw-client.js';
 import { nextConnection, nextEvent, startServer, stop, withTimeout } from './util.js';
 
 const PINGS = 1_000_000;
@@ -78,17 +78,7 @@ async function flood(socket: net.Socket, masked: boolean, base: number): Promise
   let pings = 0;
   let peak = 0;
   while (pings < PINGS && !gone) {
-    if (!socket.write(block)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          socket.off('drain', done);
-          socket.off('close', done);
-          resolve();
-        };
-        socket.on('drain', done);
-        socket.on('close', done);
-      });
-    }
+    if (!socket.write(block)) await drainOrClose(socket);
     pings += PER_BLOCK;
     if (pings % 100_000 === 0) peak = Math.max(peak, retained() - base);
   }
