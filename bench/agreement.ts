@@ -10,9 +10,12 @@
  * duplex bench starts first, wsload as soon as the server holds duplex bench's connections
  * (its socket count in /proc/PID/fd), with its warm-up shortened by the time its own
  * connections took to open in the row's earlier runs: the two measured windows coincide.
+ * Before the pairs, each tool runs once against the fresh server, not counted (the server's
+ * JIT warms up on it). With `--poll-idle` the run holds /dev/cpu_dma_latency at 0 (root only,
+ * machine-wide while it lasts): idle CPUs poll instead of halting (see pollIdle below).
  *
  *   WSLOAD_SRC=../shared/tools/wsload.c npm run bench:agreement -- [--pairs N] [--duration S]
- *        [--warmup S] [--connections N] [--servers duplex,ws] [--sizes 32,16384]
+ *        [--warmup S] [--connections N] [--servers duplex,ws] [--sizes 32,16384] [--poll-idle]
  *
  * Servers: `duplex echo` as users run it, and ws 8 (bench/servers/ws.ts echo), each a fresh
  * process per server and message size. Load: 100 connections, one message in flight each, 32 B
@@ -20,7 +23,7 @@
  * (default: ../shared/tools/wsload.c beside the repository); without it the script says so and
  * exits 2. Every child is bounded in time.
  */
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -50,6 +53,8 @@ interface Options {
   connections: number;
   servers: ServerKind[];
   sizes: number[];
+  /** Hold /dev/cpu_dma_latency at 0 during the run: idle CPUs poll instead of halting (see pollIdle). */
+  pollIdle: boolean;
 }
 
 function parse(argv: string[]): Options {
@@ -60,9 +65,14 @@ function parse(argv: string[]): Options {
     connections: 100,
     servers: ['duplex', 'ws'],
     sizes: [32, 16384],
+    pollIdle: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
+    if (a === '--poll-idle') {
+      o.pollIdle = true;
+      continue;
+    }
     const v = argv[++i];
     if (v === undefined) usage(`${a} needs a value`);
     if (a === '--pairs') o.pairs = Number(v);
@@ -93,6 +103,8 @@ interface Run {
   p99: number;
   clientCpu: number;
   serverCpu: number;
+  /** How much of the tools' CPU (CPU 1 when pinned) was idle over the measured window, %. */
+  toolCpuIdle: number;
   errors: number;
 }
 
@@ -169,8 +181,11 @@ function toolArgv(
  * before it printed its result (both tools stop measuring, print and exit at once).
  */
 async function runTool(argv: string[], limitS: number, serverPid: number): Promise<Run> {
-  const samples: { t: number; ticks: number }[] = [];
-  const poll = setInterval(() => samples.push({ t: performance.now(), ticks: cpuTicks(serverPid) }), 100);
+  const samples: { t: number; ticks: number; idle: CpuIdle }[] = [];
+  const poll = setInterval(
+    () => samples.push({ t: performance.now(), ticks: cpuTicks(serverPid), idle: toolCpuIdle() }),
+    100,
+  );
   let r: Record<string, unknown>;
   try {
     r = await runGenerator(argv, limitS);
@@ -182,10 +197,12 @@ async function runTool(argv: string[], limitS: number, serverPid: number): Promi
   const at = (t: number) =>
     samples.reduce((best, s) => (Math.abs(s.t - t) < Math.abs(best.t - t) ? s : best));
   let serverCpu = Number.NaN;
+  let idle = Number.NaN;
   if (samples.length >= 2 && secs > 0) {
     const a = at(end - secs * 1000 - 100);
     const b = at(end - 100);
     if (b.t > a.t) serverCpu = ((b.ticks - a.ticks) / 100 / ((b.t - a.t) / 1000)) * 100;
+    if (b.idle.all > a.idle.all) idle = ((b.idle.idle - a.idle.idle) / (b.idle.all - a.idle.all)) * 100;
   }
   return {
     msgs: Number(r['msgs_per_s']),
@@ -193,6 +210,7 @@ async function runTool(argv: string[], limitS: number, serverPid: number): Promi
     p99: Number(r['p99_us']),
     clientCpu: Number(r['client_cpu_pct']),
     serverCpu,
+    toolCpuIdle: idle,
     errors: Number(r['errors']),
   };
 }
@@ -206,6 +224,21 @@ async function measureCell(o: Options, wsload: string, server: ServerKind, size:
     // The server's socket count with no tool connected (its listening socket and the like).
     const idle = serverSockets(srv.pid);
     const limit = o.duration + o.warmup + 60;
+    // One uncounted run of each tool first: the server process is fresh, and its JIT is still
+    // compiling the per-message path (for ws 16 KiB half its CPU is one inlined unmask loop,
+    // whose cost moves with V8's optimizations); without this, pair 1's first run, always
+    // wsload's, met a colder server than every later run.
+    for (const tool of ['wsload', 'bench'] as Tool[]) {
+      const r = await runTool(
+        [...pin.generator, ...toolArgv(tool, wsload, o, srv.port, srv.pid, size)],
+        limit,
+        srv.pid,
+      );
+      process.stderr.write(
+        `agreement: ${server} ${size} B server warm-up (not counted): ${tool} ${int(r.msgs)} msgs/s, server ${fmt((r.serverCpu * 1e4) / r.msgs, 1)} us per echo\n`,
+      );
+      await sleep(300);
+    }
     for (let pair = 0; pair < o.pairs; pair++) {
       const order: Tool[] = pair % 2 === 0 ? ['wsload', 'bench'] : ['bench', 'wsload'];
       const got: Partial<Record<Tool, Run>> = {};
@@ -223,7 +256,7 @@ async function measureCell(o: Options, wsload: string, server: ServerKind, size:
       cell.bench.push(b);
       cell.ratios.push(b.msgs / w.msgs);
       process.stderr.write(
-        `agreement: ${server} ${size} B pair ${pair + 1} (${order[0]} first): wsload ${int(w.msgs)} msgs/s, duplex bench ${int(b.msgs)} msgs/s, ratio ${fmt(b.msgs / w.msgs)} (client CPU ${w.clientCpu} / ${b.clientCpu} %, server CPU ${fmt(w.serverCpu, 0)} / ${fmt(b.serverCpu, 0)} %, errors ${w.errors} / ${b.errors})\n`,
+        `agreement: ${server} ${size} B pair ${pair + 1} (${order[0]} first): wsload ${int(w.msgs)} msgs/s, duplex bench ${int(b.msgs)} msgs/s, ratio ${fmt(b.msgs / w.msgs)} (client CPU ${w.clientCpu} / ${b.clientCpu} %, server CPU ${fmt(w.serverCpu, 0)} / ${fmt(b.serverCpu, 0)} % = ${fmt((w.serverCpu * 1e4) / w.msgs, 1)} / ${fmt((b.serverCpu * 1e4) / b.msgs, 1)} us per echo, tools' CPU idle ${fmt(w.toolCpuIdle, 0)} / ${fmt(b.toolCpuIdle, 0)} %, errors ${w.errors} / ${b.errors})\n`,
       );
     }
     // Side by side: both tools at once against the server, half the connections each. Both
@@ -288,6 +321,51 @@ async function measureCell(o: Options, wsload: string, server: ServerKind, size:
   return cell;
 }
 
+interface CpuIdle {
+  idle: number;
+  all: number;
+}
+
+/** The tools' CPU: CPU 1 when pinned (bench/lib/proc.ts pinning), else none. */
+let toolCpu: number | undefined;
+
+/** toolCpuIdle reads the tools' CPU's idle and total ticks from /proc/stat (zeros where that cannot be read). */
+function toolCpuIdle(): CpuIdle {
+  if (toolCpu === undefined) return { idle: 0, all: 0 };
+  try {
+    const line = readFileSync('/proc/stat', 'latin1')
+      .split('\n')
+      .find((l) => l.startsWith(`cpu${toolCpu} `));
+    const f = line!.trim().split(/\s+/).slice(1).map(Number);
+    return { idle: f[3]! + f[4]!, all: f.reduce((x, y) => x + y, 0) };
+  } catch {
+    return { idle: 0, all: 0 };
+  }
+}
+
+/**
+ * pollIdle (`--poll-idle`) asks the kernel for a CPU wake-up latency of 0 (PM QoS, by holding
+ * /dev/cpu_dma_latency open with 0 written) for as long as the run lasts: idle CPUs then poll
+ * instead of halting, so the server wakes a sleeping tool by setting a flag, not by an
+ * inter-processor interrupt to a halted (virtual) CPU. Why that matters here: on this
+ * machine's KVM guest a wake-up of a halted CPU costs the server several microseconds per
+ * echo (BENCHMARKS.md, the agreement section), and a tool that is cheaper per echo sleeps,
+ * and so has to be woken, more often: the server's cost per echo then depends on the tool's
+ * idleness, not only on what the tool sends. The request ends when the file is closed (also
+ * when the process dies). Returns the function that closes it.
+ */
+function pollIdle(): () => void {
+  let fd: number;
+  try {
+    fd = openSync('/dev/cpu_dma_latency', 'w');
+    const zero = Buffer.alloc(4);
+    writeSync(fd, zero);
+  } catch (error) {
+    usage(`--poll-idle needs write access to /dev/cpu_dma_latency (root): ${(error as Error).message}`);
+  }
+  return () => closeSync(fd);
+}
+
 /**
  * serverSockets counts the sockets a process holds (its listening socket and its connections),
  * from /proc/PID/fd; -1 where that cannot be read.
@@ -327,8 +405,8 @@ let unaligned = 0;
 
 function table(cells: Cell[]): string {
   const lines = [
-    '| server | message | pairs | wsload msgs/s | duplex bench msgs/s | bench / wsload (median of pairs) | range of pairs | within 10 %? | p50 wsload / bench | p99 wsload / bench | client CPU wsload / bench | client CPU per message wsload / bench | server CPU wsload / bench | server CPU per message wsload / bench | side by side: bench / wsload (median, range) | errors |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| server | message | pairs | wsload msgs/s | duplex bench msgs/s | bench / wsload (median of pairs) | range of pairs | within 10 %? | p50 wsload / bench | p99 wsload / bench | client CPU wsload / bench | client CPU per message wsload / bench | server CPU wsload / bench | server CPU per message wsload / bench | tool CPU idle wsload / bench | side by side: bench / wsload (median, range) | errors |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const c of cells) {
     const m = (runs: Run[], k: keyof Run) => median(runs.map((r) => r[k]));
@@ -339,7 +417,7 @@ function table(cells: Cell[]): string {
     const per = (runs: Run[], k: 'clientCpu' | 'serverCpu') =>
       fmt(median(runs.map((r) => ((r[k] / 100) * 1e6) / r.msgs)), 1);
     lines.push(
-      `| ${c.server === 'duplex' ? 'duplex echo' : 'ws 8'} | ${c.size >= 1024 ? `${c.size / 1024} KiB binary` : `${c.size} B text`} | ${c.ratios.length} | ${int(m(c.wsload, 'msgs'))} | ${int(m(c.bench, 'msgs'))} | **${fmt(x)}** | ${fmt(Math.min(...c.ratios))}-${fmt(Math.max(...c.ratios))} | ${ok} | ${ms(m(c.wsload, 'p50'))} / ${ms(m(c.bench, 'p50'))} ms | ${ms(m(c.wsload, 'p99'))} / ${ms(m(c.bench, 'p99'))} ms | ${int(m(c.wsload, 'clientCpu'))} / ${int(m(c.bench, 'clientCpu'))} % | ${per(c.wsload, 'clientCpu')} / ${per(c.bench, 'clientCpu')} us | ${int(m(c.wsload, 'serverCpu'))} / ${int(m(c.bench, 'serverCpu'))} % | ${per(c.wsload, 'serverCpu')} / ${per(c.bench, 'serverCpu')} us | ${c.together.length ? `${fmt(median(c.together))} (${fmt(Math.min(...c.together))}-${fmt(Math.max(...c.together))})` : 'n/a'} | ${errors} |`,
+      `| ${c.server === 'duplex' ? 'duplex echo' : 'ws 8'} | ${c.size >= 1024 ? `${c.size / 1024} KiB binary` : `${c.size} B text`} | ${c.ratios.length} | ${int(m(c.wsload, 'msgs'))} | ${int(m(c.bench, 'msgs'))} | **${fmt(x)}** | ${fmt(Math.min(...c.ratios))}-${fmt(Math.max(...c.ratios))} | ${ok} | ${ms(m(c.wsload, 'p50'))} / ${ms(m(c.bench, 'p50'))} ms | ${ms(m(c.wsload, 'p99'))} / ${ms(m(c.bench, 'p99'))} ms | ${int(m(c.wsload, 'clientCpu'))} / ${int(m(c.bench, 'clientCpu'))} % | ${per(c.wsload, 'clientCpu')} / ${per(c.bench, 'clientCpu')} us | ${int(m(c.wsload, 'serverCpu'))} / ${int(m(c.bench, 'serverCpu'))} % | ${per(c.wsload, 'serverCpu')} / ${per(c.bench, 'serverCpu')} us | ${int(m(c.wsload, 'toolCpuIdle'))} / ${int(m(c.bench, 'toolCpuIdle'))} % | ${c.together.length ? `${fmt(median(c.together))} (${fmt(Math.min(...c.together))}-${fmt(Math.max(...c.together))})` : 'n/a'} | ${errors} |`,
     );
   }
   return lines.join('\n');
@@ -361,15 +439,21 @@ async function main(): Promise<void> {
       process.stderr.write('agreement: time limit reached\n');
       process.exit(3);
     },
-    (cells * o.pairs * 3 * (o.duration + o.warmup + 10) + 120) * 1000,
+    (cells * (o.pairs * 3 + 2) * (o.duration + o.warmup + 10) + 120) * 1000,
   ).unref();
   const pin = pinning('wsload and duplex bench');
+  if (pin.generator.length > 0) toolCpu = 1;
+  const unpoll = o.pollIdle ? pollIdle() : undefined;
   const started = Date.now();
   const out: Cell[] = [];
-  for (const server of o.servers)
-    for (const size of o.sizes) out.push(await measureCell(o, wsload, server, size));
+  try {
+    for (const server of o.servers)
+      for (const size of o.sizes) out.push(await measureCell(o, wsload, server, size));
+  } finally {
+    unpoll?.();
+  }
   const header = [
-    `duplex bench vs wsload (shared/tools/wsload.c), ${new Date().toISOString().slice(0, 10)}: node ${process.version}; ${pin.note}`,
+    `duplex bench vs wsload (shared/tools/wsload.c), ${new Date().toISOString().slice(0, 10)}: node ${process.version}; ${pin.note}; ${o.pollIdle ? 'idle CPUs polling (--poll-idle: /dev/cpu_dma_latency held at 0)' : 'idle CPUs as the machine has them (no --poll-idle)'}`,
     `${o.connections} connections, 1 message in flight each, ${o.duration} s measured after ${o.warmup} s warm-up; ${o.pairs} pairs per row, alternating which tool runs first; one server process per row; side by side: both tools at once with ${Math.floor(o.connections / 2)} connections each, wsload launched as soon as the server held duplex bench's connections (${startDelays.length ? `${Math.round(Math.min(...startDelays))}-${Math.round(Math.max(...startDelays))} ms after its launch` : 'no run'}; wsload's connections open ${allLeads.length ? `${Math.round(Math.min(...allLeads))}-${Math.round(Math.max(...allLeads))} ms` : '?'} after its launch, its warm-up shortened by the median of that in the row's runs before${unaligned ? `; ${unaligned} runs could not follow the server's sockets and started wsload 2 s after` : ''})`,
   ];
   process.stdout.write(
