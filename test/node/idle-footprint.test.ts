@@ -13,12 +13,14 @@ import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { upgradeRequest } from '../helpers/raw-client.js';
 
-/** The server: the package's WebSocketServer on its own http server, an echo listener per connection, as `duplex echo --no-deflate`. */
+/** The server: the package's WebSocketServer on its own http server, an echo listener per connection, as `duplex echo --no-deflate` (the heartbeat's periods aside). */
 const SERVER = `
 import v8 from 'node:v8';
 import { createInterface } from 'node:readline';
 const { WebSocketServer } = await import(process.env.DUPLEX_ENTRY);
-const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, dangerouslyAllowAnyOrigin: true });
+// The heartbeat is on, as by default, with periods no slow run reaches: the raw clients never answer a ping.
+const heartbeat = { interval: 3_600_000, timeout: 3_600_000 };
+const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, dangerouslyAllowAnyOrigin: true, heartbeat });
 wss.on('connection', (ws) => {
   ws.addEventListener('message', (event) => ws.send(event.data));
 });
