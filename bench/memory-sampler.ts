@@ -1,5 +1,5 @@
 /**
- * memory-sampler is preloaded into the servers of the `churn` scenario (`node --import`,
+ * memory-sampler is preloaded into the servers of the `churn`, `idle` and `hub-idle` scenarios (`node --import`,
  * after gc-on-signal): every DUPLEX_BENCH_SAMPLE_MS milliseconds it prints one line
  * `memory {"t":ms,"rss":bytes,"heapUsed":bytes,"heapTotal":bytes,"external":bytes}` on
  * stdout, and one more tagged `"gc":true` right after each forced collection (SIGUSR2), so

@@ -9,6 +9,8 @@ export interface MemorySample {
   t: number;
   rss: number;
   heapUsed: number;
+  /** Memory of Buffers and other objects outside the V8 heap (process.memoryUsage().external). */
+  external: number;
   /** True for the sample taken right after a forced GC. */
   gc: boolean;
 }

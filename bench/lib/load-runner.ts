@@ -6,6 +6,7 @@
  * per-round ratios and the per-run table.
  */
 import path from 'node:path';
+import { GcSamples } from './gc-samples.js';
 import {
   collect,
   fmt,
@@ -23,8 +24,10 @@ import type { BenchContext, ServerName } from './scenario.js';
 
 /** Measure is one run of one server. */
 export interface Measure {
-  /** msgs/s, or bytes per idle connection. */
+  /** msgs/s, or bytes per idle connection: V8 heap used + external after a forced GC. */
   value: number;
+  /** Idle memory only: RSS (VmRSS) per connection after a forced GC. */
+  rss?: number;
   p99: number;
   clientCpu: number;
   serverCpu: number;
@@ -74,6 +77,8 @@ function serverArgs(ctx: BenchContext, spec: LoadSpec, name: ServerName): string
     return [ctx.bun.path, path.join(ctx.dir, 'servers', 'bun.js'), relay ? 'relay' : 'echo', '--port', '0'];
   }
   const node = [process.execPath, '--expose-gc', '--import', ctx.gcPreload];
+  // Idle memory: memory-sampler prints the heap after each forced GC.
+  if (spec.unit === 'B/conn') node.push('--import', ctx.memoryPreload);
   if (name === 'duplex' && ctx.o.cpuProf) node.push('--cpu-prof', '--cpu-prof-dir', ctx.o.cpuProf);
   if (spec.tls) {
     if (name !== 'duplex' && name !== 'ws') throw new Error(`bench: no TLS server for ${name}`);
@@ -96,8 +101,12 @@ export async function runOnce(ctx: BenchContext, spec: LoadSpec, name: ServerNam
   const { o, pin } = ctx;
   const idle = spec.unit === 'B/conn';
   const need = spec.connections + 200;
+  const memory = new GcSamples();
   const server = await startServer(
     withFdLimit([...pin.server, ...serverArgs(ctx, spec, name)], need, ctx.limits),
+    idle ? (line) => memory.line(line) : undefined,
+    // memory-sampler prints a sample after every forced GC; its periodic one (hourly) never comes.
+    idle ? { DUPLEX_BENCH_SAMPLE_MS: '3600000' } : undefined,
   );
   try {
     const raw = name === 'raw' || name === 'raw-batched';
@@ -122,23 +131,26 @@ export async function runOnce(ctx: BenchContext, spec: LoadSpec, name: ServerNam
         connections: Number(r['connections']),
       };
     }
-    await collect(server.pid);
-    const before = rssKb(server.pid);
-    let after = Number.NaN;
+    const sample = () => sampleMemory(server.pid, name === 'bun' ? undefined : memory);
+    await sleep(300);
+    const before = await sample();
+    let after: Footprint | undefined;
     let sampled: Promise<void> | undefined;
     const r = await runGenerator(argv, settle + 3 + 120, (line) => {
       if (/connections open/.test(line) && !sampled) {
         sampled = (async () => {
           await sleep(settle * 1000);
-          await collect(server.pid);
-          after = rssKb(server.pid);
+          after = await sample();
         })();
       }
     });
     await sampled;
     const open = Number(r['connections']);
+    const per = (key: keyof Footprint): number =>
+      before && after && open > 0 ? (after[key] - before[key]) / open : Number.NaN;
     return {
-      value: ((after - before) * 1024) / open,
+      value: per('heap'),
+      rss: per('rss'),
       p99: Number.NaN,
       clientCpu: Number.NaN,
       serverCpu: Number.NaN,
@@ -148,6 +160,41 @@ export async function runOnce(ctx: BenchContext, spec: LoadSpec, name: ServerNam
   } finally {
     await stopChild(server.child);
   }
+}
+
+/** Footprint is a server's memory after a forced GC, in bytes. */
+interface Footprint {
+  /** V8 heap used + external (Buffers): what the server's objects hold. */
+  heap: number;
+  /** VmRSS. */
+  rss: number;
+}
+
+/** FOOTPRINT_SAMPLES is how many forced-GC samples make one Footprint (their medians). */
+const FOOTPRINT_SAMPLES = 3;
+
+/**
+ * sampleMemory forces a full GC in the server FOOTPRINT_SAMPLES times, 200 ms apart, and
+ * returns the medians of heap used + external and of RSS, read by the server itself
+ * (bench/memory-sampler.ts); `memory` undefined (Bun, which has no sampler) gives the
+ * RSS from /proc and no heap figure.
+ */
+async function sampleMemory(pid: number, memory: GcSamples | undefined): Promise<Footprint> {
+  const heap: number[] = [];
+  const rss: number[] = [];
+  for (let i = 0; i < FOOTPRINT_SAMPLES; i++) {
+    if (i > 0) await sleep(200);
+    if (memory === undefined) {
+      await collect(pid);
+      rss.push(rssKb(pid) * 1024);
+      continue;
+    }
+    const s = await memory.afterGc(pid);
+    if (s === undefined) continue;
+    heap.push(s.heapUsed + s.external);
+    rss.push(s.rss);
+  }
+  return { heap: median(heap), rss: median(rss) };
 }
 
 /** runRounds runs every server of the scenario once per round, the order flipped every other round. */
@@ -163,7 +210,7 @@ export async function runRounds(ctx: BenchContext, spec: LoadSpec): Promise<Reco
       const shown =
         spec.unit === 'msg/s'
           ? `${Math.round(m.value)} msg/s p99 ${m.p99} us`
-          : `${Math.round(m.value)} B/conn`;
+          : `${Math.round(m.value)} B/conn heap, ${Math.round(m.rss ?? Number.NaN)} B/conn RSS`;
       ctx.log(
         `bench: ${spec.name} round ${round + 1} ${s}: ${shown} (conns ${m.connections}, errors ${m.errors}, gen CPU ${m.clientCpu}%, server CPU ${m.serverCpu}%)`,
       );
@@ -196,7 +243,8 @@ function cpuRatio(a: Measure[] | undefined, b: Measure[] | undefined): number {
   return median(r);
 }
 
-const med = (ms: Measure[] | undefined, key: keyof Measure): number => median((ms ?? []).map((m) => m[key]));
+const med = (ms: Measure[] | undefined, key: keyof Measure): number =>
+  median((ms ?? []).map((m) => m[key] ?? Number.NaN));
 
 function figure(ms: Measure[] | undefined, unit: LoadSpec['unit']): string {
   if (!ms) return 'n/a';
@@ -218,7 +266,7 @@ export function ratioRows(
   const versus = `/ ${SERVER_LABEL.ws}`;
   const rows: RatioRow[] = [
     {
-      measure: `${title}: ${spec.unit === 'B/conn' ? 'RSS per connection' : spec.unit}`,
+      measure: `${title}: ${spec.unit === 'B/conn' ? 'V8 heap used + external per connection after GC' : spec.unit}`,
       compared: `Duplex ${versus}`,
       peer: figure(ws, spec.unit),
       subject: figure(runs['duplex'], spec.unit),
@@ -264,11 +312,16 @@ const DETAIL_HEAD = ['scenario', 'server', 'runs', 'median', 'generator CPU %', 
 export function detail(spec: LoadSpec, runs: Record<string, Measure[]>): DetailTable {
   const rows: string[][] = [];
   for (const [name, ms] of Object.entries(runs)) {
+    const idle = spec.unit === 'B/conn';
     rows.push([
       spec.name,
       name,
-      ms.map((m) => int(m.value)).join(', '),
-      `${int(med(ms, 'value'))} ${spec.unit}`,
+      idle
+        ? `heap ${ms.map((m) => int(m.value)).join(', ')}; RSS ${ms.map((m) => int(m.rss ?? Number.NaN)).join(', ')}`
+        : ms.map((m) => int(m.value)).join(', '),
+      idle
+        ? `heap ${int(med(ms, 'value'))}, RSS ${int(med(ms, 'rss'))} ${spec.unit}`
+        : `${int(med(ms, 'value'))} ${spec.unit}`,
       int(med(ms, 'clientCpu')),
       fmt(med(ms, 'serverCpu'), 1),
       String(ms.reduce((n, m) => n + m.errors, 0)),

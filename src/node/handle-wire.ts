@@ -184,6 +184,24 @@ function emitDrain(wire: HandleWire): void {
   wire.drained();
 }
 
+// HandleWire state bits: one number per connection rather than a boolean field each
+// (docs/design/idle-memory.md).
+
+/** A write request is in flight. */
+const WRITING = 1;
+/** A flush at the end of the turn is scheduled. */
+const SCHEDULED = 2;
+/** end() was called: the half-close follows the frames written so far. */
+const ENDING = 4;
+const SHUTDOWN_SENT = 8;
+const SHUTDOWN_DONE = 16;
+/** The peer's FIN arrived. */
+const EOF = 32;
+const DESTROYED = 64;
+const PAUSED = 128;
+/** A write returned false: drain is owed once the queue empties. */
+const NEED_DRAIN = 256;
+
 /**
  * HandleWire owns a stream handle taken from a node:net Socket after the upgrade: a TCP
  * handle, or the TLSWrap of a tls.TLSSocket (tls-wire.ts). It keeps one write request in
@@ -198,20 +216,42 @@ export class HandleWire implements Wire {
    * TLSWrap: its TLSSocket closes it, with the TCP handle under it); it calls `done` once.
    */
   readonly #release: ((done: () => void) => void) | undefined;
-  #queue: Buffer[] = [];
+  /** Frames written since the last flush; undefined when none is (an idle connection holds no array). */
+  #queue: Buffer[] | undefined;
   #queued = 0;
   #inflight = 0;
   /** Buffers of the write in flight. */
   #inflightChunks = 0;
-  #writing = false;
-  #scheduled = false;
-  #ending = false;
-  #shutdownSent = false;
-  #shutdownDone = false;
-  #eof = false;
-  #destroyed = false;
-  #paused = false;
-  #needDrain = false;
+
+  /** WRITING ... NEED_DRAIN bits. */
+  #flags = 0;
+  get #writing(): boolean {
+    return (this.#flags & WRITING) !== 0;
+  }
+  get #scheduled(): boolean {
+    return (this.#flags & SCHEDULED) !== 0;
+  }
+  get #ending(): boolean {
+    return (this.#flags & ENDING) !== 0;
+  }
+  get #shutdownSent(): boolean {
+    return (this.#flags & SHUTDOWN_SENT) !== 0;
+  }
+  get #shutdownDone(): boolean {
+    return (this.#flags & SHUTDOWN_DONE) !== 0;
+  }
+  get #eof(): boolean {
+    return (this.#flags & EOF) !== 0;
+  }
+  get #destroyed(): boolean {
+    return (this.#flags & DESTROYED) !== 0;
+  }
+  get #paused(): boolean {
+    return (this.#flags & PAUSED) !== 0;
+  }
+  get #needDrain(): boolean {
+    return (this.#flags & NEED_DRAIN) !== 0;
+  }
 
   constructor(handle: TcpHandle, listener: WireListener, release?: (done: () => void) => void) {
     this.#handle = handle;
@@ -237,7 +277,9 @@ export class HandleWire implements Wire {
   }
 
   get cost(): number {
-    return this.#queued + this.#inflight + (this.#queue.length + this.#inflightChunks) * WRITE_OVERHEAD;
+    return (
+      this.#queued + this.#inflight + ((this.#queue?.length ?? 0) + this.#inflightChunks) * WRITE_OVERHEAD
+    );
   }
 
   get writable(): boolean {
@@ -251,7 +293,8 @@ export class HandleWire implements Wire {
     }
     for (const frame of frames) {
       if (frame.length === 0) continue;
-      this.#queue.push(frame);
+      if (this.#queue === undefined) this.#queue = [frame];
+      else this.#queue.push(frame);
       this.#queued += frame.length;
     }
     if (callback) {
@@ -263,22 +306,22 @@ export class HandleWire implements Wire {
       }
     }
     if (!this.#scheduled && !this.#writing && this.#queued > 0) {
-      this.#scheduled = true;
+      this.#flags |= SCHEDULED;
       scheduleFlush(this);
     }
     if (this.buffered < HIGH_WATER_MARK) return true;
-    this.#needDrain = true;
+    this.#flags |= NEED_DRAIN;
     return false;
   }
 
   flush(): void {
-    this.#scheduled = false;
+    this.#flags &= ~SCHEDULED;
     if (this.#destroyed || this.#writing) return;
     if (this.#queued > 0) {
-      const chunks = this.#queue;
+      const chunks = this.#queue!;
       const bytes = this.#queued;
       const callbacks = takeCallbacks(this);
-      this.#queue = [];
+      this.#queue = undefined;
       this.#queued = 0;
       const req = new io!.stream.WriteWrap();
       req.handle = this.#handle;
@@ -298,7 +341,7 @@ export class HandleWire implements Wire {
         req.wire = this;
         req.chunks = chunks;
         req.callbacks = callbacks;
-        this.#writing = true;
+        this.#flags |= WRITING;
         this.#inflight = bytes;
         this.#inflightChunks = chunks.length;
         return;
@@ -310,7 +353,7 @@ export class HandleWire implements Wire {
 
   /** written completes an asynchronous write (afterWrite). */
   written(status: number, reason?: string): void {
-    this.#writing = false;
+    this.#flags &= ~WRITING;
     this.#inflight = 0;
     this.#inflightChunks = 0;
     if (this.#destroyed) return;
@@ -326,7 +369,7 @@ export class HandleWire implements Wire {
     if (this.#queued === 0) notify(takeCallbacks(this), undefined);
     if (this.#ending && !this.#shutdownSent) this.#shutdown();
     if (this.#needDrain) {
-      this.#needDrain = false;
+      this.#flags &= ~NEED_DRAIN;
       process.nextTick(emitDrain, this);
     }
   }
@@ -337,12 +380,12 @@ export class HandleWire implements Wire {
 
   end(): void {
     if (this.#ending || this.#destroyed) return;
-    this.#ending = true;
+    this.#flags |= ENDING;
     if (!this.#writing && this.#queued === 0) this.#shutdown();
   }
 
   #shutdown(): void {
-    this.#shutdownSent = true;
+    this.#flags |= SHUTDOWN_SENT;
     const req = new io!.stream.ShutdownWrap();
     req.handle = this.#handle;
     req.oncomplete = afterShutdown;
@@ -353,7 +396,7 @@ export class HandleWire implements Wire {
 
   /** shutDown completes the half-close (afterShutdown); with the peer's FIN in too, the connection is done. */
   shutDown(status: number): void {
-    this.#shutdownDone = true;
+    this.#flags |= SHUTDOWN_DONE;
     if (status < 0 || this.#eof) this.destroy();
   }
 
@@ -363,7 +406,7 @@ export class HandleWire implements Wire {
 
   receivedEnd(): void {
     if (this.#destroyed || this.#eof) return;
-    this.#eof = true;
+    this.#flags |= EOF;
     this.#handle.readStop();
     this.#listener.wireEnd();
     if (this.#shutdownDone) this.destroy();
@@ -377,9 +420,9 @@ export class HandleWire implements Wire {
 
   destroy(): void {
     if (this.#destroyed) return;
-    this.#destroyed = true;
+    this.#flags |= DESTROYED;
     const callbacks = takeCallbacks(this);
-    this.#queue = [];
+    this.#queue = undefined;
     this.#queued = 0;
     notify(callbacks, closedError());
     this.#handle.readStop();
@@ -389,13 +432,13 @@ export class HandleWire implements Wire {
   }
 
   pause(): void {
-    this.#paused = true;
+    this.#flags |= PAUSED;
     if (!this.#eof && !this.#destroyed) this.#handle.readStop();
   }
 
   resume(): void {
     if (!this.#paused) return;
-    this.#paused = false;
+    this.#flags &= ~PAUSED;
     if (!this.#eof && !this.#destroyed) this.#handle.readStart();
   }
 }

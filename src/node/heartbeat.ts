@@ -27,6 +27,7 @@ export class Heartbeat {
   readonly #target: HeartbeatTarget;
   /** Set by touch, cleared by each sweep: did a byte arrive since the last sweep? */
   #seen = false;
+  /** When the peer last sent something, in the wheel's time (HeartbeatWheel#elapsed). */
   #lastSeen: number;
   #pingSentAt = -1;
   #stopped = false;
@@ -34,7 +35,7 @@ export class Heartbeat {
   constructor(options: HeartbeatOptions, target: HeartbeatTarget, clock: Clock = realClock) {
     this.#wheel = HeartbeatWheel.for(options, clock);
     this.#target = target;
-    this.#lastSeen = clock.now();
+    this.#lastSeen = this.#wheel.elapsed();
     this.#wheel.add(this);
   }
 
@@ -104,6 +105,12 @@ export class HeartbeatWheel {
   readonly #options: HeartbeatOptions;
   readonly #clock: Clock;
   readonly #period: number;
+  /**
+   * The clock's time when the wheel was made: the heartbeats count from it, so that their
+   * times are small integers (held in the field itself) rather than epoch milliseconds,
+   * which V8 boxes in a 16-byte number per field per connection.
+   */
+  readonly #base: number;
   readonly #members = new Set<Heartbeat>();
   #timer: ClockTimer | undefined;
 
@@ -111,6 +118,16 @@ export class HeartbeatWheel {
     this.#options = { interval: options.interval, timeout: options.timeout };
     this.#clock = clock;
     this.#period = Math.max(1, Math.floor(Math.min(options.interval, options.timeout) / 4));
+    this.#base = clock.now();
+  }
+
+  /**
+   * elapsed is the time since the wheel was made, in whole milliseconds: the heartbeats'
+   * clock. Math.floor makes it a small integer even where a subtraction of two epoch times
+   * would leave a boxed double (V8's interpreter does).
+   */
+  elapsed(): number {
+    return Math.floor(this.#clock.now() - this.#base);
   }
 
   add(heartbeat: Heartbeat): void {
@@ -128,7 +145,7 @@ export class HeartbeatWheel {
 
   #sweep = (): void => {
     this.#timer = undefined;
-    const now = this.#clock.now();
+    const now = this.elapsed();
     for (const heartbeat of this.#members) {
       if (!heartbeat.sweep(now, this.#options)) this.delete(heartbeat);
     }

@@ -73,6 +73,24 @@ const EMPTY = Buffer.alloc(0);
  */
 export const PING_FLOOD_LIMIT = 1000;
 
+// Transport state bits: one number per connection rather than a boolean field each (an
+// idle connection's fields are most of its memory; docs/design/idle-memory.md).
+
+/** The send-buffer limit was hit: reported once, the connection is closing with 1008. */
+const LIMIT_HIT = 1;
+/** The error event was reported (only the first error is). */
+const ERROR_REPORTED = 2;
+/** terminate() destroyed the connection. */
+const TERMINATED = 4;
+/** The socket is gone and the close reported. */
+const FINISHED = 8;
+/** A message is being inflated off the thread: nothing more is read until it is delivered. */
+const DECODING = 16;
+/** end() was asked for while frames were queued: it follows them. */
+const END_QUEUED = 32;
+/** An automatic pong was handed to the wire and has not reached the kernel yet. */
+const PONG_PENDING = 64;
+
 /**
  * Transport glues one protocol `Connection` to one TCP or TLS socket, for both roles. It
  * feeds every chunk to `Connection.receive` (it never parses a frame itself), writes the
@@ -90,10 +108,29 @@ export class Transport implements WireListener {
   #closeTimer: ClockTimer | undefined;
   /** The Connection's TCP step this transport last acted on. */
   #tcp: TcpStep = 'open';
-  #bufferFull = false;
-  #errorReported = false;
-  #terminated = false;
-  #finished = false;
+  /** LIMIT_HIT ... PONG_PENDING bits. */
+  #flags = 0;
+  get #bufferFull(): boolean {
+    return (this.#flags & LIMIT_HIT) !== 0;
+  }
+  get #errorReported(): boolean {
+    return (this.#flags & ERROR_REPORTED) !== 0;
+  }
+  get #terminated(): boolean {
+    return (this.#flags & TERMINATED) !== 0;
+  }
+  get #finished(): boolean {
+    return (this.#flags & FINISHED) !== 0;
+  }
+  get #decoding(): boolean {
+    return (this.#flags & DECODING) !== 0;
+  }
+  get #endQueued(): boolean {
+    return (this.#flags & END_QUEUED) !== 0;
+  }
+  get #pongPending(): boolean {
+    return (this.#flags & PONG_PENDING) !== 0;
+  }
   /** PAUSED_BY_* bits: reading is paused while any is set. */
   #paused = 0;
   /**
@@ -103,20 +140,16 @@ export class Transport implements WireListener {
    */
   #unread: Buffer | undefined;
   #lastBuffered = 0;
-  /** A message is being inflated off the thread: nothing more is read until it is delivered. */
-  #decoding = false;
   /**
    * Frames waiting behind a message being compressed off the thread, in call order (an
    * entry's frames are undefined until its compression is done); undefined when none is.
    */
   #queue: QueuedWrite[] | undefined;
   #queuedBytes = 0;
-  /** end() was asked for while frames were queued: it follows them. */
-  #endQueued = false;
-  /** An automatic pong was handed to the wire and has not reached the kernel yet. */
-  #pongPending = false;
   /** The pong of the latest ping that arrived while one was pending; it replaces earlier ones. */
   #nextPong: Buffer | undefined;
+  /** The write callback of automatic pongs (#afterPong), made on the first ping. */
+  #pongCallback: WriteCallback | undefined;
   /** Pings that arrived while a pong was pending, since a pong last reached the kernel. */
   #pingsWaiting = 0;
 
@@ -231,7 +264,7 @@ export class Transport implements WireListener {
   /** terminate destroys the TCP connection at once, without a close handshake. */
   terminate(): void {
     if (this.#finished) return;
-    this.#terminated = true;
+    this.#flags |= TERMINATED;
     // What was sent before still gets its chance to leave, as it did before write batching.
     for (const entry of this.#queue ?? []) notSent(entry.callback, 'the connection was terminated');
     this.#queue = undefined;
@@ -291,7 +324,7 @@ export class Transport implements WireListener {
     const buffered = this.bufferedCost;
     if (buffered > this.#options.maxBufferedAmount) {
       if (!this.#bufferFull) {
-        this.#bufferFull = true;
+        this.#flags |= LIMIT_HIT;
         this.#reportError(
           new BufferFullError({ bufferedAmount: buffered, limit: this.#options.maxBufferedAmount }),
         );
@@ -360,14 +393,14 @@ export class Transport implements WireListener {
     this.#queue = undefined;
     this.#queuedBytes = 0;
     if (this.#endQueued) {
-      this.#endQueued = false;
+      this.#flags &= ~END_QUEUED;
       this.#wire.end();
     }
   }
 
   /** #end half-closes TCP after every frame written so far, queued ones included. */
   #end(): void {
-    if (this.#queue !== undefined) this.#endQueued = true;
+    if (this.#queue !== undefined) this.#flags |= END_QUEUED;
     else this.#wire.end();
   }
 
@@ -442,10 +475,10 @@ export class Transport implements WireListener {
    * frames and the close keep their order.
    */
   #awaitDecode(done: Promise<void>): void {
-    this.#decoding = true;
+    this.#flags |= DECODING;
     this.#wire.pause();
     void done.then(() => {
-      this.#decoding = false;
+      this.#flags &= ~DECODING;
       if (this.#terminated || this.#finished) return;
       const unread = this.#unread ?? EMPTY;
       if (this.#paused) {
@@ -494,8 +527,8 @@ export class Transport implements WireListener {
    */
   #autoPong(output: Buffer[]): void {
     if (!this.#pongPending) {
-      this.#pongPending = true;
-      this.#writeLimited(output, this.#pongWritten);
+      this.#flags |= PONG_PENDING;
+      this.#writeLimited(output, this.#afterPong());
       return;
     }
     this.#nextPong = output[output.length - 1]!;
@@ -517,17 +550,26 @@ export class Transport implements WireListener {
   }
 
   /** #pongWritten: the waiting pongs reached the kernel (or never will); the latest ping since then is answered next. */
-  #pongWritten = (error?: Error): void => {
-    this.#pongPending = false;
+  #pongWritten(error?: Error): void {
+    this.#flags &= ~PONG_PENDING;
     const next = this.#nextPong;
     this.#nextPong = undefined;
     if (error) return;
     this.#pingsWaiting = 0;
     if (next !== undefined && !this.#finished && this.#conn.tcp !== 'end') {
-      this.#pongPending = true;
-      this.#writeLimited([next], this.#pongWritten);
+      this.#flags |= PONG_PENDING;
+      this.#writeLimited([next], this.#afterPong());
     }
-  };
+  }
+
+  /**
+   * #afterPong is the write callback of automatic pongs, made on the first ping: an idle
+   * connection never answers one, so it holds no closure for it.
+   */
+  #afterPong(): WriteCallback {
+    this.#pongCallback ??= (error?: Error) => this.#pongWritten(error);
+    return this.#pongCallback;
+  }
 
   /**
    * #followTcp does what the Connection says about TCP (Connection#tcp, RFC 6455 7.1.1):
@@ -551,7 +593,7 @@ export class Transport implements WireListener {
 
   #reportError(error: unknown): void {
     if (this.#errorReported) return;
-    this.#errorReported = true;
+    this.#flags |= ERROR_REPORTED;
     this.#handler.onError(error);
   }
 
@@ -570,7 +612,7 @@ export class Transport implements WireListener {
   #onSocketClose(): void {
     if (this.#finished) return;
     this.bufferedAmount;
-    this.#finished = true;
+    this.#flags |= FINISHED;
     this.#options.clock.clearTimeout(this.#closeTimer);
     this.#heartbeat?.stop();
     const { code, reason, wasClean } = this.#conn.closeStatus;

@@ -87,6 +87,13 @@ export function acceptWebSocket(init: AcceptInit): WebSocket {
   return new (WebSocket as unknown as ServerSideConstructor)(ACCEPT, init);
 }
 
+// WebSocket state bits.
+const HANDSHAKE_FAILED = 1;
+const ITERATING = 2;
+/** Unclaimed messages are no longer kept for a loop (see #keepForLoop). */
+const NOT_KEEPING = 4;
+const DRAIN_OWED = 8;
+
 /** byteSize is the payload size of a message waiting in the send queue. */
 function byteSize(item: SendData | QueuedSend): number {
   const data = item instanceof QueuedSend ? item.data : item;
@@ -134,10 +141,12 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
   static readonly CLOSED = 3;
-  readonly CONNECTING = 0;
-  readonly OPEN = 1;
-  readonly CLOSING = 2;
-  readonly CLOSED = 3;
+  // The constants are on the prototype, as WebIDL puts them (defined below the class), not
+  // four fields on every connection.
+  declare readonly CONNECTING: 0;
+  declare readonly OPEN: 1;
+  declare readonly CLOSING: 2;
+  declare readonly CLOSED: 3;
 
   static {
     failInternalOf = (ws, reason, cause) => ws.#transport?.failInternal(reason, cause);
@@ -145,8 +154,6 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
 
   readonly #role: Role;
   #url: string;
-  /** The client's opening handshake failed: CLOSED without a transport (see readyState). */
-  #handshakeFailed = false;
   #protocol = '';
   #extensions = '';
   #binaryType: BinaryType = 'nodebuffer';
@@ -155,11 +162,24 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
   #error: unknown;
   /** The messages kept for async iteration: claimed by a loop, or kept from the start until one comes (see #Events.onMessage). */
   #queue: MessageQueue<WebSocketData> | undefined;
-  #iterating = false;
+  /** HANDSHAKE_FAILED ... DRAIN_OWED bits (one number, not a boolean field each). */
+  #flags = 0;
+  /** The client's opening handshake failed: CLOSED without a transport (see readyState). */
+  get #handshakeFailed(): boolean {
+    return (this.#flags & HANDSHAKE_FAILED) !== 0;
+  }
+  /** A loop holds the message queue. */
+  get #iterating(): boolean {
+    return (this.#flags & ITERATING) !== 0;
+  }
   /** True until a message arrives while a message listener exists, or a loop ends: unclaimed messages are kept for a loop. */
-  #keepForLoop = true;
+  get #keepForLoop(): boolean {
+    return (this.#flags & NOT_KEEPING) === 0;
+  }
   /** A send returned false and drain has not fired yet. */
-  #drainOwed = false;
+  get #drainOwed(): boolean {
+    return (this.#flags & DRAIN_OWED) !== 0;
+  }
   /** What the async iterator throws after an abnormal close. */
   #closedError: ConnectionClosedError | undefined;
   #outbox: Array<SendData | QueuedSend> | undefined;
@@ -478,7 +498,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     if (this.#iterating) throw new InvalidStateError('WebSocket is already being iterated');
     const queue = this.#queue ?? this.#newQueue();
     if (this.readyState === WebSocket.CLOSED) queue.end(this.#closedError);
-    this.#iterating = true;
+    this.#flags |= ITERATING;
     this.#queue = queue;
     return queue;
   }
@@ -489,8 +509,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       () => {
         if (this.#queue !== queue) return;
         this.#queue = undefined;
-        this.#iterating = false;
-        this.#keepForLoop = false;
+        this.#flags = (this.#flags & ~ITERATING) | NOT_KEEPING;
       },
     );
     return queue;
@@ -498,13 +517,13 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
 
   /** #dropUnclaimed stops keeping messages for a loop that never came (reading resumes). */
   #dropUnclaimed(): void {
-    this.#keepForLoop = false;
+    this.#flags |= NOT_KEEPING;
     if (this.#queue && !this.#iterating) void this.#queue.return();
   }
 
   /** #owe records that a send returned false, so the drain (or the close) that follows releases its waiters. */
   #owe(ok: boolean): boolean {
-    if (!ok) this.#drainOwed = true;
+    if (!ok) this.#flags |= DRAIN_OWED;
     return ok;
   }
 
@@ -600,7 +619,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     }
     onDrain(): void {
       const ws = this.#ws;
-      ws.#drainOwed = false;
+      ws.#flags &= ~DRAIN_OWED;
       if (ws.hasListeners('drain')) ws.fire('drain', () => new WebSocketEvent('drain'), NO_ARGS);
     }
     onClose(code: number, reason: string, wasClean: boolean): void {
@@ -630,7 +649,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
    * so that nobody waits for it forever (readyState is CLOSED by then), then `close`.
    */
   #closed(code: number, reason: string, wasClean: boolean): void {
-    if (this.#transport === undefined) this.#handshakeFailed = true;
+    if (this.#transport === undefined) this.#flags |= HANDSHAKE_FAILED;
     const outbox = this.#outbox;
     this.#outbox = undefined;
     this.#outboxBytes = 0;
@@ -651,7 +670,7 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     this.#onClosed = undefined;
     onClosed?.(this);
     if (this.#drainOwed) {
-      this.#drainOwed = false;
+      this.#flags &= ~DRAIN_OWED;
       if (this.hasListeners('drain')) this.fire('drain', () => new WebSocketEvent('drain'), NO_ARGS);
     }
     this.fire(
@@ -718,6 +737,16 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     }
     if (outbox === this.#outbox) this.#outbox = undefined;
   }
+}
+
+// WebIDL: the constants are enumerable, read-only properties of the prototype too.
+for (const [name, value] of [
+  ['CONNECTING', 0],
+  ['OPEN', 1],
+  ['CLOSING', 2],
+  ['CLOSED', 3],
+] as const) {
+  Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
 }
 
 /**
