@@ -37,6 +37,7 @@ interface ShutdownReq {
 }
 
 interface TcpHandle {
+  readStart(): number;
   readStop(): number;
   writeBuffer(req: WriteReq, data: Buffer): number;
   writev(req: WriteReq, chunks: Buffer[], allBuffers: boolean): number;
@@ -76,7 +77,7 @@ const MAX_QUEUED = 16 * 1024 * 1024;
 /** libuv's UV_EOF, the same on every platform. */
 const UV_EOF = -4095;
 /** The methods called on a handle here. */
-const METHODS = ['readStop', 'writeBuffer', 'writev', 'shutdown', 'close'];
+const METHODS = ['readStart', 'readStop', 'writeBuffer', 'writev', 'shutdown', 'close'];
 
 let bindings: Bindings | undefined;
 let loaded = false;
@@ -305,7 +306,11 @@ export function adoptBenchHandle(socket: Socket, listener: HandleListener): Benc
   if (socket.destroyed || socket.connecting || socket.writableLength > 0) return undefined;
   net._handle = null;
   socket.destroy();
-  return new BenchHandle(handle, listener);
+  const adopted = new BenchHandle(handle, listener);
+  // A Socket adopted in its `connect` event has not started reading yet (node:net starts
+  // after the event); one already reading is not affected.
+  handle.readStart();
+  return adopted;
 }
 
 interface TlsInternals {

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer as createHttp, type Server } from 'node:http';
 import { createServer as createHttps } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcp, type Socket } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -146,6 +146,33 @@ describe('bench/load.ts', () => {
         assert.equal(idle.connections, 5);
       });
     });
+
+    if (!tls) {
+      it('the --raw floor mode drives the handle too (adopted in its connect event)', {
+        timeout: 90_000,
+      }, async () => {
+        // The raw floor: bytes sent back as they come, no WebSocket at all.
+        const sockets = new Set<Socket>();
+        const server = createTcp((socket) => {
+          sockets.add(socket);
+          socket.on('close', () => sockets.delete(socket));
+          socket.on('error', () => {});
+          socket.pipe(socket);
+        });
+        server.listen(0, '127.0.0.1');
+        await once(server, 'listening');
+        try {
+          const port = (server.address() as AddressInfo).port;
+          const r = await runLoad(['--port', String(port), ...RUN, '--raw']);
+          assert.equal(r.io, 'handle');
+          assert.equal(r.errors, 0, JSON.stringify(r.error_detail));
+          assert.ok(r.messages > 0, 'no echo counted');
+        } finally {
+          for (const socket of sockets) socket.destroy();
+          await new Promise<void>((resolve) => server.close(() => resolve()));
+        }
+      });
+    }
 
     it(`reports an echo that differs from what was sent as a mismatch (${over})`, {
       timeout: 90_000,
