@@ -510,6 +510,8 @@ async function main(): Promise<void> {
     Object.assign(result, { offered_msgs_per_s: Math.round(offered / secs), dropped });
   Object.assign(result, {
     client_cpu_pct: Math.round(((cpu1.user + cpu1.system) / 1e6 / secs) * 100),
+    // The kernel's share of it (system time: the socket calls and loopback delivery).
+    client_sys_pct: Math.round((cpu1.system / 1e6 / secs) * 100),
     server_cpu_pct: o.pid ? Math.round(((srv1 - srv0) / 100 / secs) * 1000) / 10 : -1,
     server_rss_kb: o.pid ? rssKb(o.pid) : -1,
     errors: errorTotal(errors),
