@@ -28,7 +28,7 @@ interface WriteReq {
   handle: TcpHandle;
   oncomplete: ((this: WriteReq, status: number) => void) | null;
   owner?: BenchHandle | undefined;
-  buffer?: Buffer | null;
+  buffer?: Buffer | Buffer[] | null;
 }
 
 interface ShutdownReq {
@@ -172,6 +172,7 @@ export class BenchHandle {
   #req: WriteReq;
   #closed = false;
   #ending = false;
+  #shutdownSent = false;
   #gone: (() => void) | undefined;
   /** Writes waiting for the one in flight (a TLSWrap only), and their bytes. */
   #queue: Buffer[] = [];
@@ -240,7 +241,7 @@ export class BenchHandle {
     if (bindings!.state[bindings!.kAsync] !== 0) {
       // The request now belongs to this write until it completes; the next write gets a new one.
       req.owner = this;
-      req.buffer = data as Buffer;
+      req.buffer = data;
       this.pending++;
       this.#req = this.#newReq();
     }
@@ -267,10 +268,12 @@ export class BenchHandle {
    * writes in flight), after the queue and the write in flight on a TLSWrap (one at a time).
    */
   #shutdownWhenWritten(): void {
+    if (this.#shutdownSent) return;
     if (this.release !== undefined) {
       if (this.pending === 0) this.#flushQueue();
       if (this.pending > 0) return; // onWriteDone calls writeQueued, which comes back here
     }
+    this.#shutdownSent = true;
     const req = new bindings!.ShutdownWrap();
     req.handle = this.handle;
     req.oncomplete = () => {};
