@@ -1,8 +1,13 @@
 /**
  * load is the repository's own WebSocket load generator: raw node:net sockets, pre-built
  * masked frames, a byte-counting frame reader, no WebSocket library, so that it stays much
- * cheaper per message than the servers it drives. Echo connections are spread over worker
- * threads; broadcast and idle runs use one thread (subscribers and publisher share state).
+ * cheaper per message than the servers it drives. After the opening handshake each
+ * connection drives its socket's handle directly (the libuv TCP handle, or the TLSWrap of a
+ * TLS connection: src/cli/bench-handle.ts, shared with `duplex bench`), so a message costs
+ * no Readable or Writable work; `DUPLEX_STREAM_IO=1` keeps the sockets (the old path).
+ * Echo connections can be spread over `--threads` worker threads (1 by default, the cheapest
+ * per message on one pinned CPU); broadcast and idle runs use one thread (subscribers and
+ * publisher share state).
  * The same modes and JSON output as shared/tools/wsload.c, so the harness drives either.
  *
  *   node build/bench/load.js --port P [-c N] [-k K] [-s BYTES] [--binary] [-d S] [-w S]
@@ -57,7 +62,9 @@ const DEFAULTS: LoadOptions = {
   hold: 10,
   window: 16,
   pid: 0,
-  threads: 2,
+  // One thread: on the one CPU the harness pins the generator to, a second thread costs
+  // 10-30 % more CPU per echo-32 message (fewer events per epoll wake, more switches).
+  threads: 1,
   parallel: 200,
 };
 
@@ -65,6 +72,8 @@ const DEFAULTS: LoadOptions = {
 const HIST_US = 1_000_000;
 const POOL = 8;
 const RING = 1 << 16;
+/** READ_BUFFER is the one buffer every plain TCP connection of a thread reads into (each read is handled before the next). */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 const FLAGS: Flags<LoadOptions> = {
   '--port': 'port',
@@ -132,6 +141,8 @@ interface WorkerInit {
 
 interface WorkerReport {
   opened: number;
+  /** Connections that drive their handle (the rest kept their socket). */
+  handled: number;
   messages: number;
   bytes: number;
   hist: Uint32Array;
@@ -152,12 +163,16 @@ class Conn extends RawClient {
   readonly sentAt: number[] = [];
   pool = 0;
   lastSeq = -1;
+  /** Bytes of the echo being read so far, and whether they differ from what was sent. */
+  echoPos = 0;
+  echoBad = false;
 
   constructor(
     role: Conn['role'],
     private readonly run: Run,
   ) {
-    super({ host: run.options.host, port: run.options.port, raw: run.options.raw, tls: run.options.tls });
+    const { host, port, raw, tls } = run.options;
+    super({ host, port, raw, tls, readBuffer: READ_BUFFER, handle: true });
     this.role = role;
   }
 
@@ -172,10 +187,23 @@ class Conn extends RawClient {
   messageStart(opcode: number): void {
     this.msgOp = opcode;
     this.prefixLen = 0;
+    this.echoPos = 0;
+    this.echoBad = false;
   }
 
-  /** messageData keeps the first 24 bytes (a broadcast's timestamp and sequence number) and counts the rest. */
+  /**
+   * messageData checks an echo byte for byte against the payload sent; of a broadcast, it
+   * keeps the first 24 bytes (its timestamp and sequence number) and counts the rest.
+   */
   messageData(chunk: Buffer, start: number, end: number): void {
+    if (this.role === 'echo') {
+      const payload = this.run.payload;
+      const to = this.echoPos + end - start;
+      if (to > payload.length || chunk.compare(payload, this.echoPos, to, start, end) !== 0)
+        this.echoBad = true;
+      this.echoPos = to;
+      return;
+    }
     if (this.prefixLen < 24) {
       const k = Math.min(24 - this.prefixLen, end - start);
       chunk.copy(this.prefix, this.prefixLen, start, start + k);
@@ -196,8 +224,11 @@ class Run {
   readonly hist = new Uint32Array(HIST_US);
   readonly errors = noErrors();
   private readonly pool: Buffer[] = [];
+  /** The payload of every echo message, which each echo must match. */
+  readonly payload: Buffer;
   private readonly expectOp: number;
   openCount = 0;
+  handled = 0;
   subsOpen = 0;
   measuring = false;
   stopping = false;
@@ -220,10 +251,10 @@ class Run {
   ) {
     this.pacer = new ConnectPacer(this.conns, options.parallel);
     this.expectOp = options.binary ? 2 : 1;
+    this.payload = fillPayload(options.size, options.binary);
     if (options.mode === 'echo') {
-      const payload = fillPayload(options.size, options.binary);
       for (let i = 0; i < POOL; i++)
-        this.pool.push(clientFrame(this.expectOp, payload, { masked: !options.raw }));
+        this.pool.push(clientFrame(this.expectOp, this.payload, { masked: !options.raw }));
     }
     this.filler = fillPayload(Math.max(0, options.size - 24), false);
     const role = options.mode === 'echo' ? 'echo' : options.mode === 'idle' ? 'idle' : 'sub';
@@ -241,6 +272,7 @@ class Run {
 
   opened(c: Conn): void {
     this.openCount++;
+    if (c.io !== undefined) this.handled++;
     if (c.role === 'sub') this.subsOpen++;
     this.pacer.settled();
   }
@@ -281,8 +313,9 @@ class Run {
   message(c: Conn): void {
     const now = performance.now();
     if (c.role === 'echo') {
-      if (c.msgOp !== this.expectOp || c.msgLen !== this.options.size) {
-        c.fail('mismatch', `echo of ${c.msgLen} bytes, opcode ${c.msgOp}`);
+      if (c.msgOp !== this.expectOp || c.msgLen !== this.options.size || c.echoBad) {
+        const what = c.echoBad ? 'differs from the message sent' : `opcode ${c.msgOp}`;
+        c.fail('mismatch', `echo of ${c.msgLen} bytes: ${what}`);
         return;
       }
       const t = c.sentAt.shift();
@@ -351,7 +384,7 @@ class Run {
 
   close(): void {
     this.stopping = true;
-    for (const c of this.conns) c.socket?.destroy();
+    for (const c of this.conns) c.destroy();
   }
 }
 
@@ -376,6 +409,7 @@ function runThread(
       clearInterval(ticker);
       const report: WorkerReport = {
         opened: run.openCount,
+        handled: run.handled,
         messages: run.messages,
         bytes: run.bytes,
         hist: run.hist,
@@ -453,10 +487,13 @@ async function main(): Promise<void> {
     for (let i = 0; i < HIST_US; i++) hist[i]! += r.hist[i]!;
     for (const k of ERROR_KINDS) errors[k] += r.errors[k];
   }
+  const handled = reports.reduce((n, r) => n + r.handled, 0);
   const result: Record<string, unknown> = {
     mode: o.mode,
     generator: 'node',
     threads: o.threads,
+    // How the connections do their I/O: `handle` (all drive their handle), `stream`, or `mixed`.
+    io: handled === opened ? 'handle' : handled === 0 ? 'stream' : 'mixed',
     connections: reports.reduce((n, r) => n + r.opened, 0) - (o.mode === 'broadcast' ? 1 : 0),
     size: o.size,
     type: o.binary ? 'binary' : 'text',
@@ -464,6 +501,7 @@ async function main(): Promise<void> {
     raw: o.raw,
     tls: o.tls,
     duration_s: Number(secs.toFixed(2)),
+    messages,
     msgs_per_s: Math.round(messages / secs),
     mbytes_per_s: Number((bytes / secs / 1e6).toFixed(1)),
     p50_us: percentile(hist, messages, 0.5),
@@ -475,6 +513,8 @@ async function main(): Promise<void> {
     Object.assign(result, { offered_msgs_per_s: Math.round(offered / secs), dropped });
   Object.assign(result, {
     client_cpu_pct: Math.round(((cpu1.user + cpu1.system) / 1e6 / secs) * 100),
+    // The kernel's share of it (system time: the socket calls and loopback delivery).
+    client_sys_pct: Math.round((cpu1.system / 1e6 / secs) * 100),
     server_cpu_pct: o.pid ? Math.round(((srv1 - srv0) / 100 / secs) * 1000) / 10 : -1,
     server_rss_kb: o.pid ? rssKb(o.pid) : -1,
     errors: errorTotal(errors),

@@ -198,7 +198,7 @@ async function main(): Promise<void> {
     `Duplex benchmarks, ${new Date().toISOString().slice(0, 10)}: node ${process.version}, ${cpus().length} CPUs (${cpuModel ?? cpus()[0]?.model ?? 'unknown'})`,
     ...(wsFamily
       ? [
-          `generator: ${wsload ? 'wsload (shared/tools/wsload.c, C, epoll; --generator wsload)' : 'bench/load.ts (node:net, worker threads)'}; ${pin.note}`,
+          `generator: ${wsload ? 'wsload (shared/tools/wsload.c, C, epoll; --generator wsload)' : 'bench/load.ts (node:net/tls, handle I/O after the handshake, one worker thread)'}; ${pin.note}`,
         ]
       : []),
     ...(bun ? [`Bun ${bun.version} (bench/servers/bun.ts, installed in ${BUN_CACHE})`] : []),

@@ -93,9 +93,10 @@ export class ServerFrameReader {
     this.stopped = true;
   }
 
-  push(chunk: Buffer): void {
-    const n = chunk.length;
-    let pos = 0;
+  /** push reads the server's bytes in `chunk` from `start` to `end`. */
+  push(chunk: Buffer, start = 0, end = chunk.length): void {
+    const n = end;
+    let pos = start;
     while (pos < n && !this.stopped) {
       if (this.inPayload) {
         const take = Math.min(this.need, n - pos);

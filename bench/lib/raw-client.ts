@@ -3,9 +3,15 @@
  * a raw node:net socket, the opening handshake written by hand (none for the `--raw` floor),
  * and a ServerFrameReader that hands the server's messages to the subclass. A connection
  * fails once: `fail(kind, why)` destroys the socket and reports to `lost`.
+ *
+ * With `handle`, once open the connection drives its socket's handle directly (the libuv TCP
+ * handle, or a TLSSocket's TLSWrap), through the same code as `duplex bench`
+ * (src/cli/bench-handle.ts, imported as `#bench-handle`): no Readable or Writable per read
+ * and write. `DUPLEX_STREAM_IO=1`, or a Node without those internals, keeps the socket.
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import { adoptBenchHandle, adoptBenchTls, type BenchHandle, type HandleListener } from '#bench-handle';
 import {
   type MessageSink,
   type ResponseHead,
@@ -59,10 +65,17 @@ export interface RawClientOptions {
    * @default false
    */
   tls?: boolean;
+  /**
+   * Once open, drive the socket's handle instead of the socket (see above); a plain TCP
+   * connection needs `readBuffer` for it. @default false
+   */
+  handle?: boolean;
 }
 
-export abstract class RawClient implements MessageSink {
+export abstract class RawClient implements MessageSink, HandleListener {
   socket: net.Socket | tls.TLSSocket | undefined;
+  /** The socket's handle, driven directly once open (`handle` option). */
+  io: BenchHandle | undefined;
   open = false;
   dead = false;
   private head: Buffer | undefined;
@@ -107,12 +120,48 @@ export abstract class RawClient implements MessageSink {
         : net.connect({ host, port, noDelay: true });
     this.socket = socket;
     socket.on(secure ? 'secureConnect' : 'connect', () => {
-      if (raw) this.becomeOpen();
-      else socket.write(upgradeRequest(host, port, offer, { path, protocol }));
+      if (raw) {
+        this.adopt();
+        this.becomeOpen();
+      } else socket.write(upgradeRequest(host, port, offer, { path, protocol }));
     });
     if (!readBuffer || secure) socket.on('data', onData);
+    this.listen(socket);
+  }
+
+  private listen(socket: net.Socket): void {
     socket.on('error', (e) => this.fail(this.open ? 'closed' : 'connect', e.message));
     socket.on('close', () => this.fail(this.open ? 'closed' : 'connect', 'connection closed'));
+  }
+
+  /**
+   * adopt moves an open connection to its handle (`handle` option). A plain Socket is
+   * destroyed without its handle, so its listeners go first (back if it cannot be adopted);
+   * a TLSSocket stays and keeps them: it reports TLS errors and closes the session.
+   */
+  private adopt(): void {
+    const socket = this.socket;
+    if (!this.target.handle || socket === undefined) return;
+    if (socket instanceof tls.TLSSocket) {
+      this.io = adoptBenchTls(socket, this);
+      return;
+    }
+    if (!this.target.readBuffer) return;
+    socket.removeAllListeners('error');
+    socket.removeAllListeners('close');
+    this.io = adoptBenchHandle(socket, this);
+    if (this.io === undefined) this.listen(socket);
+  }
+
+  /** handleRead: `n` bytes arrived, in the read buffer or in `buffer` (a TLS read). */
+  handleRead(n: number, buffer?: ArrayBuffer, offset?: number): void {
+    if (buffer !== undefined) this.reader.push(Buffer.from(buffer, offset, n));
+    else this.reader.push(this.target.readBuffer!, 0, n);
+  }
+
+  /** handleFailed: the handle's read or a write failed, or the server ended the connection. */
+  handleFailed(why: string): void {
+    this.fail('closed', why);
   }
 
   private handshake(chunk: Buffer): void {
@@ -129,6 +178,7 @@ export abstract class RawClient implements MessageSink {
       return;
     }
     this.head = undefined;
+    this.adopt();
     this.becomeOpen();
     if (head.rest.length > 0) this.reader.push(head.rest);
   }
@@ -154,8 +204,14 @@ export abstract class RawClient implements MessageSink {
     this.reader.stop();
     const wasOpen = this.open;
     this.open = false;
-    this.socket?.destroy();
+    this.destroy();
     this.lost(wasOpen, kind, why);
+  }
+
+  /** destroy closes the connection now, without reporting it. */
+  destroy(): void {
+    if (this.io !== undefined) this.io.close();
+    else this.socket?.destroy();
   }
 
   closeFrame(): void {
@@ -167,6 +223,8 @@ export abstract class RawClient implements MessageSink {
   }
 
   write(data: Buffer): void {
-    if (this.open && this.socket && !this.socket.destroyed) this.socket.write(data);
+    if (!this.open) return;
+    if (this.io !== undefined) this.io.write(data);
+    else if (this.socket && !this.socket.destroyed) this.socket.write(data);
   }
 }

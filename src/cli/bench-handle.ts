@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 
 /**
  * bench-handle is the handle path of `duplex bench`'s own connections (internal, for the
@@ -11,6 +12,12 @@ import type { Socket } from 'node:net';
  * Reads keep going into the thread's one read buffer (the handle was opened with node:net's
  * `onread`, which makes libuv read into that buffer).
  *
+ * A TLS connection (`adoptBenchTls`) keeps its `tls.TLSSocket`, which owns the session and
+ * closes it, but its reads and writes go straight to the socket's `TLSWrap` handle, as the
+ * server's src/node/tls-wire.ts does: OpenSSL still does all of TLS, only the socket's
+ * Readable and Writable are skipped. A TLSWrap takes one write at a time, so writes made
+ * while one is in flight wait in a queue and leave together when it completes.
+ *
  * The library's own client never does this: it needs Node's internal bindings
  * (`process.binding`, DEP0111, printed under `--pending-deprecation`), loaded here on the
  * first adoption in a bench worker, never at import. Where a binding is missing (another
@@ -21,7 +28,7 @@ interface WriteReq {
   handle: TcpHandle;
   oncomplete: ((this: WriteReq, status: number) => void) | null;
   owner?: BenchHandle | undefined;
-  buffer?: Buffer | null;
+  buffer?: Buffer | Buffer[] | null;
 }
 
 interface ShutdownReq {
@@ -30,8 +37,10 @@ interface ShutdownReq {
 }
 
 interface TcpHandle {
+  readStart(): number;
   readStop(): number;
   writeBuffer(req: WriteReq, data: Buffer): number;
+  writev(req: WriteReq, chunks: Buffer[], allBuffers: boolean): number;
   shutdown(req: ShutdownReq): number;
   close(callback: () => void): void;
   onread: ((this: TcpHandle, buffer: ArrayBuffer | undefined) => unknown) | null;
@@ -42,25 +51,53 @@ interface Bindings {
   WriteWrap: new () => WriteReq;
   ShutdownWrap: new () => ShutdownReq;
   TCP: abstract new () => unknown;
+  /** Node's TLSWrap class, undefined when missing or without a method used here (TLS keeps its socket then). */
+  TLSWrap: (abstract new () => unknown) | undefined;
   state: Int32Array;
   kRead: number;
+  kOffset: number;
   kAsync: number;
 }
 
 /** What the handle tells its connection. */
 export interface HandleListener {
-  /** `n` bytes were read into the thread's read buffer (the one the Socket was opened with). */
-  handleRead(n: number): void;
+  /**
+   * `n` bytes were read: into the thread's read buffer (the one the Socket was opened with)
+   * when `buffer` is undefined, else into `buffer` from `offset` (a TLS connection's clear
+   * text, or a TCP Socket opened without a read buffer).
+   */
+  handleRead(n: number, buffer?: ArrayBuffer, offset?: number): void;
   /** The read or a write failed, or the peer ended the connection (`eof`). */
   handleFailed(why: string, eof: boolean): void;
 }
 
 const listenerOf = Symbol('duplex.bench.listener');
+/** MAX_QUEUED bounds the bytes a TLS connection holds while a write is in flight. */
+const MAX_QUEUED = 16 * 1024 * 1024;
 /** libuv's UV_EOF, the same on every platform. */
 const UV_EOF = -4095;
+/** The methods called on a handle here. */
+const METHODS = ['readStart', 'readStop', 'writeBuffer', 'writev', 'shutdown', 'close'];
 
 let bindings: Bindings | undefined;
 let loaded = false;
+
+function hasMethods(type: unknown): type is abstract new () => unknown {
+  if (typeof type !== 'function') return false;
+  const proto = type.prototype as Record<string, unknown>;
+  return METHODS.every((m) => typeof proto[m] === 'function');
+}
+
+function loadTlsWrap(
+  binding: (name: string) => Record<string, unknown>,
+): (abstract new () => unknown) | undefined {
+  try {
+    const tlsWrap = binding('tls_wrap')['TLSWrap'];
+    return hasMethods(tlsWrap) ? tlsWrap : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function load(): Bindings | undefined {
   if (loaded) return bindings;
@@ -75,6 +112,7 @@ function load(): Bindings | undefined {
     const state = stream['streamBaseState'];
     const kRead = stream['kReadBytesOrError'];
     const kAsync = stream['kLastWriteWasAsync'];
+    const kOffset = stream['kArrayBufferOffset'];
     if (
       typeof WriteWrap !== 'function' ||
       typeof ShutdownWrap !== 'function' ||
@@ -82,17 +120,18 @@ function load(): Bindings | undefined {
       !(state instanceof Int32Array) ||
       typeof kRead !== 'number' ||
       typeof kAsync !== 'number' ||
-      !['readStop', 'writeBuffer', 'shutdown', 'close'].every(
-        (m) => typeof (TCP.prototype as Record<string, unknown>)[m] === 'function',
-      )
+      typeof kOffset !== 'number' ||
+      !hasMethods(TCP)
     )
       return undefined;
     bindings = {
       WriteWrap: WriteWrap as new () => WriteReq,
       ShutdownWrap: ShutdownWrap as new () => ShutdownReq,
       TCP: TCP as abstract new () => unknown,
+      TLSWrap: loadTlsWrap(binding),
       state,
       kRead,
+      kOffset,
       kAsync,
     };
   } catch {
@@ -101,12 +140,14 @@ function load(): Bindings | undefined {
   return bindings;
 }
 
-function onRead(this: TcpHandle): void {
+function onRead(this: TcpHandle, buffer: ArrayBuffer | undefined): void {
   const listener = this[listenerOf] as HandleListener | undefined;
   if (listener === undefined || bindings === undefined) return;
   const n = bindings.state[bindings.kRead]!;
-  if (n > 0) listener.handleRead(n);
-  else if (n === UV_EOF) listener.handleFailed('the server closed the connection', true);
+  if (n > 0) {
+    if (buffer === undefined) listener.handleRead(n);
+    else listener.handleRead(n, buffer, bindings.state[bindings.kOffset]!);
+  } else if (n === UV_EOF) listener.handleFailed('the server closed the connection', true);
   else if (n < 0) listener.handleFailed(`read error ${n}`, false);
 }
 
@@ -117,11 +158,13 @@ function onWriteDone(this: WriteReq, status: number): void {
   if (owner === undefined) return;
   owner.pending--;
   if (status < 0) owner.listener.handleFailed(`write error ${status}`, false);
+  else owner.writeQueued();
 }
 
 /**
- * BenchHandle is one bench connection's TCP handle after the handshake. Writes never queue
- * in JavaScript: libuv keeps the order of a write that had to wait and those after it.
+ * BenchHandle is one bench connection's TCP handle (or TLSWrap) after the handshake. On TCP,
+ * writes never queue in JavaScript: libuv keeps the order of a write that had to wait and
+ * those after it. A TLSWrap takes one write at a time: the others wait in a bounded queue.
  */
 export class BenchHandle {
   /** Writes handed to libuv that the kernel has not taken yet. */
@@ -129,11 +172,20 @@ export class BenchHandle {
   #req: WriteReq;
   #closed = false;
   #ending = false;
+  #shutdownSent = false;
   #gone: (() => void) | undefined;
+  /** Writes waiting for the one in flight (a TLSWrap only), and their bytes. */
+  #queue: Buffer[] = [];
+  #queued = 0;
 
   constructor(
     readonly handle: TcpHandle,
     readonly listener: HandleListener,
+    /**
+     * Closes a handle that is not this object's own to close (a TLSWrap: its TLSSocket
+     * closes it); a handle that takes one write at a time has one.
+     */
+    private readonly release?: (done: () => void) => void,
   ) {
     this.#req = this.#newReq();
     handle[listenerOf] = listener;
@@ -150,8 +202,38 @@ export class BenchHandle {
   /** write hands one buffer to the kernel (or to libuv, to finish when the socket is writable). */
   write(data: Buffer): void {
     if (this.#closed || this.#ending) return;
+    if (this.release !== undefined && this.pending > 0) {
+      if (this.#queued + data.length > MAX_QUEUED) {
+        this.listener.handleFailed(`more than ${MAX_QUEUED} bytes waiting to be written`, false);
+        return;
+      }
+      this.#queue.push(data);
+      this.#queued += data.length;
+      return;
+    }
+    this.#write(data);
+  }
+
+  /** writeQueued sends what waited for the write that just completed, in one write. */
+  writeQueued(): void {
+    if (this.#closed) return;
+    if (this.#ending) this.#shutdownWhenWritten();
+    else this.#flushQueue();
+  }
+
+  #flushQueue(): void {
+    if (this.#queue.length === 0) return;
+    const chunks = this.#queue;
+    this.#queue = [];
+    this.#queued = 0;
+    this.#write(chunks.length === 1 ? chunks[0]! : chunks);
+  }
+
+  #write(data: Buffer | Buffer[]): void {
     const req = this.#req;
-    const err = this.handle.writeBuffer(req, data);
+    const err = Array.isArray(data)
+      ? this.handle.writev(req, data, true)
+      : this.handle.writeBuffer(req, data);
     if (err !== 0) {
       this.listener.handleFailed(`write error ${err}`, false);
       return;
@@ -177,14 +259,25 @@ export class BenchHandle {
     this.#ending = true;
     this.#gone = gone;
     this.handle[listenerOf] = { handleRead: () => {}, handleFailed: () => this.close() };
+    setTimeout(() => this.close(), graceMs).unref();
+    this.#shutdownWhenWritten();
+  }
+
+  /**
+   * #shutdownWhenWritten sends the FIN: at once on a TCP handle (libuv orders it after the
+   * writes in flight), after the queue and the write in flight on a TLSWrap (one at a time).
+   */
+  #shutdownWhenWritten(): void {
+    if (this.#shutdownSent) return;
+    if (this.release !== undefined) {
+      if (this.pending === 0) this.#flushQueue();
+      if (this.pending > 0) return; // onWriteDone calls writeQueued, which comes back here
+    }
+    this.#shutdownSent = true;
     const req = new bindings!.ShutdownWrap();
     req.handle = this.handle;
     req.oncomplete = () => {};
-    if (this.handle.shutdown(req) !== 0) {
-      this.close();
-      return;
-    }
-    setTimeout(() => this.close(), graceMs).unref();
+    if (this.handle.shutdown(req) !== 0) this.close();
   }
 
   /** close closes the handle now. */
@@ -192,9 +285,12 @@ export class BenchHandle {
     if (this.#closed) return;
     this.#closed = true;
     this.handle[listenerOf] = undefined;
+    this.#queue = [];
+    this.#queued = 0;
     this.handle.readStop();
     const gone = this.#gone;
-    this.handle.close(() => gone?.());
+    if (this.release === undefined) this.handle.close(() => gone?.());
+    else this.release(() => gone?.());
   }
 }
 
@@ -213,5 +309,41 @@ export function adoptBenchHandle(socket: Socket, listener: HandleListener): Benc
   if (socket.destroyed || socket.connecting || socket.writableLength > 0) return undefined;
   net._handle = null;
   socket.destroy();
-  return new BenchHandle(handle, listener);
+  const adopted = new BenchHandle(handle, listener);
+  // A Socket adopted in its `connect` event has not started reading yet (node:net starts
+  // after the event); one already reading is not affected.
+  handle.readStart();
+  return adopted;
+}
+
+interface TlsInternals {
+  _handle: TcpHandle | null;
+  _secureEstablished?: boolean;
+  ssl?: unknown;
+}
+
+/**
+ * adoptBenchTls drives the TLSWrap of a client TLSSocket whose TLS handshake is done and
+ * which has nothing waiting to be written or read, or returns undefined (then the caller
+ * keeps using the socket). The socket stays: it owns the TLS session, reports OpenSSL's
+ * errors through its `error` event, and closing the BenchHandle destroys it. From here on
+ * its reads come to `listener` instead of its Readable.
+ */
+export function adoptBenchTls(socket: TLSSocket, listener: HandleListener): BenchHandle | undefined {
+  const b = load();
+  if (b?.TLSWrap === undefined) return undefined;
+  const tls = socket as TLSSocket & TlsInternals;
+  const handle = tls._handle;
+  if (handle === null || !(handle instanceof b.TLSWrap)) return undefined;
+  if (tls._secureEstablished !== true || !tls.ssl || !socket.encrypted) return undefined;
+  if (socket.destroyed || socket.connecting || socket.writableLength > 0 || socket.writableEnded)
+    return undefined;
+  if (socket.readableLength > 0 || socket.readableEnded) return undefined;
+  return new BenchHandle(handle, listener, (done) => {
+    if (socket.destroyed) setImmediate(done);
+    else {
+      socket.once('close', done);
+      socket.destroy();
+    }
+  });
 }
