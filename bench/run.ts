@@ -8,7 +8,7 @@
  *   npm run bench -- [--quick] [--scenarios echo-32,echo-16k,echo-1m,idle,broadcast,wss,micro]
  *                    [--duration S] [--warmup S] [--rounds N] [--generator node|wsload]
  *                    [--servers duplex,ws,raw,raw-batched,bun] [--idle-connections N]
- *                    [--subscribers N] [--cpu-prof DIR] [--json FILE]
+ *                    [--subscribers N] [--cpu-prof DIR] [--wss-cpu-share S] [--json FILE]
  *   npm run bench -- --scenarios churn [--duration S] [--churn-connections N]
  *   npm run bench:hub   (--scenarios hub-room,hub-rooms,hub-idle [--rooms R]
  *                    [--room-subscribers M] [--window W (64; docs/design/hub-bench-window.md)] [--hub-threads T])
@@ -85,6 +85,7 @@ function parseOptions(argv: string[]): Options {
     window: 64,
     hubThreads: 0,
     cpuProf: undefined,
+    wssCpuShare: 0.5,
     json: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -120,6 +121,7 @@ function parseOptions(argv: string[]): Options {
     else if (a === '--hub-threads') o.hubThreads = Number(next());
     else if (a === '--cpu-prof') o.cpuProf = path.resolve(next());
     else if (a === '--json') o.json = path.resolve(next());
+    else if (a === '--wss-cpu-share') o.wssCpuShare = Number(next());
     else usage(`unknown option ${a}`);
   }
   if (!(o.duration > 0 && o.duration <= 600) || !(o.rounds >= 1 && o.rounds <= 50))
@@ -129,6 +131,7 @@ function parseOptions(argv: string[]): Options {
     usage('--rooms, --room-subscribers must be >= 1, --window 1..1024, --hub-threads >= 0 (0: one per CPU)');
   if (!(o.idleConnections >= 1 && o.subscribers >= 1))
     usage('--idle-connections and --subscribers must be >= 1');
+  if (!(o.wssCpuShare > 0 && o.wssCpuShare <= 1)) usage('--wss-cpu-share is in (0, 1] (1: no quota)');
   if (!['node', 'wsload'].includes(o.generator)) usage('--generator is node (the default) or wsload');
   if (!o.servers.includes('duplex')) o.servers.unshift('duplex');
   if (!o.servers.includes('ws')) o.servers.splice(1, 0, 'ws');

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { GcSamples } from './gc-samples.js';
 import {
   collect,
+  cpuQuota,
   fmt,
   int,
   median,
@@ -50,6 +51,12 @@ export interface LoadSpec {
   connections: number;
   /** Echo over TLS: the servers are bench/servers/tls-echo.ts with this certificate, the generator bench/load.ts --tls. */
   tls?: { cert: string; key: string };
+  /**
+   * Hold each server to this share of one CPU (a CFS quota, bench/lib/proc.ts cpuQuota), the
+   * same for every server, so that a generator that costs about as much per message as the
+   * servers can still saturate them (the wss scenario; docs/design/wss-bench.md).
+   */
+  serverCpuShare?: number;
 }
 
 /** SERVER_LABEL is how the tables name each server. */
@@ -108,6 +115,8 @@ export async function runOnce(ctx: BenchContext, spec: LoadSpec, name: ServerNam
     // memory-sampler prints a sample after every forced GC; its periodic one (hourly) never comes.
     idle ? { DUPLEX_BENCH_SAMPLE_MS: '3600000' } : undefined,
   );
+  const quota = spec.serverCpuShare ? cpuQuota(server.pid, spec.serverCpuShare) : undefined;
+  if (typeof quota === 'string') ctx.log(`bench: ${spec.name}: ${name} runs without its CPU quota: ${quota}`);
   try {
     const raw = name === 'raw' || name === 'raw-batched';
     const settle = o.quick ? 1 : 2;
@@ -159,6 +168,7 @@ export async function runOnce(ctx: BenchContext, spec: LoadSpec, name: ServerNam
     };
   } finally {
     await stopChild(server.child);
+    if (typeof quota === 'object') quota.release();
   }
 }
 

@@ -5,7 +5,7 @@
  * a load generator's hard time limit, and the medians and number formats of the tables.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 
 /** Pinning is the command prefixes that pin the server and the load generator to their CPUs. */
@@ -236,3 +236,59 @@ export function median(values: number[]): number {
 export const fmt = (n: number, digits = 2): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 export const int = (n: number): string =>
   Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a';
+
+/** CpuQuota is a CFS quota a server process was put under, released once it exited. */
+export interface CpuQuota {
+  /** What the report's header says of it. */
+  note: string;
+  /** release removes the cgroup (the process must have exited or been moved out). */
+  release(): void;
+}
+
+const QUOTA_PERIOD_US = 10_000;
+
+/**
+ * cpuQuota holds a process (all its threads) to `share` of one CPU with a CFS bandwidth quota
+ * in a cgroup of its own (cgroup v1's cpu controller or cgroup v2's cpu.max; a 10 ms period,
+ * so the throttled process runs in short slices instead of 50 ms on and 50 ms off). It needs
+ * write access to the cgroup tree (root on most machines); when that is missing it returns
+ * why, and the caller goes on unthrottled and says so.
+ */
+export function cpuQuota(pid: number, share: number): CpuQuota | string {
+  const quota = Math.max(1_000, Math.round(share * QUOTA_PERIOD_US));
+  const name = `duplex-bench-${process.pid}-${pid}`;
+  const v1 = '/sys/fs/cgroup/cpu';
+  const v2 = '/sys/fs/cgroup';
+  try {
+    let dir: string;
+    if (existsSync(`${v1}/cpu.cfs_quota_us`)) {
+      dir = `${v1}/${name}`;
+      mkdirSync(dir);
+      writeFileSync(`${dir}/cpu.cfs_period_us`, String(QUOTA_PERIOD_US));
+      writeFileSync(`${dir}/cpu.cfs_quota_us`, String(quota));
+    } else if (existsSync(`${v2}/cgroup.controllers`)) {
+      if (!readFileSync(`${v2}/cgroup.subtree_control`, 'latin1').includes('cpu'))
+        writeFileSync(`${v2}/cgroup.subtree_control`, '+cpu');
+      dir = `${v2}/${name}`;
+      mkdirSync(dir);
+      writeFileSync(`${dir}/cpu.max`, `${quota} ${QUOTA_PERIOD_US}`);
+    } else return 'no cgroup cpu controller found';
+    try {
+      writeFileSync(`${dir}/cgroup.procs`, String(pid));
+    } catch (e) {
+      rmdirSync(dir);
+      throw e;
+    }
+    return {
+      note: `${Math.round(share * 100)} % of one CPU (CFS quota ${quota} us per ${QUOTA_PERIOD_US} us)`,
+      release() {
+        try {
+          // rmdir, not rm -r: a cgroup directory is removed as a whole once it holds no process.
+          rmdirSync(dir);
+        } catch {}
+      },
+    };
+  } catch (e) {
+    return `cannot set a CPU quota: ${(e as Error).message}`;
+  }
+}

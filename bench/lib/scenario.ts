@@ -33,6 +33,8 @@ export interface BenchOptions {
   hubThreads: number;
   /** Write a V8 CPU profile of every Duplex server run into this directory. */
   cpuProf: string | undefined;
+  /** wss: the share of one CPU each TLS server is held to (1: no quota; docs/design/wss-bench.md). */
+  wssCpuShare: number;
 }
 
 /** BenchContext is what the orchestrator found out once and hands every scenario. */

@@ -13,8 +13,13 @@ export const wss: Scenario = {
   name: 'wss',
   inDefault: true,
   fds: () => 300,
-  describe: () => [
+  describe: (ctx) => [
     'wss: echo over TLS (TLS 1.3, P-256 certificate made with openssl at bench time), bench/servers/tls-echo.ts (node:https + Duplex / ws), generator bench/load.ts --tls',
+    ...(ctx.o.wssCpuShare < 1
+      ? [
+          `wss: each server held to ${Math.round(ctx.o.wssCpuShare * 100)} % of CPU 0 (CFS quota; the TLS generator costs about what a server does per message, so unthrottled the row measures the generator: docs/design/wss-bench.md; --wss-cpu-share 1 turns it off)`,
+        ]
+      : []),
   ],
   async run(ctx) {
     const files = makeCert();
@@ -32,6 +37,7 @@ export const wss: Scenario = {
         generatorArgs: ['-c', '100', '-k', '1', '-s', '32', '--text'],
         connections: 100,
         tls: { cert: files.cert, key: files.key },
+        ...(ctx.o.wssCpuShare < 1 ? { serverCpuShare: ctx.o.wssCpuShare } : {}),
       };
       const runs = await runRounds(ctx, spec);
       return {
