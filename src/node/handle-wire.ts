@@ -210,7 +210,11 @@ export function readShared(wire: HandleWire): void {
   const nread = state[K_READ]!;
   if (nread > 0) {
     const chunk = Buffer.allocUnsafe(nread);
-    sharedRead!.copy(chunk, 0, 0, nread);
+    const from = sharedRead!;
+    // A small read is copied byte by byte: Buffer#copy makes a view of the source first,
+    // which costs more than the copy for a few dozen bytes.
+    if (nread <= 64) for (let i = 0; i < nread; i++) chunk[i] = from[i]!;
+    else from.copy(chunk, 0, 0, nread);
     deliver(wire, chunk);
   } else if (nread === UV_EOF) {
     wire.receivedEnd();
