@@ -48,8 +48,10 @@ interface StreamReq {
   oncomplete: (this: StreamReq, status: number) => void;
   wire?: HandleWire;
   /** The buffers of an asynchronous writev, kept alive until libuv is done with them. */
-  chunks?: Buffer[];
+  chunks?: Buffer[] | undefined;
   callbacks?: WriteCallback[] | undefined;
+  /** The request that completed before this one: free to write with again (see #takeRequest). */
+  prev?: StreamReq | undefined;
 }
 
 /** TcpHandle is a libuv stream handle as Node exposes it: a `TCP`, or a `TLSWrap` over one. */
@@ -224,9 +226,20 @@ export function readShared(wire: HandleWire): void {
 }
 
 function afterWrite(this: StreamReq, status: number): void {
-  notify(this.callbacks, status < 0 ? uvError(status, 'write', this.error) : undefined);
-  this.wire?.written(status, this.error);
+  const wire = this.wire;
+  const callbacks = this.callbacks;
+  this.wire = undefined;
+  this.chunks = undefined;
+  this.callbacks = undefined;
+  notify(callbacks, status < 0 ? uvError(status, 'write', this.error) : undefined);
+  wire?.written(status, this.error, this);
 }
+
+/**
+ * syncSpare is a write request whose write finished at once (the kernel took every byte,
+ * so Node never attached its C++ side to it): any wire may write with it next.
+ */
+let syncSpare: StreamReq | undefined;
 
 function afterShutdown(this: StreamReq, status: number): void {
   this.wire?.shutDown(status);
@@ -264,6 +277,12 @@ export class HandleWire implements Wire {
   #destroyed = false;
   #paused = false;
   #needDrain = false;
+  /**
+   * The write request that completed last; its `prev`, the one before it, is free to write
+   * with again (#takeRequest). Requests are reused rather than made per write: creating one
+   * costs an API object instantiation in V8.
+   */
+  #lastReq: StreamReq | undefined;
 
   constructor(handle: TcpHandle, listener: WireListener, release?: (done: () => void) => void) {
     this.#handle = handle;
@@ -332,9 +351,8 @@ export class HandleWire implements Wire {
       const callbacks = takeCallbacks(this);
       this.#queue = [];
       this.#queued = 0;
-      const req = new io!.stream.WriteWrap();
+      const req = this.#takeRequest();
       req.handle = this.#handle;
-      req.oncomplete = afterWrite;
       const err =
         chunks.length === 1
           ? this.#handle.writeBuffer(req, chunks[0]!)
@@ -355,13 +373,45 @@ export class HandleWire implements Wire {
         this.#inflightChunks = chunks.length;
         return;
       }
+      syncSpare = req;
       notify(callbacks, undefined);
     }
     this.#afterFlushed();
   }
 
-  /** written completes an asynchronous write (afterWrite). */
-  written(status: number, reason?: string): void {
+  /**
+   * #takeRequest returns a write request to write with. Node attaches a C++ write request to
+   * the JavaScript one for an asynchronous write and detaches it only after the completion
+   * callback (afterWrite) has returned, and attaching twice aborts the process; so the
+   * request that completed last is never reused, only the one that completed before it (its
+   * completion is over: one write is in flight at a time), or one whose write finished at
+   * once (never attached).
+   */
+  #takeRequest(): StreamReq {
+    const last = this.#lastReq;
+    const prev = last?.prev;
+    if (prev !== undefined) {
+      last!.prev = undefined;
+      return prev;
+    }
+    const spare = syncSpare;
+    if (spare !== undefined) {
+      syncSpare = undefined;
+      return spare;
+    }
+    const req = new io!.stream.WriteWrap();
+    req.oncomplete = afterWrite;
+    return req;
+  }
+
+  /** written completes an asynchronous write (afterWrite); `req` was its request. */
+  written(status: number, reason?: string, req?: StreamReq): void {
+    if (status >= 0 && req !== undefined) {
+      const last = this.#lastReq;
+      if (last !== undefined) last.prev = undefined;
+      req.prev = last;
+      this.#lastReq = req;
+    }
     this.#writing = false;
     this.#inflight = 0;
     this.#inflightChunks = 0;
