@@ -48,14 +48,18 @@ interface StreamReq {
   oncomplete: (this: StreamReq, status: number) => void;
   wire?: HandleWire;
   /** The buffers of an asynchronous writev, kept alive until libuv is done with them. */
-  chunks?: Buffer[];
+  chunks?: Buffer[] | undefined;
   callbacks?: WriteCallback[] | undefined;
+  /** The request that completed before this one: free to write with again (see #takeRequest). */
+  prev?: StreamReq | undefined;
 }
 
 /** TcpHandle is a libuv stream handle as Node exposes it: a `TCP`, or a `TLSWrap` over one. */
 export interface TcpHandle {
   readStart(): number;
   readStop(): number;
+  /** Reads land in this buffer from now on, and `onread` gets no buffer (StreamBase::UseUserBuffer). */
+  useUserBuffer(buffer: Buffer): void;
   writeBuffer(req: StreamReq, data: Buffer): number;
   writev(req: StreamReq, chunks: Buffer[], allBuffers: boolean): number;
   shutdown(req: StreamReq): number;
@@ -91,7 +95,16 @@ export interface HandleIo {
 }
 
 /** HANDLE_METHODS are the stream handle methods a HandleWire calls. */
-const HANDLE_METHODS = ['readStart', 'readStop', 'writeBuffer', 'writev', 'shutdown', 'close', 'setNoDelay'];
+const HANDLE_METHODS = [
+  'readStart',
+  'readStop',
+  'useUserBuffer',
+  'writeBuffer',
+  'writev',
+  'shutdown',
+  'close',
+  'setNoDelay',
+];
 
 /** loadTlsWrap returns Node's TLSWrap class when it has every method a HandleWire calls. */
 function loadTlsWrap(binding: (name: string) => Record<string, unknown>): (new () => unknown) | undefined {
@@ -171,10 +184,62 @@ export function onHandleRead(this: TcpHandle, buffer: ArrayBuffer | undefined): 
   }
 }
 
-function afterWrite(this: StreamReq, status: number): void {
-  notify(this.callbacks, status < 0 ? uvError(status, 'write', this.error) : undefined);
-  this.wire?.written(status, this.error);
+/**
+ * SHARED_READ_SIZE is the size of the one read buffer every TLS wire reads into: a TLS
+ * record's plaintext is at most 16 KiB, and the TLSWrap hands over at most 16 KiB per read.
+ */
+const SHARED_READ_SIZE = 16 * 1024;
+let sharedRead: Buffer | undefined;
+
+/**
+ * useSharedReadBuffer makes a TLSWrap decrypt into one buffer shared by every TLS wire
+ * (StreamBase::UseUserBuffer), instead of Node allocating a backing store and an
+ * ArrayBuffer per read (malloc, the ArrayBuffer, its free and sweep: about 1 us of a
+ * 32-byte TLS echo). The bytes are copied out before the read callback returns
+ * (readShared), since the next read of any TLS connection overwrites them; small reads
+ * land in Node's Buffer pool.
+ */
+export function useSharedReadBuffer(handle: TcpHandle): void {
+  sharedRead ??= Buffer.allocUnsafeSlow(SHARED_READ_SIZE);
+  handle.useUserBuffer(sharedRead);
 }
+
+/**
+ * readShared is the read callback of a handle that reads into the shared buffer (a TLS
+ * wire's closure calls it with its wire): the bytes are copied out and delivered.
+ */
+export function readShared(wire: HandleWire): void {
+  const nread = state[K_READ]!;
+  if (nread > 0) {
+    const chunk = Buffer.allocUnsafe(nread);
+    const from = sharedRead!;
+    // A small read is copied byte by byte: Buffer#copy makes a view of the source first,
+    // which costs more than the copy for a few dozen bytes.
+    if (nread <= 64) for (let i = 0; i < nread; i++) chunk[i] = from[i]!;
+    else from.copy(chunk, 0, 0, nread);
+    deliver(wire, chunk);
+  } else if (nread === UV_EOF) {
+    wire.receivedEnd();
+  } else if (nread < 0) {
+    wire.fail(uvError(nread, 'read'));
+  }
+}
+
+function afterWrite(this: StreamReq, status: number): void {
+  const wire = this.wire;
+  const callbacks = this.callbacks;
+  this.wire = undefined;
+  this.chunks = undefined;
+  this.callbacks = undefined;
+  notify(callbacks, status < 0 ? uvError(status, 'write', this.error) : undefined);
+  wire?.written(status, this.error, this);
+}
+
+/**
+ * syncSpare is a write request whose write finished at once (the kernel took every byte,
+ * so Node never attached its C++ side to it): any wire may write with it next.
+ */
+let syncSpare: StreamReq | undefined;
 
 function afterShutdown(this: StreamReq, status: number): void {
   this.wire?.shutDown(status);
@@ -252,6 +317,12 @@ export class HandleWire implements Wire {
   get #needDrain(): boolean {
     return (this.#flags & NEED_DRAIN) !== 0;
   }
+  /**
+   * The write request that completed last; its `prev`, the one before it, is free to write
+   * with again (#takeRequest). Requests are reused rather than made per write: creating one
+   * costs an API object instantiation in V8.
+   */
+  #lastReq: StreamReq | undefined;
 
   constructor(handle: TcpHandle, listener: WireListener, release?: (done: () => void) => void) {
     this.#handle = handle;
@@ -264,9 +335,9 @@ export class HandleWire implements Wire {
    * tick: the application attaches its listeners after the constructor returns, and a
    * read callback cannot come before that tick.
    */
-  start(early: Buffer | undefined): void {
+  start(early: Buffer | undefined, onread: TcpHandle['onread'] = onHandleRead): void {
     this.#handle[wireOf] = this;
-    this.#handle.onread = onHandleRead;
+    this.#handle.onread = onread;
     this.#handle.setNoDelay(true);
     this.#handle.readStart();
     if (early && early.length > 0) process.nextTick(deliver, this, early);
@@ -323,9 +394,8 @@ export class HandleWire implements Wire {
       const callbacks = takeCallbacks(this);
       this.#queue = undefined;
       this.#queued = 0;
-      const req = new io!.stream.WriteWrap();
+      const req = this.#takeRequest();
       req.handle = this.#handle;
-      req.oncomplete = afterWrite;
       const err =
         chunks.length === 1
           ? this.#handle.writeBuffer(req, chunks[0]!)
@@ -346,13 +416,45 @@ export class HandleWire implements Wire {
         this.#inflightChunks = chunks.length;
         return;
       }
+      syncSpare = req;
       notify(callbacks, undefined);
     }
     this.#afterFlushed();
   }
 
-  /** written completes an asynchronous write (afterWrite). */
-  written(status: number, reason?: string): void {
+  /**
+   * #takeRequest returns a write request to write with. Node attaches a C++ write request to
+   * the JavaScript one for an asynchronous write and detaches it only after the completion
+   * callback (afterWrite) has returned, and attaching twice aborts the process; so the
+   * request that completed last is never reused, only the one that completed before it (its
+   * completion is over: one write is in flight at a time), or one whose write finished at
+   * once (never attached).
+   */
+  #takeRequest(): StreamReq {
+    const last = this.#lastReq;
+    const prev = last?.prev;
+    if (prev !== undefined) {
+      last!.prev = undefined;
+      return prev;
+    }
+    const spare = syncSpare;
+    if (spare !== undefined) {
+      syncSpare = undefined;
+      return spare;
+    }
+    const req = new io!.stream.WriteWrap();
+    req.oncomplete = afterWrite;
+    return req;
+  }
+
+  /** written completes an asynchronous write (afterWrite); `req` was its request. */
+  written(status: number, reason?: string, req?: StreamReq): void {
+    if (status >= 0 && req !== undefined) {
+      const last = this.#lastReq;
+      if (last !== undefined) last.prev = undefined;
+      req.prev = last;
+      this.#lastReq = req;
+    }
     this.#flags &= ~WRITING;
     this.#inflight = 0;
     this.#inflightChunks = 0;

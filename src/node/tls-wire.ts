@@ -1,6 +1,13 @@
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { HandleWire, handleIo, onHandleRead, type TcpHandle, wireOf } from './handle-wire.js';
+import {
+  HandleWire,
+  handleIo,
+  readShared,
+  type TcpHandle,
+  useSharedReadBuffer,
+  wireOf,
+} from './handle-wire.js';
 import type { WireListener } from './wire.js';
 
 /**
@@ -80,15 +87,20 @@ export function adoptTls(
     if (onClosed) onClosed();
     else wire.destroy();
   });
-  // From here on the TLSWrap's reads come to the wire, not to the socket's Readable.
+  // From here on the TLSWrap's reads come to the wire, not to the socket's Readable: into
+  // the buffer all TLS wires share, through a closure of this wire (a TLS connection holds
+  // tens of KB in OpenSSL; the closure saves a keyed lookup per read on handles whose
+  // shapes vary).
+  const onread = (): void => readShared(wire);
   handle[wireOf] = wire;
-  handle.onread = onHandleRead;
+  handle.onread = onread;
+  useSharedReadBuffer(handle);
   const held = tls.readableLength > 0 ? (tls.read(tls.readableLength) as Buffer | null) : null;
   tls[wireOfSocket] = wire;
   tls.on('error', socketError);
   tls.setTimeout(0);
   const early =
     held && held.length > 0 ? (head && head.length > 0 ? Buffer.concat([head, held]) : held) : head;
-  wire.start(early);
+  wire.start(early, onread);
   return wire;
 }

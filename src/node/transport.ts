@@ -493,10 +493,18 @@ export class Transport implements WireListener {
   }
 
   #handle(result: ReceiveResult): void {
-    const closing = result.events.some((e) => e.type === 'close' || e.type === 'error');
+    const events = result.events;
+    let closing = false;
+    for (let i = 0; i < events.length; i++) {
+      const type = events[i]!.type;
+      if (type === 'close' || type === 'error') {
+        closing = true;
+        break;
+      }
+    }
     if (closing) this.#write(result.output);
     else if (result.output.length > 0) this.#autoPong(result.output);
-    for (const event of result.events) {
+    for (const event of events) {
       if (this.#terminated) break;
       switch (event.type) {
         case 'message':
