@@ -405,19 +405,21 @@ let unaligned = 0;
 
 function table(cells: Cell[]): string {
   const lines = [
-    '| server | message | pairs | wsload msgs/s | duplex bench msgs/s | bench / wsload (median of pairs) | range of pairs | within 10 %? | p50 wsload / bench | p99 wsload / bench | client CPU wsload / bench | client CPU per message wsload / bench | server CPU wsload / bench | server CPU per message wsload / bench | tool CPU idle wsload / bench | side by side: bench / wsload (median, range) | errors |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| server | message | pairs | wsload msgs/s | duplex bench msgs/s | one after the other: bench / wsload (median of pairs) | range of pairs | one after the other within 10 %? | p50 wsload / bench | p99 wsload / bench | client CPU wsload / bench | client CPU per message wsload / bench | server CPU wsload / bench | server CPU per message wsload / bench | tool CPU idle wsload / bench | side by side: bench / wsload (median, range) | side by side within 10 %? | errors |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const c of cells) {
     const m = (runs: Run[], k: keyof Run) => median(runs.map((r) => r[k]));
     const ms = (us: number) => `${fmt(us / 1000, 1)}`;
     const x = median(c.ratios);
-    const ok = Number.isFinite(x) ? (Math.abs(x - 1) <= 0.1 ? 'yes' : '**no**') : 'n/a';
+    const within = (r: number) => (Number.isFinite(r) ? (Math.abs(r - 1) <= 0.1 ? 'yes' : '**no**') : 'n/a');
+    const ok = within(x);
+    const together = median(c.together);
     const errors = [...c.wsload, ...c.bench].reduce((n, r) => n + r.errors, 0);
     const per = (runs: Run[], k: 'clientCpu' | 'serverCpu') =>
       fmt(median(runs.map((r) => ((r[k] / 100) * 1e6) / r.msgs)), 1);
     lines.push(
-      `| ${c.server === 'duplex' ? 'duplex echo' : 'ws 8'} | ${c.size >= 1024 ? `${c.size / 1024} KiB binary` : `${c.size} B text`} | ${c.ratios.length} | ${int(m(c.wsload, 'msgs'))} | ${int(m(c.bench, 'msgs'))} | **${fmt(x)}** | ${fmt(Math.min(...c.ratios))}-${fmt(Math.max(...c.ratios))} | ${ok} | ${ms(m(c.wsload, 'p50'))} / ${ms(m(c.bench, 'p50'))} ms | ${ms(m(c.wsload, 'p99'))} / ${ms(m(c.bench, 'p99'))} ms | ${int(m(c.wsload, 'clientCpu'))} / ${int(m(c.bench, 'clientCpu'))} % | ${per(c.wsload, 'clientCpu')} / ${per(c.bench, 'clientCpu')} us | ${int(m(c.wsload, 'serverCpu'))} / ${int(m(c.bench, 'serverCpu'))} % | ${per(c.wsload, 'serverCpu')} / ${per(c.bench, 'serverCpu')} us | ${int(m(c.wsload, 'toolCpuIdle'))} / ${int(m(c.bench, 'toolCpuIdle'))} % | ${c.together.length ? `${fmt(median(c.together))} (${fmt(Math.min(...c.together))}-${fmt(Math.max(...c.together))})` : 'n/a'} | ${errors} |`,
+      `| ${c.server === 'duplex' ? 'duplex echo' : 'ws 8'} | ${c.size >= 1024 ? `${c.size / 1024} KiB binary` : `${c.size} B text`} | ${c.ratios.length} | ${int(m(c.wsload, 'msgs'))} | ${int(m(c.bench, 'msgs'))} | **${fmt(x)}** | ${fmt(Math.min(...c.ratios))}-${fmt(Math.max(...c.ratios))} | ${ok} | ${ms(m(c.wsload, 'p50'))} / ${ms(m(c.bench, 'p50'))} ms | ${ms(m(c.wsload, 'p99'))} / ${ms(m(c.bench, 'p99'))} ms | ${int(m(c.wsload, 'clientCpu'))} / ${int(m(c.bench, 'clientCpu'))} % | ${per(c.wsload, 'clientCpu')} / ${per(c.bench, 'clientCpu')} us | ${int(m(c.wsload, 'serverCpu'))} / ${int(m(c.bench, 'serverCpu'))} % | ${per(c.wsload, 'serverCpu')} / ${per(c.bench, 'serverCpu')} us | ${int(m(c.wsload, 'toolCpuIdle'))} / ${int(m(c.bench, 'toolCpuIdle'))} % | ${c.together.length ? `${fmt(together)} (${fmt(Math.min(...c.together))}-${fmt(Math.max(...c.together))})` : 'n/a'} | ${c.together.length ? within(together) : 'n/a'} | ${errors} |`,
     );
   }
   return lines.join('\n');
