@@ -11,7 +11,7 @@ import {
 import type { Extension } from './extension.js';
 import { type Frame, MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
 import { FrameParser } from './frame-parser.js';
-import { SMALL_STRING_LIMIT, serializeFrame, serializeSmallString } from './frame-serializer.js';
+import { serializeFrame } from './frame-serializer.js';
 import { MessageBuffer } from './message-buffer.js';
 import { isValidUtf8, Utf8Validator } from './utf8.js';
 
@@ -643,13 +643,6 @@ export class Connection {
   sendData(data: string | Uint8Array, binary: boolean): Buffer[] | Promise<Buffer[]> {
     this.assertOpen();
     const opcode = binary ? Opcode.BINARY : Opcode.TEXT;
-    if (
-      typeof data === 'string' &&
-      data.length <= SMALL_STRING_LIMIT &&
-      this.maskKey === undefined &&
-      this.extensions.length === 0
-    )
-      return serializeSmallString(opcode, data);
     const payload = toBuffer(data);
     const only = this.extensions.length === 1 ? this.extensions[0] : undefined;
     if (only?.encodeMessageAsync === undefined) return this.encode(opcode, payload);

@@ -67,25 +67,3 @@ export function serializeFrame(opts: SerializeOptions): Buffer[] {
   const body = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, length);
   return [header, body];
 }
-
-/** Strings up to this many UTF-16 units encode to at most 3 bytes each, under COALESCE_LIMIT. */
-export const SMALL_STRING_LIMIT = Math.floor(COALESCE_LIMIT / 3);
-
-/**
- * serializeSmallString is serializeFrame for an unmasked frame (a server's) whose payload is
- * a short string (at most SMALL_STRING_LIMIT units): the string is encoded straight behind
- * the header, so a small text message costs one buffer instead of the payload's and the frame's.
- */
-export function serializeSmallString(opcode: number, text: string): Buffer[] {
-  const length = Buffer.byteLength(text, 'utf8');
-  const off = length < 126 ? 2 : 4;
-  const out = Buffer.allocUnsafe(off + length);
-  out[0] = 0x80 | opcode;
-  if (length < 126) out[1] = length;
-  else {
-    out[1] = 126;
-    out.writeUInt16BE(length, 2);
-  }
-  out.write(text, off, 'utf8');
-  return [out];
-}
