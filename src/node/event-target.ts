@@ -24,6 +24,15 @@ export interface ListenerOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * EventMaker builds a per-message event (for addEventListener listeners) and the arguments
+ * of `on` listeners, each only when a listener of that kind is called (see fireFrom).
+ */
+export interface EventMaker {
+  makeEvent(): WebSocketEvent;
+  makeArgs(): readonly unknown[];
+}
+
 type Listener<E> = ((event: E) => void) | { handleEvent(event: E): void };
 type AnyListener = Listener<never>;
 
@@ -274,7 +283,7 @@ export class WebSocketEventTarget {
    * the event as their one argument.
    */
   dispatchEvent(event: WebSocketEvent | { type: string }): boolean {
-    return this.#dispatch(event.type, event, undefined);
+    return this.#dispatch(event.type, event, undefined, undefined);
   }
 
   /**
@@ -287,13 +296,23 @@ export class WebSocketEventTarget {
     event: (() => WebSocketEvent) | undefined,
     args: (() => readonly unknown[]) | undefined,
   ): void {
-    if (this.#entries !== undefined) this.#dispatch(type, event, args);
+    if (this.#entries !== undefined) this.#dispatch(type, event, args, undefined);
+  }
+
+  /**
+   * fireFrom is fire for the per-message events (`message`, `ping`, `pong`): `maker` builds
+   * the event and the `on` arguments when a listener needs them, so a message costs no
+   * closures (the maker is an object the connection already has).
+   */
+  protected fireFrom(type: string, maker: EventMaker): void {
+    if (this.#entries !== undefined) this.#dispatch(type, undefined, undefined, maker);
   }
 
   #dispatch(
     type: string,
     source: WebSocketEvent | { type: string } | (() => WebSocketEvent) | undefined,
     makeArgs: (() => readonly unknown[]) | undefined,
+    maker: EventMaker | undefined,
   ): boolean {
     let event = typeof source === 'function' ? undefined : source;
     let own = event instanceof WebSocketEvent ? event : undefined;
@@ -309,7 +328,8 @@ export class WebSocketEventTarget {
         if ((entry.flags & REMOVED) !== 0 || entry.type !== type) continue;
         if ((entry.flags & EMITTER) !== 0) {
           if (args === undefined) {
-            if (makeArgs) args = makeArgs();
+            if (maker) args = maker.makeArgs();
+            else if (makeArgs) args = makeArgs();
             else if (event !== undefined || typeof source !== 'function') args = event ? [event] : [];
             else {
               event = own = this.#begin(source());
@@ -321,8 +341,9 @@ export class WebSocketEventTarget {
           continue;
         }
         if (event === undefined) {
-          if (typeof source !== 'function') continue;
-          event = own = this.#begin(source());
+          if (maker) event = own = this.#begin(maker.makeEvent());
+          else if (typeof source !== 'function') continue;
+          else event = own = this.#begin(source());
         }
         if ((entry.flags & ONCE) !== 0)
           this.#remove(entry.type, entry.callback, (entry.flags & CAPTURE) !== 0);

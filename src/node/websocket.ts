@@ -13,7 +13,7 @@ import type { PreparedMessage } from './broadcast.js';
 import { parseWebSocketUrl, startClientHandshake } from './client-handshake.js';
 import type { EmitterListener, WebSocketEmitterEvents } from './emitter-events.js';
 import { ConnectionClosedError } from './errors.js';
-import { type WebSocketData, WebSocketEventTarget } from './event-target.js';
+import { type EventMaker, type WebSocketData, WebSocketEventTarget } from './event-target.js';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './events.js';
 import { MessageQueue } from './message-queue.js';
 import { type ResolvedSocketOptions, resolveClientOptions, type WebSocketOptions } from './options.js';
@@ -571,43 +571,26 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       const ws = this.#ws;
       const listening = ws.hasListeners('message');
       let value: WebSocketData | undefined;
-      const decoded = (): WebSocketData => {
-        value ??= binary ? ws.#binary(data) : data.toString('utf8');
-        return value;
-      };
-      if (ws.#iterating) ws.#queue?.push(decoded(), data.length);
-      else if (ws.#keepForLoop) {
+      if (ws.#iterating) {
+        value = binary ? ws.#binary(data) : data.toString('utf8');
+        ws.#queue?.push(value, data.length);
+      } else if (ws.#keepForLoop) {
         if (listening) ws.#dropUnclaimed();
         else {
+          value = binary ? ws.#binary(data) : data.toString('utf8');
           ws.#queue ??= ws.#newQueue();
-          ws.#queue.push(decoded(), data.length);
+          ws.#queue.push(value, data.length);
         }
       }
-      if (listening)
-        ws.fire(
-          'message',
-          () => new MessageEvent('message', { data: decoded() }),
-          // ws's listeners get text as a Buffer too, and binary as binaryType says.
-          () => [binary ? decoded() : data, binary],
-        );
+      if (listening) WebSocket.#made.fire(ws, 'message', data, binary, value);
     }
     onPing(data: Buffer): void {
       const ws = this.#ws;
-      if (ws.hasListeners('ping'))
-        ws.fire(
-          'ping',
-          () => new MessageEvent('ping', { data }),
-          () => [data],
-        );
+      if (ws.hasListeners('ping')) WebSocket.#made.fire(ws, 'ping', data, true, data);
     }
     onPong(data: Buffer): void {
       const ws = this.#ws;
-      if (ws.hasListeners('pong'))
-        ws.fire(
-          'pong',
-          () => new MessageEvent('pong', { data }),
-          () => [data],
-        );
+      if (ws.hasListeners('pong')) WebSocket.#made.fire(ws, 'pong', data, true, data);
     }
     onError(error: unknown): void {
       this.#ws.#error = error;
@@ -626,6 +609,53 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
       this.#ws.#closed(code, reason, wasClean);
     }
   };
+
+  /**
+   * #made builds the `message`, `ping` and `pong` events (and the `on` arguments) of every
+   * socket, only when a listener needs them: one object for the process, whose fields hold
+   * the message being dispatched (saved and restored around each dispatch, so that a
+   * listener that causes another event meanwhile changes nothing), instead of three
+   * closures per message. The decoded value is made once and shared by the loop, the event
+   * and the `on` listeners, as before.
+   */
+  static readonly #made = new (class MessageMaker implements EventMaker {
+    ws: WebSocket | undefined;
+    type = '';
+    data: Buffer = Buffer.alloc(0);
+    binary = false;
+    value: WebSocketData | undefined;
+
+    fire(ws: WebSocket, type: string, data: Buffer, binary: boolean, value: WebSocketData | undefined): void {
+      const { ws: ws0, type: type0, data: data0, binary: binary0, value: value0 } = this;
+      this.ws = ws;
+      this.type = type;
+      this.data = data;
+      this.binary = binary;
+      this.value = value;
+      try {
+        ws.fireFrom(type, this);
+      } finally {
+        this.ws = ws0;
+        this.type = type0;
+        this.data = data0;
+        this.binary = binary0;
+        this.value = value0;
+      }
+    }
+    #decoded(): WebSocketData {
+      this.value ??= this.binary ? this.ws!.#binary(this.data) : this.data.toString('utf8');
+      return this.value;
+    }
+    makeEvent(): WebSocketEvent {
+      return new MessageEvent(this.type, { data: this.#decoded() });
+    }
+    makeArgs(): readonly unknown[] {
+      // ws's listeners get text as a Buffer too, and binary as binaryType says; ping and
+      // pong listeners get the payload alone.
+      if (this.type !== 'message') return [this.data];
+      return [this.binary ? this.#decoded() : this.data, this.binary];
+    }
+  })();
 
   #binary(data: Buffer): WebSocketData {
     if (this.#binaryType === 'nodebuffer') return data;
