@@ -110,7 +110,6 @@ function parseArgs(argv: string[]): LoadOptions {
     );
   }
   requireLoopback('load', o.host);
-  if (o.tls && o.raw) throw new Error('load: --tls and --raw do not go together');
   if (o.mode === 'broadcast' && o.size < 24) throw new Error('load: --broadcast needs --size >= 24');
   if (o.mode !== 'echo') o.threads = 1;
   o.threads = Math.max(1, Math.min(o.threads, o.connections));

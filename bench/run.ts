@@ -7,7 +7,7 @@
  *
  *   npm run bench -- [--quick] [--scenarios echo-32,echo-16k,echo-1m,idle,broadcast,wss,micro]
  *                    [--duration S] [--warmup S] [--rounds N] [--generator node|wsload]
- *                    [--servers duplex,ws,raw,raw-batched,bun] [--idle-connections N]
+ *                    [--servers duplex,duplex-whatwg,ws,raw,raw-batched,raw-handle,bun] [--idle-connections N]
  *                    [--subscribers N] [--cpu-prof DIR] [--wss-cpu-share S] [--json FILE]
  *   npm run bench -- --scenarios churn [--duration S] [--churn-connections N]
  *   npm run bench:hub   (--scenarios hub-room,hub-rooms,hub-idle [--rooms R]
@@ -54,7 +54,7 @@ const SCENARIOS: Scenario[] = [
   micro,
 ];
 const byName = new Map(SCENARIOS.map((s) => [s.name, s]));
-const SERVERS: ServerName[] = ['duplex', 'ws', 'raw', 'raw-batched', 'bun'];
+const SERVERS: ServerName[] = ['duplex', 'duplex-whatwg', 'ws', 'raw', 'raw-batched', 'raw-handle', 'bun'];
 
 interface Options extends BenchOptions {
   scenarios: Scenario[];
@@ -76,7 +76,7 @@ function parseOptions(argv: string[]): Options {
     roundsGiven: false,
     churnConnections: 1000,
     generator: 'node',
-    servers: ['duplex', 'ws', 'raw', 'raw-batched'],
+    servers: ['duplex', 'duplex-whatwg', 'ws', 'raw', 'raw-batched', 'raw-handle'],
     serversGiven: false,
     idleConnections: quick ? 1000 : 10_000,
     subscribers: quick ? 200 : 1000,

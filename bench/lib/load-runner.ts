@@ -62,18 +62,27 @@ export interface LoadSpec {
 /** SERVER_LABEL is how the tables name each server. */
 export const SERVER_LABEL: Record<ServerName, string> = {
   duplex: 'Duplex',
+  'duplex-whatwg': 'Duplex, WHATWG handler (addEventListener, event.data decoded to a string)',
   ws: 'ws 8',
   raw: 'raw node:net (no WebSocket)',
   'raw-batched': 'raw node:net, writes batched per turn',
+  'raw-handle': 'raw TLSWrap handle (no WebSocket, no TLSSocket streams)',
   bun: 'Bun',
+};
+
+/** TLS_LABEL names the floors of the TLS row, whose raw server is node:tls. */
+const TLS_LABEL: Partial<Record<ServerName, string>> = {
+  raw: 'raw node:tls socket (no WebSocket)',
 };
 
 /** SHORT names each server in the ratio table's `compared` column. */
 const SHORT: Record<ServerName, string> = {
   duplex: 'Duplex',
+  'duplex-whatwg': 'Duplex WHATWG',
   ws: 'ws 8',
   raw: 'raw',
   'raw-batched': 'raw batched',
+  'raw-handle': 'raw handle',
   bun: 'Bun',
 };
 
@@ -88,9 +97,16 @@ function serverArgs(ctx: BenchContext, spec: LoadSpec, name: ServerName): string
   if (spec.unit === 'B/conn') node.push('--import', ctx.memoryPreload);
   if (name === 'duplex' && ctx.o.cpuProf) node.push('--cpu-prof', '--cpu-prof-dir', ctx.o.cpuProf);
   if (spec.tls) {
-    if (name !== 'duplex' && name !== 'ws') throw new Error(`bench: no TLS server for ${name}`);
     const { cert, key } = spec.tls;
+    if (name === 'raw' || name === 'raw-handle') {
+      const script = path.join(ctx.dir, 'servers', 'raw.js');
+      const handle = name === 'raw-handle' ? ['--handle'] : [];
+      return [...node, script, 'echo', '--cert', cert, '--key', key, ...handle, '--port', '0'];
+    }
     const script = path.join(ctx.dir, 'servers', 'tls-echo.js');
+    if (name === 'duplex-whatwg')
+      return [...node, script, 'duplex', '--whatwg', '--cert', cert, '--key', key, '--port', '0'];
+    if (name !== 'duplex' && name !== 'ws') throw new Error(`bench: no TLS server for ${name}`);
     return [...node, script, name, '--cert', cert, '--key', key, '--port', '0'];
   }
   if (name === 'duplex') {
@@ -118,7 +134,7 @@ export async function runOnce(ctx: BenchContext, spec: LoadSpec, name: ServerNam
   const quota = spec.serverCpuShare ? cpuQuota(server.pid, spec.serverCpuShare) : undefined;
   if (typeof quota === 'string') ctx.log(`bench: ${spec.name}: ${name} runs without its CPU quota: ${quota}`);
   try {
-    const raw = name === 'raw' || name === 'raw-batched';
+    const raw = name === 'raw' || name === 'raw-batched' || name === 'raw-handle';
     const settle = o.quick ? 1 : 2;
     // wsload speaks no TLS: the wss scenario always runs the repository's generator.
     const wsload = spec.tls ? undefined : ctx.wsload;
@@ -305,7 +321,7 @@ export function ratioRows(
   for (const s of Object.keys(runs) as ServerName[]) {
     if (s === 'duplex' || s === 'ws') continue;
     rows.push({
-      measure: `same: ${SERVER_LABEL[s]}`,
+      measure: `same: ${(spec.tls && TLS_LABEL[s]) || SERVER_LABEL[s]}`,
       compared: `${SHORT[s]} ${versus}`,
       peer: figure(ws, spec.unit),
       subject: figure(runs[s], spec.unit),

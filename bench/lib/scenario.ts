@@ -9,7 +9,7 @@ import type { FdLimits, Pinning } from './proc.js';
 import type { ScenarioReport } from './report.js';
 
 /** ServerName is a server of the WebSocket scenarios (echo, idle, broadcast, wss). */
-export type ServerName = 'duplex' | 'ws' | 'raw' | 'raw-batched' | 'bun';
+export type ServerName = 'duplex' | 'duplex-whatwg' | 'ws' | 'raw' | 'raw-batched' | 'raw-handle' | 'bun';
 
 /** BenchOptions are the orchestrator's flags, as the scenarios read them. */
 export interface BenchOptions {

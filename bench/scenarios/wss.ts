@@ -3,7 +3,11 @@
  * ws 8, both on node:https with one certificate made at bench time (bench/lib/cert.ts), driven
  * by bench/load.ts --tls (wsload speaks no TLS). TLS connections take Duplex's TLS handle
  * path (the TLSWrap driven directly, src/node/tls-wire.ts), not the TCP handle path of plain
- * connections, so this is its own row. Target: Duplex >= 1.2x ws.
+ * connections, so this is its own row. Target: Duplex >= 1.2x ws. Duplex and ws run the same
+ * handler source (ws's `on('message', (data, isBinary) => ...)`); Duplex's WHATWG handler
+ * (`event.data`, text as a string) is a second figure. Two floors show what is left for any
+ * library: a raw node:tls socket echoing bytes (what a library on the TLSSocket stream pays
+ * at least, as ws does) and a raw TLSWrap handle echo (the floor of Duplex's TLS path).
  */
 import { makeCert } from '../lib/cert.js';
 import { detail, type LoadSpec, ratioRows, runRounds } from '../lib/load-runner.js';
@@ -14,7 +18,7 @@ export const wss: Scenario = {
   inDefault: true,
   fds: () => 300,
   describe: (ctx) => [
-    'wss: echo over TLS (TLS 1.3, P-256 certificate made with openssl at bench time), bench/servers/tls-echo.ts (node:https + Duplex / ws), generator bench/load.ts --tls',
+    "wss: echo over TLS (TLS 1.3, P-256 certificate made with openssl at bench time), bench/servers/tls-echo.ts (node:https + Duplex / ws, both with the handler `ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }))`; Duplex WHATWG: `addEventListener('message', (e) => ws.send(e.data))`), floors bench/servers/raw.ts --cert (node:tls socket; --handle: TLSWrap), generator bench/load.ts --tls",
     ...(ctx.o.wssCpuShare < 1
       ? [
           `wss: each server held to ${Math.round(ctx.o.wssCpuShare * 100)} % of CPU 0 (CFS quota; the TLS generator costs about what a server does per message, so unthrottled the row measures the generator: docs/design/wss-bench.md; --wss-cpu-share 1 turns it off)`,
@@ -32,7 +36,7 @@ export const wss: Scenario = {
         name: 'wss',
         title: 'echo over TLS (wss), 100 connections, 32 B text',
         unit: 'msg/s',
-        servers: ['duplex', 'ws'],
+        servers: ['duplex', 'duplex-whatwg', 'ws', 'raw', 'raw-handle'],
         serverMode: 'echo',
         generatorArgs: ['-c', '100', '-k', '1', '-s', '32', '--text'],
         connections: 100,

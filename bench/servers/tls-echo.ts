@@ -1,8 +1,12 @@
 /**
  * The echo servers of the `wss` scenario: echo over TLS, Duplex beside ws 8, both on a
  * node:https server with the same certificate (made at bench time, bench/lib/cert.ts), no
- * permessage-deflate, each message sent back with its type.
- *   node build/bench/servers/tls-echo.js duplex|ws --cert FILE --key FILE [--port P]
+ * permessage-deflate, each message sent back with its type. Both run the same handler, ws's
+ * `ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }))` (Duplex is a
+ * drop-in for it); `duplex --whatwg` runs Duplex's WHATWG form instead
+ * (`addEventListener('message', (e) => ws.send(e.data))`, text decoded to a string and
+ * encoded back), the row's second Duplex figure.
+ *   node build/bench/servers/tls-echo.js duplex|ws --cert FILE --key FILE [--port P] [--whatwg]
  * A TLS connection takes Duplex's TLS handle path (src/node/tls-wire.ts: its TLSWrap driven
  * directly after the upgrade), so this row measures that path (DUPLEX_STREAM_IO=1 in the
  * server's environment measures the stream path instead). Ready line as `duplex echo` but with the scheme:
@@ -37,9 +41,14 @@ const server = https.createServer(
 let closeAll: () => void;
 if (which === 'duplex') {
   const wss = new WebSocketServer({ server, perMessageDeflate: false, dangerouslyAllowAnyOrigin: true });
-  wss.on('connection', (ws) => {
-    ws.addEventListener('message', (event) => ws.send(event.data));
-  });
+  if (process.argv.includes('--whatwg'))
+    wss.on('connection', (ws) => {
+      ws.addEventListener('message', (event) => ws.send(event.data));
+    });
+  else
+    wss.on('connection', (ws) => {
+      ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    });
   closeAll = () => {
     for (const client of wss.clients) client.close(1001, 'server shutting down');
   };

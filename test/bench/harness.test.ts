@@ -1,6 +1,7 @@
 /**
  * The benchmark orchestrator works end to end: its quick path (one short echo run and one
- * echo over TLS of Duplex and ws, driven by the repository's own load generator, the default)
+ * echo over TLS of Duplex and ws, with the wss row's WHATWG-handler figure and its node:tls
+ * and TLSWrap floors, driven by the repository's own load generator, the default)
  * prints the one table of ratios and the per-run table, and a short churn run prints its
  * memory table. No timing is asserted.
  */
@@ -18,7 +19,7 @@ describe('bench harness', () => {
         '--scenarios',
         'echo-32,wss',
         '--servers',
-        'duplex,ws',
+        'duplex,duplex-whatwg,ws,raw,raw-handle',
         '--duration',
         '0.5',
         '--warmup',
@@ -40,9 +41,21 @@ describe('bench harness', () => {
       /\| wss \| echo over TLS \(wss\), 100 connections, 32 B text: msg\/s \| Duplex \/ ws 8 \| [0-9,]+ msg\/s \| [0-9,]+ msg\/s \| \*\*[0-9.]+x\*\* \| >= 1\.2x \|/,
     );
     assert.match(run.stdout, /generator: bench\/load\.ts/);
-    // Every run of both servers, plain and over TLS, echoed messages and saw no error.
-    for (const scenario of ['echo-32', 'wss'])
-      for (const server of ['duplex', 'ws'])
+    // The wss row's second Duplex figure (WHATWG handler) and its two floors.
+    for (const label of [
+      'Duplex, WHATWG handler',
+      'raw node:tls socket \\(no WebSocket\\)',
+      'raw TLSWrap handle',
+    ])
+      assert.match(run.stdout, new RegExp(`\\| wss \\| same: ${label}[^|]*\\| [^|]+ / ws 8 \\|`), run.stdout);
+    // Every run of every server, plain and over TLS, echoed messages and saw no error (the raw
+    // floors' echoes are checked byte for byte by the generator as the others are).
+    const ran = {
+      'echo-32': ['duplex', 'ws', 'raw'],
+      wss: ['duplex', 'duplex-whatwg', 'ws', 'raw', 'raw-handle'],
+    };
+    for (const [scenario, servers] of Object.entries(ran))
+      for (const server of servers)
         assert.match(
           run.stdout,
           new RegExp(
