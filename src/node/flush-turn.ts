@@ -36,14 +36,17 @@ export function scheduleFlush(wire: Flushable): void {
 
 /** Reader is a wire as its read callback sees it. */
 export interface Reader {
-  received(chunk: Buffer): void;
+  received(chunk: Buffer, borrowed?: boolean): void;
 }
 
-/** deliver hands one chunk to a wire and flushes what was written meanwhile as the outermost read returns. */
-export function deliver(wire: Reader, chunk: Buffer): void {
+/**
+ * deliver hands one chunk to a wire (`borrowed`: only for the call, see WireListener#wireData)
+ * and flushes what was written meanwhile as the outermost read returns.
+ */
+export function deliver(wire: Reader, chunk: Buffer, borrowed = false): void {
   readDepth++;
   try {
-    wire.received(chunk);
+    wire.received(chunk, borrowed);
   } finally {
     if (--readDepth === 0 && turn.length > 0) flushTurn();
   }

@@ -190,6 +190,8 @@ export function onHandleRead(this: TcpHandle, buffer: ArrayBuffer | undefined): 
  */
 const SHARED_READ_SIZE = 16 * 1024;
 let sharedRead: Buffer | undefined;
+/** The last view of sharedRead handed out (reads of one size in a row reuse it). */
+let sharedView: Buffer | undefined;
 
 /**
  * useSharedReadBuffer makes a TLSWrap decrypt into one buffer shared by every TLS wire
@@ -206,18 +208,18 @@ export function useSharedReadBuffer(handle: TcpHandle): void {
 
 /**
  * readShared is the read callback of a handle that reads into the shared buffer (a TLS
- * wire's closure calls it with its wire): the bytes are copied out and delivered.
+ * wire's closure calls it with its wire): the bytes are lent to the transport
+ * (WireListener#wireData's `borrowed`), whose Connection copies out what it keeps: each
+ * payload, unmasked on the way, and an incomplete frame. A message then costs one Buffer,
+ * not a copy of the read and a view of its payload. One view of the shared buffer per
+ * read size is kept, so a read makes no Buffer of its own either.
  */
 export function readShared(wire: HandleWire): void {
   const nread = state[K_READ]!;
   if (nread > 0) {
-    const chunk = Buffer.allocUnsafe(nread);
-    const from = sharedRead!;
-    // A small read is copied byte by byte: Buffer#copy makes a view of the source first,
-    // which costs more than the copy for a few dozen bytes.
-    if (nread <= 64) for (let i = 0; i < nread; i++) chunk[i] = from[i]!;
-    else from.copy(chunk, 0, 0, nread);
-    deliver(wire, chunk);
+    let view = sharedView;
+    if (view === undefined || view.length !== nread) view = sharedView = sharedRead!.subarray(0, nread);
+    deliver(wire, view, true);
   } else if (nread === UV_EOF) {
     wire.receivedEnd();
   } else if (nread < 0) {
@@ -502,8 +504,8 @@ export class HandleWire implements Wire {
     if (status < 0 || this.#eof) this.destroy();
   }
 
-  received(chunk: Buffer): void {
-    if (!this.#destroyed) this.#listener.wireData(chunk);
+  received(chunk: Buffer, borrowed = false): void {
+    if (!this.#destroyed) this.#listener.wireData(chunk, borrowed);
   }
 
   receivedEnd(): void {

@@ -404,8 +404,8 @@ export class Transport implements WireListener {
     else this.#wire.end();
   }
 
-  wireData(chunk: Buffer): void {
-    this.#onData(chunk);
+  wireData(chunk: Buffer, borrowed?: boolean): void {
+    this.#onData(chunk, borrowed === true);
   }
 
   wireEnd(): void {
@@ -424,16 +424,21 @@ export class Transport implements WireListener {
     this.#handler.onDrain();
   }
 
-  #onData(chunk: Buffer): void {
+  #onData(chunk: Buffer, borrowed: boolean): void {
     this.#heartbeat?.touch();
     if (this.#terminated || this.#finished) return;
     if (this.#unread !== undefined || this.#paused !== 0 || this.#decoding) {
       // Data in flight when reading paused: held, in order, until reading resumes.
       const unread = this.#unread;
-      this.#unread = unread === undefined || unread.length === 0 ? chunk : Buffer.concat([unread, chunk]);
+      this.#unread =
+        unread === undefined || unread.length === 0
+          ? borrowed
+            ? Buffer.from(chunk)
+            : chunk
+          : Buffer.concat([unread, chunk]);
       return;
     }
-    this.#process(chunk);
+    this.#process(chunk, borrowed);
   }
 
   /**
@@ -441,20 +446,32 @@ export class Transport implements WireListener {
    * stops at each message, so the application can answer a message before a close or a
    * protocol error later in the same chunk ends the connection; the rest of the chunk is
    * fed next, or held in #unread when the application paused reading meanwhile.
+   *
+   * A `borrowed` chunk (a TLS wire's shared read buffer) is lent to the Connection for the
+   * receive call alone: what it keeps it copies, and what is left of the chunk is copied
+   * before the application's listeners run (they may write, close or end the turn; nothing
+   * they do may find the next read in the buffer under a half-read chunk).
    */
-  #process(chunk: Buffer): void {
+  #process(chunk: Buffer, borrowed = false): void {
     let from = 0;
     for (;;) {
       let result: ReceiveResult;
       try {
-        result = this.#conn.receive(chunk, from);
+        result = this.#conn.receive(chunk, from, borrowed);
       } catch (error) {
         // A bug in the core must not take the process down: the Connection fails (1011).
         result = this.#conn.fail(error);
         result.consumed = chunk.length;
       }
-      this.#handle(result);
       from = result.consumed;
+      if (borrowed) {
+        borrowed = false;
+        if (from < chunk.length) {
+          chunk = Buffer.from(chunk.subarray(from));
+          from = 0;
+        }
+      }
+      this.#handle(result);
       const last = result.events[result.events.length - 1];
       if (last?.type === 'decode') {
         this.#unread = from === chunk.length ? undefined : chunk.subarray(from);

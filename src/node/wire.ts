@@ -19,8 +19,11 @@ import { DuplexError } from '../protocol/index.js';
  * falls below again. docs/design/handle-io.md has the reasons and the rules.
  */
 export interface WireListener {
-  /** Bytes from the peer. */
-  wireData(chunk: Buffer): void;
+  /**
+   * Bytes from the peer. `borrowed`: `chunk` is a read buffer the wire reuses once the call
+   * returns (a TLS wire's shared buffer), so nothing may keep it or a view of it.
+   */
+  wireData(chunk: Buffer, borrowed?: boolean): void;
   /** The peer half-closed (FIN). */
   wireEnd(): void;
   /** A read or write failed; the wire is destroyed right after. */

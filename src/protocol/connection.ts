@@ -282,8 +282,13 @@ export class Connection {
    * and says where it stopped (`consumed`); the caller goes on from there with the next
    * call. Bytes of an incomplete frame are consumed (kept here); bytes after a close frame
    * or a failure are consumed and ignored.
+   *
+   * A `borrowed` chunk stays the caller's: a read buffer it reuses once the call returns.
+   * Nothing returned is then a view of it (payloads are copies, which costs nothing extra
+   * for the small masked frames a server mostly gets: the copy is the unmasking pass), and
+   * the bytes of an incomplete frame are copied before the call returns.
    */
-  receive(chunk: Buffer, from = 0): ReceiveResult {
+  receive(chunk: Buffer, from = 0, borrowed = false): ReceiveResult {
     const result: ReceiveResult = { events: [], output: [], consumed: chunk.length };
     // RFC 6455 5.5.1: after the peer's Close frame, "the endpoint ... MUST NOT" expect more data; it is ignored.
     if (this.phase === Phase.CLOSED || this.phase === Phase.FAILED) return result;
@@ -307,7 +312,7 @@ export class Connection {
       if (chunk.length <= from) return result;
       parser = this.parser = this.createParser();
     }
-    parser.push(chunk, from);
+    parser.push(chunk, from, borrowed);
     try {
       for (;;) {
         parser.messageBytes = this.message === undefined ? 0 : this.message.length;
@@ -327,6 +332,8 @@ export class Connection {
       }
     } catch (e) {
       this.failInto(e, result);
+    } finally {
+      if (borrowed) parser.settle();
     }
     return result;
   }

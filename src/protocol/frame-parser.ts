@@ -43,6 +43,11 @@ export class FrameParser {
   private masked = false;
   /** The masking key of the awaited frame; created at the first masked frame, then reused. */
   private key: Uint8Array | undefined;
+  /**
+   * A chunk pushed as borrowed (valid only until `settle`): payloads taken from it are
+   * copies, and `settle` copies what of it is still buffered.
+   */
+  private borrowed: Buffer | undefined;
 
   constructor(options: FrameParserOptions) {
     this.expectMasked = options.expectMasked;
@@ -52,17 +57,41 @@ export class FrameParser {
 
   /**
    * push queues bytes for parsing: `chunk` from index `from` on. A `from` past 0 is only for
-   * a parser with nothing buffered (the rest of a chunk handed back by `release`).
+   * a parser with nothing buffered (the rest of a chunk handed back by `release`). A
+   * `borrowed` chunk stays the caller's (a read buffer it reuses): the parser never hands out
+   * a view of it, and the caller calls `settle` before the bytes change.
    */
-  push(chunk: Buffer, from = 0): void {
+  push(chunk: Buffer, from = 0, borrowed = false): void {
     const n = chunk.length - from;
     if (n <= 0) return;
     if (from !== 0) {
       if (this.buffered !== 0) throw new RangeError('push from an offset needs an empty parser');
       this.offset = from;
     }
+    if (borrowed) {
+      if (this.borrowed !== undefined) this.settle();
+      this.borrowed = chunk;
+    }
     this.chunks.push(chunk);
     this.buffered += n;
+  }
+
+  /**
+   * settle ends the loan of a borrowed chunk: what of it is still buffered (an incomplete
+   * frame) is copied, so the caller may reuse its buffer.
+   */
+  settle(): void {
+    const borrowed = this.borrowed;
+    if (borrowed === undefined) return;
+    this.borrowed = undefined;
+    const chunks = this.chunks;
+    for (let i = 0; i < chunks.length; i++) {
+      if (chunks[i] !== borrowed) continue;
+      if (i === 0) {
+        chunks[0] = Buffer.from(borrowed.subarray(this.offset));
+        this.offset = 0;
+      } else chunks[i] = Buffer.from(borrowed);
+    }
   }
 
   /**
@@ -73,6 +102,7 @@ export class FrameParser {
    */
   release(): number {
     const n = this.buffered;
+    this.borrowed = undefined;
     if (n === 0) return 0;
     while (this.chunks.length > 0) this.chunks.pop();
     this.offset = 0;
@@ -231,13 +261,16 @@ export class FrameParser {
     this.offset = at;
   }
 
-  /** take consumes n bytes: a view when they sit in one chunk, one copy when they span several. */
+  /**
+   * take consumes n bytes: a view when they sit in one chunk (a copy when that chunk is
+   * borrowed), one copy when they span several.
+   */
   private take(n: number): Buffer {
     if (n === 0) return Buffer.alloc(0);
     const first = this.chunks[0]!;
     const at = this.offset;
     if (first.length - at >= n) {
-      const out = first.subarray(at, at + n);
+      const out = first === this.borrowed ? copyOut(first, at, n) : first.subarray(at, at + n);
       this.skip(n);
       return out;
     }
@@ -252,8 +285,25 @@ export class FrameParser {
    * it is copied measured no faster: the native copy runs at several times the unmask rate.)
    */
   private takeUnmasked(n: number, key: Uint8Array): Buffer {
+    const first = this.chunks[0]!;
+    const at = this.offset;
+    if (first === this.borrowed && n < 128 && first.length - at >= n) {
+      // A small payload in a borrowed chunk: copied and unmasked in one pass.
+      const out = Buffer.allocUnsafe(n);
+      for (let i = 0; i < n; i++) out[i] = first[at + i]! ^ key[i & 3]!;
+      this.skip(n);
+      return out;
+    }
     const out = this.take(n);
     unmask(out, key);
     return out;
   }
+}
+
+/** copyOut copies n bytes of `from` at `at` into a new Buffer (a loop for a few bytes, which beats Buffer#copy's view). */
+function copyOut(from: Buffer, at: number, n: number): Buffer {
+  const out = Buffer.allocUnsafe(n);
+  if (n <= 64) for (let i = 0; i < n; i++) out[i] = from[at + i]!;
+  else from.copy(out, 0, at, at + n);
+  return out;
 }

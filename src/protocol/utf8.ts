@@ -2,8 +2,19 @@ import { isUtf8 } from 'node:buffer';
 
 /** isValidUtf8 tells whether a whole buffer is well-formed UTF-8 (RFC 3629), at memory speed. */
 export function isValidUtf8(data: Uint8Array): boolean {
-  return data.length === 0 || isUtf8(data);
+  const n = data.length;
+  if (n <= SMALL_TEXT) {
+    // Short ASCII (most chat and JSON messages) is checked here: the call into Node's
+    // native isUtf8 costs more than the loop (32 B: 90 -> 20 ns in bench/micro.ts).
+    let i = 0;
+    while (i < n && data[i]! < 0x80) i++;
+    if (i === n) return true;
+  }
+  return isUtf8(data);
 }
+
+/** SMALL_TEXT is the size up to which isValidUtf8 tries an ASCII loop before Node's isUtf8. */
+const SMALL_TEXT = 64;
 
 /**
  * sequenceLength returns how many bytes the UTF-8 sequence started by `lead` takes, or 0

@@ -366,6 +366,84 @@ describe('TLS handle path', { timeout: 120_000 }, () => {
       await server.close();
     }
   });
+  it('keeps intact what it read from the TLS read buffer all connections share: messages, pings, split frames, bytes held while paused', async () => {
+    // On the handle path every TLS connection decrypts into one buffer, lent to the parser for
+    // each read: what a message keeps must be a copy, and so must an incomplete frame and the
+    // frames behind a message, before the next read (of any connection) overwrites the buffer.
+    const server = await startTls({ maxPayload: 1024 * 1024 });
+    try {
+      const kept: Buffer[] = [];
+      const pings: Buffer[] = [];
+      const first = nextEmit<[WebSocket, IncomingMessage]>(server.wss, 'connection');
+      const a = await rawTls(server.port);
+      const [wsA] = await first;
+      wsA.on('message', (data) => kept.push(data as Buffer));
+      wsA.on('ping', (data) => pings.push(data));
+      const second = nextEmit<[WebSocket, IncomingMessage]>(server.wss, 'connection');
+      const b = await rawTls(server.port);
+      const [wsB] = await second;
+      wsB.on('message', (data, isBinary) => wsB.send(data, { binary: isBinary }));
+      const bin = (payload: Buffer) => encodeFrame({ opcode: Op.BINARY, payload, mask: true });
+      /** noise: B sends and gets back n messages, so the shared buffer is overwritten n times. */
+      const noise = async (n: number) => {
+        for (let i = 0; i < n; i++) {
+          const payload = randomBytes(30 + i * 50);
+          await b.frames.send(bin(payload));
+          assert.deepEqual((await b.frames.readFrame()).payload, payload);
+        }
+      };
+      const expected = [randomBytes(200), Buffer.from('two: text of forty bytes, more or less..')];
+      // Two messages and a ping in one TLS record: the parser stops at the first message, and
+      // the rest of the read must outlive the listener that runs next.
+      await a.frames.send(
+        Buffer.concat([
+          bin(expected[0]!),
+          encodeFrame({ opcode: Op.PING, payload: Buffer.from('p1'), mask: true }),
+          text(expected[1]!.toString()),
+        ]),
+      );
+      assert.equal((await a.frames.readFrame()).opcode, Op.PONG);
+      await noise(3);
+      // A frame cut in two records, with other connections' reads in between.
+      expected.push(randomBytes(100));
+      const split = bin(expected[2]!);
+      await a.frames.send(split.subarray(0, 40));
+      await noise(3);
+      await a.frames.send(split.subarray(40));
+      // A message larger than one record (16 KiB): gathered from several reads.
+      expected.push(randomBytes(40_000));
+      await a.frames.send(bin(expected[3]!));
+      await noise(2);
+      // Bytes that arrive while the application paused reading are held for later.
+      await withTimeout(
+        (async () => {
+          while (kept.length < 4) await sleep(10);
+        })(),
+        'the first four messages',
+      );
+      wsA.pause();
+      expected.push(Buffer.from('five'), randomBytes(70));
+      await a.frames.send(Buffer.concat([text('five'), bin(expected[5]!)]));
+      await sleep(100);
+      await noise(3);
+      assert.equal(kept.length, 4, 'nothing is delivered while paused');
+      wsA.resume();
+      await withTimeout(
+        (async () => {
+          while (kept.length < 6) await sleep(10);
+        })(),
+        'all six messages',
+      );
+      assert.equal(kept.length, 6);
+      for (let i = 0; i < 6; i++) assert.equal(sha(kept[i]!), sha(expected[i]!), `message ${i + 1}`);
+      assert.deepEqual(pings.map(String), ['p1']);
+      a.frames.destroy();
+      b.frames.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+
   it("fails the connection, without a crash, when a client renegotiates past Node's limit (TLS 1.2)", async () => {
     const server = await startTls();
     try {
