@@ -30,7 +30,8 @@ export interface ListenerOptions {
  */
 export interface EventMaker {
   makeEvent(): WebSocketEvent;
-  makeArgs(): readonly unknown[];
+  /** callEmitter calls an `on` listener with the event's arguments (no array, no apply). */
+  callEmitter(target: object, callback: (...args: unknown[]) => void): void;
 }
 
 type Listener<E> = ((event: E) => void) | { handleEvent(event: E): void };
@@ -327,9 +328,13 @@ export class WebSocketEventTarget {
         const entry = single ?? (entries as readonly Entry[])[i]!;
         if ((entry.flags & REMOVED) !== 0 || entry.type !== type) continue;
         if ((entry.flags & EMITTER) !== 0) {
+          if (maker) {
+            if ((entry.flags & ONCE) !== 0) this.#removeEntry(entry);
+            invokeMaker(this, entry.callback as (...args: unknown[]) => void, maker);
+            continue;
+          }
           if (args === undefined) {
-            if (maker) args = maker.makeArgs();
-            else if (makeArgs) args = makeArgs();
+            if (makeArgs) args = makeArgs();
             else if (event !== undefined || typeof source !== 'function') args = event ? [event] : [];
             else {
               event = own = this.#begin(source());
@@ -424,6 +429,17 @@ function invoke(target: object, callback: AnyListener, event: unknown): void {
   try {
     if (typeof callback === 'function') (callback as (event: unknown) => void).call(target, event);
     else (callback as { handleEvent(event: unknown): void }).handleEvent(event);
+  } catch (error) {
+    process.nextTick(() => {
+      throw error;
+    });
+  }
+}
+
+/** invokeMaker calls an `on` listener with the arguments of a per-message event; exceptions as in invoke. */
+function invokeMaker(target: object, callback: (...args: unknown[]) => void, maker: EventMaker): void {
+  try {
+    maker.callEmitter(target, callback);
   } catch (error) {
     process.nextTick(() => {
       throw error;

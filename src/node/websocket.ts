@@ -352,16 +352,16 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
    * connection was not open or closed first).
    */
   send(data: SendData | number, options?: SendOptions | SendCallback, callback?: SendCallback): boolean {
-    if (this.readyState === WebSocket.CONNECTING)
-      throw new InvalidStateError('WebSocket is still connecting');
+    const state = this.readyState;
+    if (state === WebSocket.CONNECTING) throw new InvalidStateError('WebSocket is still connecting');
     if (typeof options === 'function') {
       callback = options;
       options = undefined;
     }
     // ws sends a number as its decimal text.
     if (typeof data === 'number') data = String(data);
-    if (this.readyState !== WebSocket.OPEN) {
-      if (callback) process.nextTick(callback, notOpen(this.readyState));
+    if (state !== WebSocket.OPEN) {
+      if (callback) process.nextTick(callback, notOpen(state));
       return false;
     }
     if (this.#outbox || data instanceof Blob) {
@@ -649,11 +649,11 @@ export class WebSocket extends WebSocketEventTarget implements AsyncIterable<Web
     makeEvent(): WebSocketEvent {
       return new MessageEvent(this.type, { data: this.#decoded() });
     }
-    makeArgs(): readonly unknown[] {
+    callEmitter(target: object, callback: (...args: unknown[]) => void): void {
       // ws's listeners get text as a Buffer too, and binary as binaryType says; ping and
       // pong listeners get the payload alone.
-      if (this.type !== 'message') return [this.data];
-      return [this.binary ? this.#decoded() : this.data, this.binary];
+      if (this.type !== 'message') callback.call(target, this.data);
+      else callback.call(target, this.binary ? this.#decoded() : this.data, this.binary);
     }
   })();
 

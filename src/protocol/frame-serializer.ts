@@ -59,6 +59,7 @@ export function serializeFrame(opts: SerializeOptions): Buffer[] {
     const out = Buffer.allocUnsafe(hlen + length);
     const off = writeHeader(out, opts, length);
     if (masked) mask(payload, opts.maskKey!, out, off);
+    else if (length <= 64) for (let i = 0; i < length; i++) out[off + i] = payload[i]!;
     else out.set(payload, off);
     return [out];
   }
