@@ -107,4 +107,15 @@ describe('bench report', () => {
     assert.match(out, /\| echo-32 \| duplex \| 1, 2 \|\n\| idle \| duplex \| 1, 2 \|/);
     assert.ok(out.trimEnd().endsWith('micro tables here'), out);
   });
+
+  it('runs the wss row 5 rounds by default, as many as --rounds says when given, 1 with --quick', async () => {
+    buildBench();
+    const { wssRounds } = (await import(
+      pathToFileURL(path.join(root, 'build', 'bench', 'scenarios', 'wss.js')).href
+    )) as { wssRounds(o: { rounds: number; roundsGiven: boolean; quick: boolean }): number };
+    assert.equal(wssRounds({ rounds: 3, roundsGiven: false, quick: false }), 5);
+    assert.equal(wssRounds({ rounds: 2, roundsGiven: true, quick: false }), 2);
+    assert.equal(wssRounds({ rounds: 8, roundsGiven: true, quick: false }), 8);
+    assert.equal(wssRounds({ rounds: 1, roundsGiven: false, quick: true }), 1);
+  });
 });
