@@ -147,7 +147,6 @@ let io: HandleIo | undefined;
 let ioLoaded = false;
 let state: Int32Array = new Int32Array(4);
 let K_READ = 0;
-let K_OFFSET = 0;
 let K_ASYNC = 0;
 
 /** handleIo loads the handle path's bindings once and tells whether it can be used. */
@@ -158,7 +157,6 @@ export function handleIo(): HandleIo | undefined {
   if (io !== undefined) {
     state = io.stream.streamBaseState;
     K_READ = io.stream.kReadBytesOrError;
-    K_OFFSET = io.stream.kArrayBufferOffset;
     K_ASYNC = io.stream.kLastWriteWasAsync;
   }
   return io;
@@ -170,61 +168,64 @@ function uvError(status: number, syscall: string, reason?: string): Error {
   return Object.assign(new Error(message), { code, errno: status, syscall });
 }
 
-/** onHandleRead is every adopted handle's read callback (this = the handle). */
-export function onHandleRead(this: TcpHandle, buffer: ArrayBuffer | undefined): void {
-  const wire = this[wireOf];
-  if (wire === undefined) return;
-  const nread = state[K_READ]!;
-  if (nread > 0 && buffer !== undefined) {
-    deliver(wire, Buffer.from(buffer, state[K_OFFSET], nread));
-  } else if (nread === UV_EOF) {
-    wire.receivedEnd();
-  } else if (nread < 0) {
-    wire.fail(uvError(nread, 'read'));
+/**
+ * SharedRead is a read buffer shared by every wire of one kind (StreamBase::UseUserBuffer):
+ * the handle reads into it instead of Node allocating a backing store and an ArrayBuffer per
+ * read (malloc, the ArrayBuffer, its free and sweep: about 1 us of a 32-byte TLS echo). Each
+ * read's bytes are lent to the transport (WireListener#wireData's `borrowed`), whose
+ * Connection copies out what it keeps: each payload, unmasked on the way, and an incomplete
+ * frame; the transport copies what is left of the chunk before any listener runs. A message
+ * then costs one Buffer, not a view of the read plus a view of its payload (or a copy of
+ * the read). One view of the buffer per read size is kept, so a read makes no Buffer of its
+ * own either. Reads cannot nest: libuv and Node's TLSWrap call a read callback only from
+ * the event loop's poll phase (a TLSWrap also inside an empty write, which a wire never makes).
+ */
+class SharedRead {
+  readonly buffer: Buffer;
+  #view: Buffer | undefined;
+
+  constructor(size: number) {
+    this.buffer = Buffer.allocUnsafeSlow(size);
+  }
+
+  /** read delivers the bytes of the read that just completed (this buffer's) to `wire`. */
+  read(wire: HandleWire): void {
+    const nread = state[K_READ]!;
+    if (nread > 0) {
+      let view = this.#view;
+      if (view === undefined || view.length !== nread) view = this.#view = this.buffer.subarray(0, nread);
+      deliver(wire, view, true);
+    } else if (nread === UV_EOF) {
+      wire.receivedEnd();
+    } else if (nread < 0) {
+      wire.fail(uvError(nread, 'read'));
+    }
   }
 }
 
 /**
- * SHARED_READ_SIZE is the size of the one read buffer every TLS wire reads into: a TLS
- * record's plaintext is at most 16 KiB, and the TLSWrap hands over at most 16 KiB per read.
+ * The TLS wires' buffer: a TLS record's plaintext is at most 16 KiB, and a TLSWrap hands
+ * over at most 16 KiB per read.
  */
-const SHARED_READ_SIZE = 16 * 1024;
-let sharedRead: Buffer | undefined;
-/** The last view of sharedRead handed out (reads of one size in a row reuse it). */
-let sharedView: Buffer | undefined;
+let tlsReads: SharedRead | undefined;
+/** The plain TCP wires' buffer: 64 KiB, what node:net offers libuv per read. */
+let tcpReads: SharedRead | undefined;
 
-/**
- * useSharedReadBuffer makes a TLSWrap decrypt into one buffer shared by every TLS wire
- * (StreamBase::UseUserBuffer), instead of Node allocating a backing store and an
- * ArrayBuffer per read (malloc, the ArrayBuffer, its free and sweep: about 1 us of a
- * 32-byte TLS echo). The bytes are copied out before the read callback returns
- * (readShared), since the next read of any TLS connection overwrites them; small reads
- * land in Node's Buffer pool.
- */
+/** useSharedReadBuffer makes a TLSWrap decrypt into the buffer every TLS wire shares. */
 export function useSharedReadBuffer(handle: TcpHandle): void {
-  sharedRead ??= Buffer.allocUnsafeSlow(SHARED_READ_SIZE);
-  handle.useUserBuffer(sharedRead);
+  tlsReads ??= new SharedRead(16 * 1024);
+  handle.useUserBuffer(tlsReads.buffer);
 }
 
-/**
- * readShared is the read callback of a handle that reads into the shared buffer (a TLS
- * wire's closure calls it with its wire): the bytes are lent to the transport
- * (WireListener#wireData's `borrowed`), whose Connection copies out what it keeps: each
- * payload, unmasked on the way, and an incomplete frame. A message then costs one Buffer,
- * not a copy of the read and a view of its payload. One view of the shared buffer per
- * read size is kept, so a read makes no Buffer of its own either.
- */
+/** readShared is the read callback of a TLS wire (its closure calls it with the wire). */
 export function readShared(wire: HandleWire): void {
-  const nread = state[K_READ]!;
-  if (nread > 0) {
-    let view = sharedView;
-    if (view === undefined || view.length !== nread) view = sharedView = sharedRead!.subarray(0, nread);
-    deliver(wire, view, true);
-  } else if (nread === UV_EOF) {
-    wire.receivedEnd();
-  } else if (nread < 0) {
-    wire.fail(uvError(nread, 'read'));
-  }
+  tlsReads!.read(wire);
+}
+
+/** onTcpRead is every adopted TCP handle's read callback (this = the handle). */
+function onTcpRead(this: TcpHandle): void {
+  const wire = this[wireOf];
+  if (wire !== undefined) tcpReads!.read(wire);
 }
 
 function afterWrite(this: StreamReq, status: number): void {
@@ -337,7 +338,7 @@ export class HandleWire implements Wire {
    * tick: the application attaches its listeners after the constructor returns, and a
    * read callback cannot come before that tick.
    */
-  start(early: Buffer | undefined, onread: TcpHandle['onread'] = onHandleRead): void {
+  start(early: Buffer | undefined, onread: TcpHandle['onread']): void {
     this.#handle[wireOf] = this;
     this.#handle.onread = onread;
     this.#handle.setNoDelay(true);
@@ -588,7 +589,9 @@ export function adoptHandle(
   if (ownerSymbol !== undefined) handle[ownerSymbol] = wire;
   const early =
     held && held.length > 0 ? (head && head.length > 0 ? Buffer.concat([head, held]) : held) : head;
-  wire.start(early);
+  tcpReads ??= new SharedRead(64 * 1024);
+  handle.useUserBuffer(tcpReads.buffer);
+  wire.start(early, onTcpRead);
   return wire;
 }
 
