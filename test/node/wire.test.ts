@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { WebSocket } from 'duplexjs';
 import { encodeFrame, Op, openTcp, upgradeRequest } from '../helpers/raw-client.js';
+import { checkLentReads } from './lent-reads.js';
 import { nextEmit, nextEvent, sleep, startServer, stop } from './util.js';
 
 // src/node/wire.ts: plain TCP connections move from node:net's Socket to their libuv
@@ -27,6 +28,20 @@ describe('connection wire', () => {
     client.close();
     await nextEvent(client, 'close');
     await stop(wss);
+  });
+
+  it('keeps intact what it read from the read buffer all plain connections share: messages, pings, split frames, bytes held while paused', async () => {
+    const { wss, port } = await startServer({ maxPayload: 1024 * 1024 });
+    try {
+      await checkLentReads(wss, async () => {
+        const peer = await openTcp(port);
+        await peer.send(Buffer.from(upgradeRequest(`127.0.0.1:${port}`), 'latin1'));
+        assert.match((await peer.readHead()).startLine, /^HTTP\/1\.1 101 /);
+        return peer;
+      });
+    } finally {
+      await stop(wss);
+    }
   });
 
   it('delivers frames sent with the handshake and during a slow authenticate, in order', async () => {
