@@ -447,7 +447,7 @@ export class Transport implements WireListener {
    * protocol error later in the same chunk ends the connection; the rest of the chunk is
    * fed next, or held in #unread when the application paused reading meanwhile.
    *
-   * A `borrowed` chunk (a TLS wire's shared read buffer) is lent to the Connection for the
+   * A `borrowed` chunk (a handle wire's shared read buffer, TLS or plain) is lent to the Connection for the
    * receive call alone: what it keeps it copies, and what is left of the chunk is copied
    * before the application's listeners run (they may write, close or end the turn; nothing
    * they do may find the next read in the buffer under a half-read chunk).

@@ -21,7 +21,7 @@ import { DuplexError } from '../protocol/index.js';
 export interface WireListener {
   /**
    * Bytes from the peer. `borrowed`: `chunk` is a read buffer the wire reuses once the call
-   * returns (a TLS wire's shared buffer), so nothing may keep it or a view of it.
+   * returns (a handle wire's shared read buffer), so nothing may keep it or a view of it.
    */
   wireData(chunk: Buffer, borrowed?: boolean): void;
   /** The peer half-closed (FIN). */
