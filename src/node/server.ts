@@ -63,6 +63,13 @@ export interface WebSocketServerEvents {
   close: [];
 }
 
+/** PendingHandshake is a handshake being decided: its socket, request and place in the server's list. */
+interface PendingHandshake {
+  socket: Duplex;
+  req: IncomingMessage;
+  index: number;
+}
+
 /** Reason sent with 1001 to every client by `close()`. */
 const SHUTDOWN_REASON = 'server shutting down';
 
@@ -103,8 +110,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   readonly clients = new Set<WebSocket>();
   readonly #options: ResolvedServerOptions;
   readonly #http: HttpServer | HttpsServer | undefined;
-  /** Sockets whose handshake is being decided, with their request (refused with 503 by `close()`). */
-  readonly #handshakes = new Map<Duplex, IncomingMessage>();
+  /**
+   * Handshakes being decided (refused with 503 by `close()`). An array with swap-remove
+   * rather than a Map: a Map that sees one set and one delete per handshake rebuilds its
+   * table every few hundred handshakes, and those tables, referenced from a long-lived Map,
+   * outlive scavenges and end as garbage in the old generation (docs/design/idle-memory.md).
+   */
+  readonly #handshakes: PendingHandshake[] = [];
   /** Sockets already refused: a late timer or a shutdown never answers (or reports) one twice. */
   readonly #refused = new WeakSet<Duplex>();
   /** The connection-level limits; undefined when none is set (nothing to count). */
@@ -204,11 +216,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       // Until the handshake succeeds, the slot is the socket's; then it is the WebSocket's.
       socket.once('close', slot.release);
     }
-    this.#handshakes.set(socket, req);
+    const pending: PendingHandshake = { socket, req, index: this.#handshakes.length };
+    this.#handshakes.push(pending);
     let timedOut = false;
     const clock = this.#options.clock;
     const timer = clock.setTimeout(() => {
       timedOut = true;
+      this.#forget(pending);
       this.#refuse(socket, req, {
         code: 'DUPLEX_HANDSHAKE_TIMEOUT',
         status: 408,
@@ -217,8 +231,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }, this.#options.handshakeTimeout);
     void decideUpgrade(this.#options, req).then((decision) => {
       clock.clearTimeout(timer);
-      this.#handshakes.delete(socket);
       if (timedOut) return;
+      this.#forget(pending);
       if (socket.destroyed || !socket.writable) {
         socket.destroy();
         return;
@@ -333,7 +347,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       (ws) => new Promise<void>((resolve) => ws.addEventListener('close', () => resolve(), { once: true })),
     );
     for (const ws of this.clients) ws.close(1001, SHUTDOWN_REASON);
-    for (const [socket, req] of this.#handshakes) this.#refuse(socket, req, SHUTTING_DOWN);
+    for (const { socket, req } of this.#handshakes.splice(0)) this.#refuse(socket, req, SHUTTING_DOWN);
     await Promise.all(gone);
     if (http && this.#options.mode === 'standalone' && http.listening) {
       await new Promise<void>((resolve) => {
@@ -342,6 +356,17 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       });
     }
     this.emit('close');
+  }
+
+  /** #forget takes a decided handshake out of #handshakes (swap-remove; a second call does nothing). */
+  #forget(pending: PendingHandshake): void {
+    const list = this.#handshakes;
+    if (list[pending.index] !== pending) return;
+    const last = list.pop()!;
+    if (last !== pending) {
+      list[pending.index] = last;
+      last.index = pending.index;
+    }
   }
 
   /** #forgetClient drops a client from `clients` as it closes (one function for all, no closure per client). */
@@ -416,7 +441,6 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   /** #handOver gives a malformed handshake to the `wsClientError` listener, which answers it; the socket is destroyed after closeTimeout at most. */
   #handOver(error: HandshakeError, socket: Duplex, req: IncomingMessage): void {
-    this.#handshakes.delete(socket);
     this.#refused.add(socket);
     setTimeout(() => socket.destroy(), this.#options.closeTimeout).unref();
     this.#announce(
@@ -444,7 +468,6 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * (header injection, a status out of range) becomes a 500, reported as such.
    */
   #refuse(socket: Duplex, req: IncomingMessage, refusal: RefusalInput): void {
-    this.#handshakes.delete(socket);
     if (socket.destroyed || this.#refused.has(socket)) return;
     this.#refused.add(socket);
     socket.on('error', ignoreError);
