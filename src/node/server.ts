@@ -26,7 +26,7 @@ import {
 import { ConnectionLimits, type Slot } from './connection-limits.js';
 import { type ResolvedServerOptions, resolveServerOptions, type WebSocketServerOptions } from './options.js';
 import type { HandshakeRefusal, RefusalInput } from './refusal.js';
-import { decideUpgrade } from './upgrade-decision.js';
+import { decideUpgrade, type UpgradeDecision } from './upgrade-decision.js';
 import { acceptWebSocket, failWebSocket, type WebSocket } from './websocket.js';
 
 /** WebSocketServerEvents types the events of a WebSocketServer. */
@@ -216,6 +216,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       // Until the handshake succeeds, the slot is the socket's; then it is the WebSocket's.
       socket.once('close', slot.release);
     }
+    const decided = decideUpgrade(this.#options, req);
+    if (!(decided instanceof Promise)) {
+      this.#complete(decided, socket, req, head, slot, callback);
+      return;
+    }
+    // An `authenticate` hook decides asynchronously: the handshake is pending until it
+    // answers, bounded by handshakeTimeout, and refused by close() meanwhile.
     const pending: PendingHandshake = { socket, req, index: this.#handshakes.length };
     this.#handshakes.push(pending);
     let timedOut = false;
@@ -229,63 +236,80 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         body: 'opening handshake timed out\n',
       });
     }, this.#options.handshakeTimeout);
-    void decideUpgrade(this.#options, req).then((decision) => {
+    void decided.then((decision) => {
       clock.clearTimeout(timer);
       if (timedOut) return;
       this.#forget(pending);
-      if (socket.destroyed || !socket.writable) {
-        socket.destroy();
-        return;
-      }
-      if (this.#closing) {
-        this.#refuse(socket, req, SHUTTING_DOWN);
-        return;
-      }
-      if (!decision.accept) {
-        if (decision.hookError !== undefined) this.#report(decision.hookError);
-        if (decision.clientError && this.listenerCount('wsClientError') > 0) {
-          this.#handOver(decision.clientError, socket, req);
-          return;
-        }
-        return this.#refuse(socket, req, decision);
-      }
-      let response = buildServerResponse({
-        key: decision.key,
-        protocol: decision.protocol,
-        extensions: decision.extensions,
-      });
-      if (this.listenerCount('headers') > 0) {
-        try {
-          response = this.#editHeaders(response, req);
-        } catch (error) {
-          this.#report(error);
-          return this.#refuse(socket, req, { code: 'DUPLEX_HANDSHAKE_HOOK_FAILED', status: 500 });
-        }
-      }
-      socket.off('error', ignoreError);
-      if (slot !== undefined) socket.off('close', slot.release);
-      const ws = acceptWebSocket({
-        socket,
-        head,
-        response,
-        protocol: decision.protocol,
-        extensionsHeader: decision.extensions,
-        extensions: decision.negotiated,
-        options: this.#options,
-        onClosed: this.#options.clientTracking ? this.#forgetClient : undefined,
-        context: decision.context,
-      });
-      if (this.#options.clientTracking) this.clients.add(ws);
-      if (slot !== undefined) ws.addEventListener('close', slot.release, { once: true });
-      let result: unknown;
-      try {
-        result = decision.context === undefined ? callback(ws, req) : callback(ws, req, decision.context);
-      } catch (error) {
-        this.#failClient(ws, error);
-        return;
-      }
-      if (isPromiseLike(result)) result.then(undefined, (error: unknown) => this.#failClient(ws, error));
+      this.#complete(decision, socket, req, head, slot, callback);
     });
+  }
+
+  /**
+   * #complete acts on the decision about one handshake: a refusal is answered, an
+   * acceptance writes the 101 response, builds the WebSocket and hands it to `callback`.
+   */
+  #complete(
+    decision: UpgradeDecision,
+    socket: Duplex,
+    req: IncomingMessage,
+    head: Buffer,
+    slot: Slot | undefined,
+    callback: (socket: WebSocket, request: IncomingMessage, context?: unknown) => unknown,
+  ): void {
+    if (socket.destroyed || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    if (this.#closing) {
+      this.#refuse(socket, req, SHUTTING_DOWN);
+      return;
+    }
+    if (!decision.accept) {
+      if (decision.hookError !== undefined) this.#report(decision.hookError);
+      if (decision.clientError && this.listenerCount('wsClientError') > 0) {
+        this.#handOver(decision.clientError, socket, req);
+        return;
+      }
+      this.#refuse(socket, req, decision);
+      return;
+    }
+    let response = buildServerResponse({
+      key: decision.key,
+      protocol: decision.protocol,
+      extensions: decision.extensions,
+    });
+    if (this.listenerCount('headers') > 0) {
+      try {
+        response = this.#editHeaders(response, req);
+      } catch (error) {
+        this.#report(error);
+        this.#refuse(socket, req, { code: 'DUPLEX_HANDSHAKE_HOOK_FAILED', status: 500 });
+        return;
+      }
+    }
+    socket.off('error', ignoreError);
+    if (slot !== undefined) socket.off('close', slot.release);
+    const ws = acceptWebSocket({
+      socket,
+      head,
+      response,
+      protocol: decision.protocol,
+      extensionsHeader: decision.extensions,
+      extensions: decision.negotiated,
+      options: this.#options,
+      onClosed: this.#options.clientTracking ? this.#forgetClient : undefined,
+      context: decision.context,
+    });
+    if (this.#options.clientTracking) this.clients.add(ws);
+    if (slot !== undefined) ws.addEventListener('close', slot.release, { once: true });
+    let result: unknown;
+    try {
+      result = decision.context === undefined ? callback(ws, req) : callback(ws, req, decision.context);
+    } catch (error) {
+      this.#failClient(ws, error);
+      return;
+    }
+    if (isPromiseLike(result)) result.then(undefined, (error: unknown) => this.#failClient(ws, error));
   }
 
   /**
