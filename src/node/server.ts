@@ -26,7 +26,7 @@ import {
 import { ConnectionLimits, type Slot } from './connection-limits.js';
 import { type ResolvedServerOptions, resolveServerOptions, type WebSocketServerOptions } from './options.js';
 import type { HandshakeRefusal, RefusalInput } from './refusal.js';
-import { decideUpgrade } from './upgrade-decision.js';
+import { decideUpgrade, type UpgradeDecision } from './upgrade-decision.js';
 import { acceptWebSocket, failWebSocket, type WebSocket } from './websocket.js';
 
 /** WebSocketServerEvents types the events of a WebSocketServer. */
@@ -61,6 +61,13 @@ export interface WebSocketServerEvents {
   error: [error: unknown];
   /** `close()` finished: every client is gone. */
   close: [];
+}
+
+/** PendingHandshake is a handshake being decided: its socket, request and place in the server's list. */
+interface PendingHandshake {
+  socket: Duplex;
+  req: IncomingMessage;
+  index: number;
 }
 
 /** Reason sent with 1001 to every client by `close()`. */
@@ -103,8 +110,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   readonly clients = new Set<WebSocket>();
   readonly #options: ResolvedServerOptions;
   readonly #http: HttpServer | HttpsServer | undefined;
-  /** Sockets whose handshake is being decided, with their request (refused with 503 by `close()`). */
-  readonly #handshakes = new Map<Duplex, IncomingMessage>();
+  /**
+   * Handshakes being decided (refused with 503 by `close()`). An array with swap-remove
+   * rather than a Map: a Map that sees one set and one delete per handshake rebuilds its
+   * table every few hundred handshakes, and those tables, referenced from a long-lived Map,
+   * outlive scavenges and end as garbage in the old generation (docs/design/idle-memory.md).
+   */
+  readonly #handshakes: PendingHandshake[] = [];
   /** Sockets already refused: a late timer or a shutdown never answers (or reports) one twice. */
   readonly #refused = new WeakSet<Duplex>();
   /** The connection-level limits; undefined when none is set (nothing to count). */
@@ -204,74 +216,100 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       // Until the handshake succeeds, the slot is the socket's; then it is the WebSocket's.
       socket.once('close', slot.release);
     }
-    this.#handshakes.set(socket, req);
+    const decided = decideUpgrade(this.#options, req);
+    if (!(decided instanceof Promise)) {
+      this.#complete(decided, socket, req, head, slot, callback);
+      return;
+    }
+    // An `authenticate` hook decides asynchronously: the handshake is pending until it
+    // answers, bounded by handshakeTimeout, and refused by close() meanwhile.
+    const pending: PendingHandshake = { socket, req, index: this.#handshakes.length };
+    this.#handshakes.push(pending);
     let timedOut = false;
     const clock = this.#options.clock;
     const timer = clock.setTimeout(() => {
       timedOut = true;
+      this.#forget(pending);
       this.#refuse(socket, req, {
         code: 'DUPLEX_HANDSHAKE_TIMEOUT',
         status: 408,
         body: 'opening handshake timed out\n',
       });
     }, this.#options.handshakeTimeout);
-    void decideUpgrade(this.#options, req).then((decision) => {
+    void decided.then((decision) => {
       clock.clearTimeout(timer);
-      this.#handshakes.delete(socket);
       if (timedOut) return;
-      if (socket.destroyed || !socket.writable) {
-        socket.destroy();
-        return;
-      }
-      if (this.#closing) {
-        this.#refuse(socket, req, SHUTTING_DOWN);
-        return;
-      }
-      if (!decision.accept) {
-        if (decision.hookError !== undefined) this.#report(decision.hookError);
-        if (decision.clientError && this.listenerCount('wsClientError') > 0) {
-          this.#handOver(decision.clientError, socket, req);
-          return;
-        }
-        return this.#refuse(socket, req, decision);
-      }
-      let response = buildServerResponse({
-        key: decision.key,
-        protocol: decision.protocol,
-        extensions: decision.extensions,
-      });
-      if (this.listenerCount('headers') > 0) {
-        try {
-          response = this.#editHeaders(response, req);
-        } catch (error) {
-          this.#report(error);
-          return this.#refuse(socket, req, { code: 'DUPLEX_HANDSHAKE_HOOK_FAILED', status: 500 });
-        }
-      }
-      socket.off('error', ignoreError);
-      if (slot !== undefined) socket.off('close', slot.release);
-      const ws = acceptWebSocket({
-        socket,
-        head,
-        response,
-        protocol: decision.protocol,
-        extensionsHeader: decision.extensions,
-        extensions: decision.negotiated,
-        options: this.#options,
-        onClosed: this.#options.clientTracking ? this.#forgetClient : undefined,
-        context: decision.context,
-      });
-      if (this.#options.clientTracking) this.clients.add(ws);
-      if (slot !== undefined) ws.addEventListener('close', slot.release, { once: true });
-      let result: unknown;
-      try {
-        result = decision.context === undefined ? callback(ws, req) : callback(ws, req, decision.context);
-      } catch (error) {
-        this.#failClient(ws, error);
-        return;
-      }
-      if (isPromiseLike(result)) result.then(undefined, (error: unknown) => this.#failClient(ws, error));
+      this.#forget(pending);
+      this.#complete(decision, socket, req, head, slot, callback);
     });
+  }
+
+  /**
+   * #complete acts on the decision about one handshake: a refusal is answered, an
+   * acceptance writes the 101 response, builds the WebSocket and hands it to `callback`.
+   */
+  #complete(
+    decision: UpgradeDecision,
+    socket: Duplex,
+    req: IncomingMessage,
+    head: Buffer,
+    slot: Slot | undefined,
+    callback: (socket: WebSocket, request: IncomingMessage, context?: unknown) => unknown,
+  ): void {
+    if (socket.destroyed || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    if (this.#closing) {
+      this.#refuse(socket, req, SHUTTING_DOWN);
+      return;
+    }
+    if (!decision.accept) {
+      if (decision.hookError !== undefined) this.#report(decision.hookError);
+      if (decision.clientError && this.listenerCount('wsClientError') > 0) {
+        this.#handOver(decision.clientError, socket, req);
+        return;
+      }
+      this.#refuse(socket, req, decision);
+      return;
+    }
+    let response = buildServerResponse({
+      key: decision.key,
+      protocol: decision.protocol,
+      extensions: decision.extensions,
+    });
+    if (this.listenerCount('headers') > 0) {
+      try {
+        response = this.#editHeaders(response, req);
+      } catch (error) {
+        this.#report(error);
+        this.#refuse(socket, req, { code: 'DUPLEX_HANDSHAKE_HOOK_FAILED', status: 500 });
+        return;
+      }
+    }
+    socket.off('error', ignoreError);
+    if (slot !== undefined) socket.off('close', slot.release);
+    const ws = acceptWebSocket({
+      socket,
+      head,
+      response,
+      protocol: decision.protocol,
+      extensionsHeader: decision.extensions,
+      extensions: decision.negotiated,
+      options: this.#options,
+      onClosed: this.#options.clientTracking ? this.#forgetClient : undefined,
+      context: decision.context,
+    });
+    if (this.#options.clientTracking) this.clients.add(ws);
+    if (slot !== undefined) ws.addEventListener('close', slot.release, { once: true });
+    let result: unknown;
+    try {
+      result = decision.context === undefined ? callback(ws, req) : callback(ws, req, decision.context);
+    } catch (error) {
+      this.#failClient(ws, error);
+      return;
+    }
+    if (isPromiseLike(result)) result.then(undefined, (error: unknown) => this.#failClient(ws, error));
   }
 
   /**
@@ -333,7 +371,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       (ws) => new Promise<void>((resolve) => ws.addEventListener('close', () => resolve(), { once: true })),
     );
     for (const ws of this.clients) ws.close(1001, SHUTDOWN_REASON);
-    for (const [socket, req] of this.#handshakes) this.#refuse(socket, req, SHUTTING_DOWN);
+    for (const { socket, req } of this.#handshakes.splice(0)) this.#refuse(socket, req, SHUTTING_DOWN);
     await Promise.all(gone);
     if (http && this.#options.mode === 'standalone' && http.listening) {
       await new Promise<void>((resolve) => {
@@ -342,6 +380,17 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       });
     }
     this.emit('close');
+  }
+
+  /** #forget takes a decided handshake out of #handshakes (swap-remove; a second call does nothing). */
+  #forget(pending: PendingHandshake): void {
+    const list = this.#handshakes;
+    if (list[pending.index] !== pending) return;
+    const last = list.pop()!;
+    if (last !== pending) {
+      list[pending.index] = last;
+      last.index = pending.index;
+    }
   }
 
   /** #forgetClient drops a client from `clients` as it closes (one function for all, no closure per client). */
@@ -416,7 +465,6 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   /** #handOver gives a malformed handshake to the `wsClientError` listener, which answers it; the socket is destroyed after closeTimeout at most. */
   #handOver(error: HandshakeError, socket: Duplex, req: IncomingMessage): void {
-    this.#handshakes.delete(socket);
     this.#refused.add(socket);
     setTimeout(() => socket.destroy(), this.#options.closeTimeout).unref();
     this.#announce(
@@ -444,7 +492,6 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * (header injection, a status out of range) becomes a 500, reported as such.
    */
   #refuse(socket: Duplex, req: IncomingMessage, refusal: RefusalInput): void {
-    this.#handshakes.delete(socket);
     if (socket.destroyed || this.#refused.has(socket)) return;
     this.#refused.add(socket);
     socket.on('error', ignoreError);

@@ -1,5 +1,11 @@
 import type { IncomingMessage } from 'node:http';
-import { type Extension, HandshakeError, type HeaderMap, validateClientRequest } from '../protocol/index.js';
+import {
+  type Extension,
+  HandshakeError,
+  type HeaderMap,
+  type ValidatedRequest,
+  validateClientRequest,
+} from '../protocol/index.js';
 import { negotiateExtensions } from './extensions.js';
 import { offeredProtocols } from './offered-protocols.js';
 import { type AuthenticateRefusal, normalizeOrigin, type ResolvedServerOptions } from './options.js';
@@ -55,11 +61,14 @@ export function isOriginAllowed(
  * decideUpgrade runs the server's checks in order: RFC 6455 request validation, the
  * origin policy, `authenticate`, then subprotocol selection. It never throws: exceptions
  * from the application's hooks become a 500 refusal that carries the error for reporting.
+ * Without an `authenticate` hook the decision is made at once and returned as it is (no
+ * promise, no handshake timer in the server: docs/design/idle-memory.md); with one, it
+ * comes as a promise.
  */
-export async function decideUpgrade(
+export function decideUpgrade(
   options: ResolvedServerOptions,
   req: IncomingMessage,
-): Promise<UpgradeDecision> {
+): UpgradeDecision | Promise<UpgradeDecision> {
   let validated: ReturnType<typeof validateClientRequest>;
   try {
     validated = validateClientRequest({
@@ -79,29 +88,47 @@ export async function decideUpgrade(
       body: 'origin not allowed\n',
     };
   }
+  if (options.authenticate) return authenticated(options, req, validated);
+  return agree(options, req, validated, undefined);
+}
+
+/** authenticated asks `authenticate` and, when it lets the client in, finishes the decision. */
+async function authenticated(
+  options: ResolvedServerOptions,
+  req: IncomingMessage,
+  validated: ValidatedRequest,
+): Promise<UpgradeDecision> {
   let context: unknown;
-  if (options.authenticate) {
-    try {
-      const verdict = await options.authenticate(req);
-      if (verdict === false) return { accept: false, code: 'DUPLEX_HANDSHAKE_REFUSED', status: 401 };
-      if (typeof verdict === 'object' && verdict !== null) {
-        if ('accept' in verdict && verdict.accept === true) {
-          context = verdict.context;
-        } else {
-          const refusal = verdict as AuthenticateRefusal;
-          return {
-            accept: false,
-            code: refusalCode(refusal.code),
-            status: refusal.status,
-            body: refusal.body,
-            headers: refusal.headers,
-          };
-        }
+  try {
+    const verdict = await options.authenticate!(req);
+    if (verdict === false) return { accept: false, code: 'DUPLEX_HANDSHAKE_REFUSED', status: 401 };
+    if (typeof verdict === 'object' && verdict !== null) {
+      if ('accept' in verdict && verdict.accept === true) {
+        context = verdict.context;
+      } else {
+        const refusal = verdict as AuthenticateRefusal;
+        return {
+          accept: false,
+          code: refusalCode(refusal.code),
+          status: refusal.status,
+          body: refusal.body,
+          headers: refusal.headers,
+        };
       }
-    } catch (hookError) {
-      return { accept: false, code: 'DUPLEX_HANDSHAKE_HOOK_FAILED', status: 500, hookError };
     }
+  } catch (hookError) {
+    return { accept: false, code: 'DUPLEX_HANDSHAKE_HOOK_FAILED', status: 500, hookError };
   }
+  return agree(options, req, validated, context);
+}
+
+/** agree selects the subprotocol and negotiates the extensions of a request let in. */
+function agree(
+  options: ResolvedServerOptions,
+  req: IncomingMessage,
+  validated: ValidatedRequest,
+  context: unknown,
+): UpgradeDecision {
   let protocol = validated.protocols[0] ?? '';
   if (options.handleProtocols && validated.protocols.length > 0) {
     try {

@@ -24,7 +24,9 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * error; an absent header gives [].
  */
 export function parseExtensionHeader(value: string | string[] | undefined): ExtensionOffer[] {
-  const text = Array.isArray(value) ? value.join(',') : (value ?? '');
+  // No header (most clients but browsers): no parser closures to make for every handshake.
+  if (value === undefined || value === '') return [];
+  const text = Array.isArray(value) ? value.join(',') : value;
   const offers: ExtensionOffer[] = [];
   let i = 0;
   const n = text.length;

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { HandshakeError, InvalidArgumentError } from './errors.js';
 import { type ExtensionOffer, parseExtensionHeader } from './extension-header.js';
 
@@ -15,15 +15,26 @@ const HEADER_VALUE_FORBIDDEN = /[\r\n\0]/;
 
 /** generateKey returns a fresh Sec-WebSocket-Key: 16 random bytes in base64 (RFC 6455 4.1). */
 export function generateKey(): string {
-  return randomBytes(16).toString('base64');
+  return crypto.randomBytes(16).toString('base64');
 }
 
 /** computeAccept derives Sec-WebSocket-Accept from a key: base64(SHA-1(key + GUID)) (RFC 6455 4.2.2). */
 export function computeAccept(key: string): string {
-  return createHash('sha1')
-    .update(key + GUID)
-    .digest('base64');
+  return oneShotHash !== undefined
+    ? oneShotHash('sha1', key + GUID, 'base64')
+    : crypto
+        .createHash('sha1')
+        .update(key + GUID)
+        .digest('base64');
 }
+
+/**
+ * oneShotHash is `crypto.hash` (Node 20.12 and later): it hashes in one native call, where
+ * `createHash` makes a Hash object and an OpenSSL digest context per handshake that live
+ * until the next garbage collection (docs/design/idle-memory.md, 2026-11-30).
+ */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64') => string })
+  .hash;
 
 function headerText(value: string | string[] | undefined): string {
   return Array.isArray(value) ? value.join(',') : (value ?? '');
@@ -35,6 +46,24 @@ export function parseTokenList(value: string | string[] | undefined): string[] {
     .split(',')
     .map((t) => t.trim().toLowerCase())
     .filter((t) => t !== '');
+}
+
+/**
+ * hasToken tells whether a comma-separated header value holds `token` (lower-case), as
+ * `parseTokenList(value).includes(token)` does, without building the list: the opening
+ * handshake asks it twice per connection.
+ */
+export function hasToken(value: string | string[] | undefined, token: string): boolean {
+  if (Array.isArray(value)) return value.some((v) => hasToken(v, token));
+  if (value === undefined) return false;
+  let start = 0;
+  while (start <= value.length) {
+    let end = value.indexOf(',', start);
+    if (end === -1) end = value.length;
+    if (value.slice(start, end).trim().toLowerCase() === token) return true;
+    start = end + 1;
+  }
+  return false;
 }
 
 /** parseProtocolList splits Sec-WebSocket-Protocol into its names, keeping their case (they are case-sensitive). */
@@ -98,13 +127,13 @@ export function validateClientRequest(req: {
   // "A |Host| header field containing the server's authority."
   if (!h.host) throw new HandshakeError('DUPLEX_HANDSHAKE_NO_HOST', 'missing Host header', { status: 400 });
   // "An |Upgrade| header field containing the value "websocket", treated as an ASCII case-insensitive value."
-  if (!parseTokenList(h.upgrade).includes('websocket')) {
+  if (!hasToken(h.upgrade, 'websocket')) {
     throw new HandshakeError('DUPLEX_HANDSHAKE_NO_UPGRADE', 'missing "Upgrade: websocket" header', {
       status: 400,
     });
   }
   // "A |Connection| header field that includes the token "Upgrade", treated as an ASCII case-insensitive value."
-  if (!parseTokenList(h.connection).includes('upgrade')) {
+  if (!hasToken(h.connection, 'upgrade')) {
     throw new HandshakeError(
       'DUPLEX_HANDSHAKE_NO_CONNECTION_UPGRADE',
       'missing "Connection: Upgrade" header',
@@ -284,10 +313,10 @@ export function validateServerResponse(
       { status: res.statusCode },
     );
   }
-  if (!parseTokenList(h.upgrade).includes('websocket')) {
+  if (!hasToken(h.upgrade, 'websocket')) {
     throw new HandshakeError('DUPLEX_HANDSHAKE_NO_UPGRADE', 'response lacks "Upgrade: websocket"');
   }
-  if (!parseTokenList(h.connection).includes('upgrade')) {
+  if (!hasToken(h.connection, 'upgrade')) {
     throw new HandshakeError(
       'DUPLEX_HANDSHAKE_NO_CONNECTION_UPGRADE',
       'response lacks "Connection: Upgrade"',
